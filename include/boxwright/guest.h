@@ -1,0 +1,57 @@
+/*
+ * The guest interface: one session over the NTFS volume of a working
+ * partition file (never the user's input).  Backends: libguestfs appliance
+ * (now); libntfs-3g in process (next).  Callers never know which one runs.
+ */
+#ifndef BOXWRIGHT_GUEST_H
+#define BOXWRIGHT_GUEST_H
+
+#include <stddef.h>
+
+#include "boxwright/error.h"
+
+struct bw_guest;
+
+struct bw_guest_opts {
+	int readonly;       /* mount read-only (inspect) */
+	int verbose;        /* let the backend say what it does (TCG retry) */
+	/* Called with backend notes (e.g. "KVM launch failed, retrying with
+	 * TCG") when verbose; may be NULL. */
+	void (*note)(void *opaque, const char *msg);
+	void *note_opaque;
+};
+
+/*
+ * Start one session over NFILES partition files (whole-volume NTFS images;
+ * inspect of a "System Reserved" layout needs two) and mount the first.
+ * libguestfs: one launch for all of them, the default backend first, TCG
+ * if that fails.  Returns 0, BW_EINVAL, BW_EGUEST, BW_ENOMEM.
+ */
+#define BW_GUEST_MAX_VOLUMES 4
+int bw_guest_open(const char *const *files, size_t nfiles,
+		  const struct bw_guest_opts *o, struct bw_guest **out,
+		  struct bw_error *err);
+
+/* Unmount the current volume and mount volume IDX instead. */
+int bw_guest_use(struct bw_guest *g, size_t idx, struct bw_error *err);
+
+/*
+ * Resolve a Windows path (backslashes or slashes, any letter case, no
+ * drive letter) to the volume's real path ("/Windows/System32/config/SYSTEM").
+ * Returns 0, BW_ENOTFOUND (*real is NULL), BW_EGUEST.  *real is malloc'd.
+ */
+int bw_guest_resolve(struct bw_guest *g, const char *winpath, char **real,
+		     struct bw_error *err);
+
+/* Copy the guest file WINPATH to the local file LOCAL.  0, BW_ENOTFOUND, BW_EGUEST. */
+int bw_guest_download(struct bw_guest *g, const char *winpath,
+		      const char *local, struct bw_error *err);
+
+/* Read at most MAX bytes of WINPATH into a malloc'd buffer. */
+int bw_guest_read(struct bw_guest *g, const char *winpath, size_t max,
+		  char **data, size_t *len, struct bw_error *err);
+
+/* Unmount and shut down with every error checked; frees G (NULL ok). */
+int bw_guest_close(struct bw_guest *g, struct bw_error *err);
+
+#endif

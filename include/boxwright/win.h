@@ -1,0 +1,187 @@
+/*
+ * Windows knowledge on registry hives (hivex), no disk I/O of its own: the
+ * caller hands local hive files.  FORMATS.md "BCD", "SYSTEM and SOFTWARE
+ * hives", "Windows setup state".
+ */
+#ifndef BOXWRIGHT_WIN_H
+#define BOXWRIGHT_WIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boxwright/error.h"
+
+/* ---- hive base block (regf) ---------------------------------------- */
+
+struct bw_hive_header {
+	uint32_t seq_primary;        /* LE32 at 4 */
+	uint32_t seq_secondary;      /* LE32 at 8 */
+	uint32_t checksum_stored;    /* LE32 at 0x1FC */
+	uint32_t checksum_computed;  /* XOR of the first 127 LE32 words */
+	uint32_t major, minor;       /* LE32 at 0x14, 0x18 */
+	int dirty;                   /* checksum wrong or sequences differ */
+};
+
+/*
+ * Check a hive's base block (the first 4096 bytes of the file; at least
+ * 512 needed).  Returns 0 (header filled, dirty may be set), BW_EFORMAT
+ * (too short or no "regf").  NAME names the hive in messages.
+ */
+int bw_hive_check(const uint8_t *base, size_t len, const char *name,
+		  struct bw_hive_header *out, struct bw_error *err);
+/* The same on the first 4096 bytes of PATH; also BW_ENOTFOUND (no such
+ * file) and BW_EIO (cannot open or read it). */
+int bw_hive_check_file(const char *path, const char *name,
+		       struct bw_hive_header *out, struct bw_error *err);
+
+/* ---- BCD device elements -------------------------------------------- */
+
+enum bw_bcd_dev_kind {
+	BW_BCD_DEV_UNKNOWN = 0,          /* type or size not recognised */
+	BW_BCD_DEV_PARTITION_MBR,        /* type 6 (or 2), MBR style */
+	BW_BCD_DEV_PARTITION_GPT,        /* type 6 (or 2), GPT style */
+	BW_BCD_DEV_BOOT,                 /* type 5: the boot device */
+	BW_BCD_DEV_LOCATE,               /* type 8 */
+	BW_BCD_DEV_DISK,                 /* type 0 */
+	BW_BCD_DEV_RAMDISK,              /* type 3: holds a nested device */
+};
+
+/* Device descriptor type field at 0x10 (FORMATS.md table). */
+#define BW_BCD_DEVTYPE_DISK 0
+#define BW_BCD_DEVTYPE_LEGACY_PARTITION 2
+#define BW_BCD_DEVTYPE_RAMDISK 3
+#define BW_BCD_DEVTYPE_BOOT 5
+#define BW_BCD_DEVTYPE_PARTITION 6
+#define BW_BCD_DEVTYPE_LOCATE 8
+
+struct bw_bcd_device {
+	enum bw_bcd_dev_kind kind;
+	uint32_t type;               /* raw type at 0x10, if len allows */
+	uint64_t part_offset;        /* MBR partition byte offset */
+	uint32_t disk_signature;     /* MBR disk signature */
+	uint8_t part_guid[16];       /* GPT */
+	uint8_t disk_guid[16];       /* GPT */
+};
+
+/*
+ * Decode the REG_BINARY data of a device element.  Always fills out->kind
+ * (UNKNOWN for anything not understood) and out->type when len >= 0x14.
+ * A partition kind needs a size field >= 0x38 with 0x10 + size <= len, a
+ * hard-disk local type (0 at 0x30) and style 0 or 1 at 0x34.
+ * Returns 0; BW_EFORMAT only when len < 0x18 (not a device element).
+ */
+int bw_bcd_decode_device(const uint8_t *data, size_t len,
+			 struct bw_bcd_device *out);
+
+/* "GUID" in registry form {xxxxxxxx-xxxx-...}, from 16 bytes (mixed endian). */
+void bw_guid_format(const uint8_t guid[16], char out[39]);
+
+struct bw_bcd_element {
+	uint32_t id;                 /* e.g. 0x11000001 */
+	struct bw_bcd_device dev;
+	uint8_t *raw;                /* the element's data, owned */
+	size_t raw_len;
+};
+
+struct bw_bcd_object {
+	char guid[39];               /* key name under Objects */
+	uint32_t type;               /* Description\Type */
+	char *description;           /* element 12000004, UTF-8, may be NULL */
+	struct bw_bcd_element *devices;  /* elements whose data is a device */
+	size_t ndevices;
+};
+
+struct bw_bcd {
+	struct bw_bcd_object *objects;
+	size_t nobjects;
+};
+
+#define BW_BCD_MAX_OBJECTS 1024
+#define BW_BCD_MAX_ELEMENTS 1024
+
+/*
+ * Load a BCD store (a hive file).  Device elements are recognised by the
+ * element id's format field ((id >> 24) & 0xF == 1, "device") and decoded.
+ * Object keys that are not GUIDs and element keys that are not 8 hex
+ * digits are skipped; a device element whose data is not REG_BINARY or
+ * too short is kept as BW_BCD_DEV_UNKNOWN with its raw bytes.
+ * NAME names it in messages.  Returns 0, BW_EHIVE, BW_EFORMAT (no
+ * Objects key, more than the BW_BCD_MAX_* caps, a description or
+ * Description\Type of the wrong type), BW_ENOMEM.
+ */
+int bw_bcd_load(const char *path, const char *name, struct bw_bcd **out,
+		struct bw_error *err);
+void bw_bcd_free(struct bw_bcd *bcd);
+
+/* ---- SYSTEM ----------------------------------------------------------- */
+
+struct bw_mounted_device {
+	char *name;                  /* value name, UTF-8 */
+	int is_mbr;                  /* 12-byte (signature, offset) form */
+	uint32_t disk_signature;
+	uint64_t part_offset;
+	int is_gpt;                  /* "DMIO:ID:" + GUID form */
+	uint8_t part_guid[16];
+	size_t len;                  /* data length */
+};
+
+#define BW_MAX_MOUNTED_DEVICES 4096
+
+struct bw_driver_state {
+	const char *service;         /* static string: "intelide", "E1G60"... */
+	const char *what;            /* "IDE controller", "E1000 NIC" */
+	int present;                 /* Services\<service> exists */
+	int start;                   /* its Start value, -1 if absent */
+};
+
+#define BW_NUM_DRIVERS 4
+
+struct bw_system_facts {
+	uint32_t current_controlset; /* Select\Current */
+	char controlset_name[16];    /* "ControlSet001" */
+	char *computer_name;         /* Control\ComputerName\ComputerName */
+	char *hostname;              /* Services\Tcpip\Parameters Hostname */
+	int winrm_start;             /* Services\WinRM Start, -1 absent */
+	int firewall_winrm_http;     /* an enabled inbound allow rule, TCP 5985 */
+	int setup_in_progress;       /* Setup\SystemSetupInProgress, -1 absent */
+	int setup_type;              /* Setup\SetupType, -1 absent */
+	int oobe_in_progress;        /* Setup\OOBEInProgress, -1 absent */
+	char *setup_cmdline;         /* Setup\CmdLine, may be NULL */
+	struct bw_mounted_device *mounted;
+	size_t nmounted;
+	struct bw_driver_state drivers[BW_NUM_DRIVERS];
+};
+
+/*
+ * Read the facts inspect reports from a SYSTEM hive.  Missing keys are not
+ * errors (fields stay -1/NULL); a hive without Select\Current, with a
+ * Current of 0 or > 999, or without the ControlSet00N it names is
+ * BW_EFORMAT, and so is a value present with the wrong type or length.
+ * On failure OUT is left empty (freeing it is harmless).
+ * Returns 0, BW_EHIVE, BW_EFORMAT, BW_ENOMEM.
+ */
+int bw_system_read(const char *path, const char *name,
+		   struct bw_system_facts *out, struct bw_error *err);
+void bw_system_facts_free(struct bw_system_facts *f);
+
+/* ---- SOFTWARE --------------------------------------------------------- */
+
+struct bw_software_facts {
+	char *product_name;          /* Microsoft\Windows NT\CurrentVersion */
+	char *current_build;
+	char *edition_id;
+	int wsman_allow_unencrypted; /* ...\WSMAN\Service, -1 absent */
+	int wsman_service_auth_basic;
+	int wsman_client_auth_basic; /* ...\WSMAN\Client */
+};
+
+/*
+ * Read product, build, edition and WSMAN settings from a SOFTWARE hive.
+ * Missing keys are not errors; a value of the wrong type is BW_EFORMAT.
+ * Returns 0, BW_EHIVE, BW_EFORMAT, BW_ENOMEM.
+ */
+int bw_software_read(const char *path, const char *name,
+		     struct bw_software_facts *out, struct bw_error *err);
+void bw_software_facts_free(struct bw_software_facts *f);
+
+#endif

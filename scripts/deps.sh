@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what boxwright needs to build and test on Debian 12 (apt-get,
+# non-interactive).  Quiet and quick when everything is already there.
+set -euo pipefail
+pkgs=(
+  build-essential autoconf automake pkg-config make gcc
+  libguestfs-dev libhivex-dev zlib1g-dev libarchive-dev libdeflate-dev
+  ntfs-3g ntfs-3g-dev
+  # libguestfs' appliance: supermin only recommends a kernel, so name one
+  libguestfs-tools guestfs-tools supermin linux-image-amd64 qemu-system-x86
+  # independent readers the tests check our outputs with
+  qemu-utils libwin-hivex-perl libhivex-bin libvhdi-utils libvmdk-utils
+  python3 python3-libvhdi python3-libvmdk
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

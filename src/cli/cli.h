@@ -1,0 +1,38 @@
+/* The boxwright command line: commands, shared output helpers. */
+#ifndef BW_CLI_H
+#define BW_CLI_H
+
+#include <stddef.h>
+
+#include "boxwright/error.h"
+
+/* Exit codes (DESIGN.md). */
+#define EXIT_DONE 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_BADINPUT 3
+
+int cmd_inspect(int argc, char **argv);
+int cmd_patch(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_build(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+
+/* "boxwright: MESSAGE" on stderr; returns the exit status for err->code. */
+int cli_fail(const struct bw_error *err);
+/* "boxwright CMD: MESSAGE\nTry 'boxwright CMD --help'." ; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Temporary files: one private directory per run, removed with every file
+ * registered in it on exit and on SIGINT/SIGTERM/SIGHUP.  The registry is
+ * the CLI's one piece of process-wide state: a signal handler can reach
+ * nothing else.
+ */
+int cli_tmp_init(struct bw_error *err);
+/* Path of NAME inside the directory, registered for removal; NULL if full. */
+const char *cli_tmp_path(const char *name);
+void cli_tmp_cleanup(void);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * The guest interface: path normalisation and dispatch to the backend.
+ * Windows paths arrive with backslashes, any letter case and maybe a
+ * drive letter; backends receive "/a/b/c" and resolve the case.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest/guest_internal.h"
+
+void bw_guest_note(struct bw_guest *g, const char *msg)
+{
+	if (g->opts.verbose && g->opts.note)
+		g->opts.note(g->opts.note_opaque, msg);
+}
+
+static void guest_free(struct bw_guest *g)
+{
+	for (size_t i = 0; i < g->nfiles; i++)
+		free(g->files[i]);
+	free(g);
+}
+
+int bw_guest_open(const char *const *files, size_t nfiles,
+		  const struct bw_guest_opts *o, struct bw_guest **out,
+		  struct bw_error *err)
+{
+	*out = NULL;
+	if (nfiles == 0 || nfiles > BW_GUEST_MAX_VOLUMES)
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "a guest session takes 1 to %d volumes, not %zu",
+				 BW_GUEST_MAX_VOLUMES, nfiles);
+	struct bw_guest *g = calloc(1, sizeof *g);
+	if (!g)
+		return bw_seterr(err, BW_ENOMEM, files[0], "out of memory");
+	for (size_t i = 0; i < nfiles; i++) {
+		if (!(g->files[i] = strdup(files[i]))) {
+			guest_free(g);
+			return bw_seterr(err, BW_ENOMEM, files[0], "out of memory");
+		}
+		g->nfiles++;
+	}
+	g->file = g->files[0];
+	if (o)
+		g->opts = *o;
+	g->be = &bw_guest_guestfs;
+	int r = g->be->open(g, err);
+	if (r) {
+		g->be->close(g, NULL);
+		guest_free(g);
+		return r;
+	}
+	*out = g;
+	return 0;
+}
+
+int bw_guest_use(struct bw_guest *g, size_t idx, struct bw_error *err)
+{
+	if (idx >= g->nfiles)
+		return bw_seterr(err, BW_EINVAL, g->file, "no volume %zu in this session", idx);
+	if (idx == g->current)
+		return 0;
+	int r = g->be->use(g, idx, err);
+	if (r == 0) {
+		g->current = idx;
+		g->file = g->files[idx];
+	}
+	return r;
+}
+
+/* "C:\Windows\\System32\" -> "/Windows/System32"; NULL on no memory. */
+static char *guest_unix_path(const char *winpath)
+{
+	if (winpath[0] && winpath[1] == ':')
+		winpath += 2;
+	size_t n = strlen(winpath);
+	char *p = malloc(n + 2), *q = p;
+	if (!p)
+		return NULL;
+	*q++ = '/';
+	for (const char *s = winpath; *s; s++) {
+		char c = *s == '\\' ? '/' : *s;
+		if (c == '/' && q[-1] == '/')
+			continue;
+		*q++ = c;
+	}
+	if (q > p + 1 && q[-1] == '/')
+		q--;
+	*q = '\0';
+	return p;
+}
+
+int bw_guest_resolve(struct bw_guest *g, const char *winpath, char **real,
+		     struct bw_error *err)
+{
+	*real = NULL;
+	char *path = guest_unix_path(winpath);
+	if (!path)
+		return bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+	int r = g->be->resolve(g, path, real, err);
+	free(path);
+	return r;
+}
+
+int bw_guest_download(struct bw_guest *g, const char *winpath,
+		      const char *local, struct bw_error *err)
+{
+	char *real;
+	int r = bw_guest_resolve(g, winpath, &real, err);
+	if (r == BW_ENOTFOUND)
+		return bw_seterr(err, BW_ENOTFOUND, g->file, "%s: no such file in the image", winpath);
+	if (r)
+		return r;
+	r = g->be->download(g, real, local, err);
+	free(real);
+	return r;
+}
+
+int bw_guest_read(struct bw_guest *g, const char *winpath, size_t max,
+		  char **data, size_t *len, struct bw_error *err)
+{
+	*data = NULL;
+	*len = 0;
+	char *real;
+	int r = bw_guest_resolve(g, winpath, &real, err);
+	if (r == BW_ENOTFOUND)
+		return bw_seterr(err, BW_ENOTFOUND, g->file, "%s: no such file in the image", winpath);
+	if (r)
+		return r;
+	r = g->be->read(g, real, max, data, len, err);
+	free(real);
+	return r;
+}
+
+int bw_guest_close(struct bw_guest *g, struct bw_error *err)
+{
+	if (!g)
+		return 0;
+	int r = g->be->close(g, err);
+	guest_free(g);
+	return r;
+}

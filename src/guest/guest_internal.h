@@ -1,0 +1,40 @@
+/*
+ * Backends of the guest interface.  guest.c owns the handle and
+ * dispatches; a backend keeps its state in priv.  The libntfs-3g backend
+ * (issue 11) will be a second table like bw_guest_guestfs.
+ */
+#ifndef BW_GUEST_INTERNAL_H
+#define BW_GUEST_INTERNAL_H
+
+#include "boxwright/guest.h"
+
+struct bw_guest_backend {
+	const char *name;
+	/* Attach every file of g->files and mount volume 0. */
+	int (*open)(struct bw_guest *g, struct bw_error *err);
+	int (*use)(struct bw_guest *g, size_t idx, struct bw_error *err);
+	/* *real = NULL and BW_ENOTFOUND when the path does not exist. */
+	int (*resolve)(struct bw_guest *g, const char *path, char **real,
+		       struct bw_error *err);
+	int (*download)(struct bw_guest *g, const char *real, const char *local,
+			struct bw_error *err);
+	int (*read)(struct bw_guest *g, const char *real, size_t max,
+		    char **data, size_t *len, struct bw_error *err);
+	int (*close)(struct bw_guest *g, struct bw_error *err);
+};
+
+struct bw_guest {
+	const struct bw_guest_backend *be;
+	struct bw_guest_opts opts;
+	char *files[BW_GUEST_MAX_VOLUMES];
+	size_t nfiles;
+	size_t current;         /* the mounted volume */
+	const char *file;       /* files[current], for messages */
+	void *priv;
+};
+
+void bw_guest_note(struct bw_guest *g, const char *msg);
+
+extern const struct bw_guest_backend bw_guest_guestfs;
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * The libguestfs backend of the guest interface: the partition file is a
+ * whole-disk drive of the appliance, its NTFS mounted from /dev/sda.  It
+ * keeps a hostile filesystem out of the host process (DESIGN.md).
+ *
+ * libguestfs errors are translated to bw_error here and nowhere else; its
+ * own error handler is switched off so that the library never prints.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <guestfs.h>
+
+#include "guest/guest_internal.h"
+
+static int gfs_error(struct bw_guest *g, guestfs_h *h, const char *what,
+		     struct bw_error *err)
+{
+	const char *m = h ? guestfs_last_error(h) : NULL;
+	return bw_seterr(err, BW_EGUEST, g->file, "%s: %s", what,
+			 m ? m : "libguestfs failed");
+}
+
+static guestfs_h *gfs_create(struct bw_guest *g, int force_tcg,
+			     struct bw_error *err)
+{
+	guestfs_h *h = guestfs_create_flags(GUESTFS_CREATE_NO_ENVIRONMENT);
+	if (!h) {
+		bw_seterr(err, BW_EGUEST, g->file, "cannot create a libguestfs handle");
+		return NULL;
+	}
+	guestfs_set_error_handler(h, NULL, NULL);
+	/* Honour LIBGUESTFS_* (backend, settings, debug) as the tools do. */
+	if (guestfs_parse_environment(h) == -1 ||
+	    (force_tcg && guestfs_set_backend_setting(h, "force_tcg", "1") == -1))
+		goto fail;
+	for (size_t i = 0; i < g->nfiles; i++)
+		if (guestfs_add_drive_opts(h, g->files[i],
+					   GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+					   GUESTFS_ADD_DRIVE_OPTS_READONLY,
+					   g->opts.readonly ? 1 : 0, -1) == -1)
+			goto fail;
+	return h;
+fail:
+	gfs_error(g, h, "cannot set up libguestfs", err);
+	guestfs_close(h);
+	return NULL;
+}
+
+/* Is TCG already forced (by LIBGUESTFS_BACKEND_SETTINGS)? */
+static int gfs_has_tcg(guestfs_h *h)
+{
+	char *v = guestfs_get_backend_setting(h, "force_tcg");
+	if (!v)
+		return 0;
+	free(v);
+	return 1;
+}
+
+/* The appliance names drives /dev/sda, /dev/sdb... in the order added. */
+static int gfs_mount(struct bw_guest *g, size_t idx, struct bw_error *err)
+{
+	guestfs_h *h = g->priv;
+	char dev[16];
+	snprintf(dev, sizeof dev, "/dev/sd%c", (char)('a' + idx));
+	int r = g->opts.readonly ? guestfs_mount_ro(h, dev, "/")
+				 : guestfs_mount(h, dev, "/");
+	if (r == -1)
+		return bw_seterr(err, BW_EGUEST, g->files[idx],
+				 "cannot mount the NTFS volume: %s",
+				 guestfs_last_error(h) ? guestfs_last_error(h) : "?");
+	return 0;
+}
+
+static int gfs_use(struct bw_guest *g, size_t idx, struct bw_error *err)
+{
+	if (guestfs_umount(g->priv, "/") == -1)
+		return gfs_error(g, g->priv, "cannot unmount the NTFS volume", err);
+	return gfs_mount(g, idx, err);
+}
+
+static int gfs_open(struct bw_guest *g, struct bw_error *err)
+{
+	guestfs_h *h = gfs_create(g, 0, err);
+	if (!h)
+		return BW_EGUEST;
+	if (guestfs_launch(h) == -1) {
+		/* Keep the launch error: the next call overwrites it. */
+		char why[512];
+		snprintf(why, sizeof why, "%s",
+			 guestfs_last_error(h) ? guestfs_last_error(h) : "?");
+		why[strcspn(why, "\n")] = '\0';   /* one line: drop the FAQ */
+		if (gfs_has_tcg(h)) {
+			int r = bw_seterr(err, BW_EGUEST, g->file,
+					  "cannot launch the libguestfs appliance: %s", why);
+			guestfs_close(h);
+			return r;
+		}
+		/* KVM can be present but unusable (nested, no permission):
+		 * one retry with TCG, as DESIGN.md asks. */
+		char note[600];
+		snprintf(note, sizeof note,
+			 "libguestfs launch failed (%s); retrying with TCG", why);
+		bw_guest_note(g, note);
+		guestfs_close(h);
+		h = gfs_create(g, 1, err);
+		if (!h)
+			return BW_EGUEST;
+		if (guestfs_launch(h) == -1) {
+			int r = gfs_error(g, h, "cannot launch the libguestfs appliance (TCG)", err);
+			guestfs_close(h);
+			return r;
+		}
+	}
+	g->priv = h;
+	return gfs_mount(g, 0, err);
+}
+
+/*
+ * Walk the path one component at a time: guestfs_case_sensitive_path
+ * resolves a component only when its parent exists, and a missing parent
+ * is "not found" for us, not an appliance failure.
+ */
+static int gfs_resolve(struct bw_guest *g, const char *path, char **real,
+		       struct bw_error *err)
+{
+	guestfs_h *h = g->priv;
+	size_t n = strlen(path);
+	char *cur = malloc(n + 2), *want = malloc(n + 2);
+	int r = 0;
+	if (!cur || !want) {
+		r = bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+		goto out;
+	}
+	strcpy(cur, "/");
+	const char *p = path;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		size_t cl = strlen(cur);
+		/* cur is a prefix of the resolved path: never longer than path. */
+		snprintf(want, n + 2, "%s%s%.*s", cur, cl > 1 ? "/" : "", (int)len, p);
+		char *res = guestfs_case_sensitive_path(h, want);
+		if (!res) {
+			r = bw_seterr(err, BW_EGUEST, g->file, "%s: %s", path,
+				      guestfs_last_error(h) ? guestfs_last_error(h) : "?");
+			goto out;
+		}
+		int ex = guestfs_exists(h, res);
+		if (ex != 1) {
+			r = ex == 0 ? BW_ENOTFOUND
+				    : bw_seterr(err, BW_EGUEST, g->file, "%s: %s", path,
+						guestfs_last_error(h) ? guestfs_last_error(h) : "?");
+			free(res);
+			goto out;
+		}
+		if (strlen(res) > n + 1) {   /* cannot happen; keep the bound anyway */
+			free(res);
+			r = bw_seterr(err, BW_EGUEST, g->file, "%s: resolved path grew", path);
+			goto out;
+		}
+		strcpy(cur, res);
+		free(res);
+		p += len;
+	}
+	*real = cur;
+	cur = NULL;
+out:
+	free(cur);
+	free(want);
+	return r;
+}
+
+static int gfs_download(struct bw_guest *g, const char *real, const char *local,
+			struct bw_error *err)
+{
+	if (guestfs_download(g->priv, real, local) == -1)
+		return gfs_error(g, g->priv, real, err);
+	return 0;
+}
+
+static int gfs_read(struct bw_guest *g, const char *real, size_t max,
+		    char **data, size_t *len, struct bw_error *err)
+{
+	guestfs_h *h = g->priv;
+	int64_t size = guestfs_filesize(h, real);
+	if (size < 0)
+		return gfs_error(g, h, real, err);
+	size_t want = (uint64_t)size < max ? (size_t)size : max;
+	if (want == 0) {
+		*data = calloc(1, 1);
+		*len = 0;
+		return *data ? 0 : bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+	}
+	size_t got = 0;
+	char *p = guestfs_pread(h, real, (int)want, 0, &got);
+	if (!p)
+		return gfs_error(g, h, real, err);
+	*data = p;
+	*len = got;
+	return 0;
+}
+
+static int gfs_close(struct bw_guest *g, struct bw_error *err)
+{
+	guestfs_h *h = g->priv;
+	if (!h)
+		return 0;
+	int r = 0;
+	/* A failed sync or unmount is an error, not a warning: the writes
+	 * may not have reached the partition file. */
+	if (guestfs_umount_all(h) == -1 || guestfs_shutdown(h) == -1)
+		r = gfs_error(g, h, "cannot shut the libguestfs appliance down cleanly", err);
+	guestfs_close(h);
+	g->priv = NULL;
+	return r;
+}
+
+const struct bw_guest_backend bw_guest_guestfs = {
+	.name = "guestfs",
+	.open = gfs_open,
+	.use = gfs_use,
+	.resolve = gfs_resolve,
+	.download = gfs_download,
+	.read = gfs_read,
+	.close = gfs_close,
+};

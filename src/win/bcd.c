@@ -1,0 +1,361 @@
+/*
+ * BCD stores (\Boot\BCD): a registry hive of Objects\{GUID} keys, each
+ * with Description\Type and Elements\<element id as 8 hex digits>\Element.
+ * Device elements (element format 1) hold a boot-environment device
+ * descriptor behind a 16-byte options GUID.  Sources: FORMATS.md "BCD"
+ * (from real stores), ReactOS boot/environ/include/bl.h
+ * (BL_DEVICE_DESCRIPTOR, BL_LOCAL_DEVICE, BL_HARDDISK_DEVICE), Microsoft's
+ * BcdElementType documentation for the element id fields.
+ *
+ * A descriptor is decoded only when its type AND its size are ones we
+ * know; everything else stays BW_BCD_DEV_UNKNOWN with its raw bytes, so
+ * that patching never rewrites what it does not understand and inspect
+ * can still show it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bytes.h"
+#include "win/win_internal.h"
+
+/* Element data of a device element (FORMATS.md table). */
+#define BCD_DEV_OPTIONS_GUID 0x00  /* 16 bytes, usually zero */
+#define BCD_DEV_TYPE 0x10          /* LE32 BL_DEVICE_TYPE */
+#define BCD_DEV_FLAGS 0x14         /* LE32 */
+#define BCD_DEV_SIZE 0x18          /* LE32: descriptor size from 0x10 */
+#define BCD_DEV_DESCRIPTOR 0x10    /* where SIZE counts from */
+#define BCD_DEV_MIN_LEN 0x1C       /* ..through the size field */
+#define BCD_DEV_PART_ID 0x20       /* MBR: LE64 byte offset; GPT: GUID */
+#define BCD_DEV_LOCAL_TYPE 0x30    /* LE32 BL_LOCAL_DEVICE_TYPE */
+#define BCD_DEV_PART_STYLE 0x34    /* LE32 BL_PARTITION_TYPE */
+#define BCD_DEV_DISK_ID 0x38       /* MBR: LE32 signature; GPT: GUID */
+#define BCD_DEV_PART_END 0x48      /* end of the partition descriptor */
+
+/* A partition descriptor covers 0x10..0x48 at least (0x48 in practice). */
+#define BCD_PART_MIN_SIZE (BCD_DEV_PART_END - BCD_DEV_DESCRIPTOR)
+
+#define BCD_LOCAL_HARD_DISK 0      /* BL_LOCAL_DEVICE_TYPE LocalDevice */
+#define BCD_STYLE_GPT 0            /* BL_PARTITION_TYPE */
+#define BCD_STYLE_MBR 1
+
+/* Element ids (BcdElementType): class 4 bits, format 4 bits, subtype. */
+#define BCD_ELEMENT_FORMAT(id) (((id) >> 24) & 0xF)
+#define BCD_FORMAT_DEVICE 1
+#define BCD_ELEMENT_DESCRIPTION 0x12000004u  /* BcdLibraryString_Description */
+
+static void decode_partition(const uint8_t *data, size_t len,
+			     struct bw_bcd_device *out)
+{
+	uint32_t size = bw_get_le32(data + BCD_DEV_SIZE);
+	/* SIZE counts from 0x10; it must cover the partition fields and
+	 * lie within the data (overflow-free form of 0x10 + size <= len). */
+	if (size < BCD_PART_MIN_SIZE || len < BCD_DEV_DESCRIPTOR ||
+	    size > len - BCD_DEV_DESCRIPTOR)
+		return;
+	/* A partition of a RAM disk or a VHD file names neither an MBR
+	 * offset nor a disk GUID of ours: leave it unknown. */
+	if (bw_get_le32(data + BCD_DEV_LOCAL_TYPE) != BCD_LOCAL_HARD_DISK)
+		return;
+	switch (bw_get_le32(data + BCD_DEV_PART_STYLE)) {
+	case BCD_STYLE_MBR:
+		out->kind = BW_BCD_DEV_PARTITION_MBR;
+		out->part_offset = bw_get_le64(data + BCD_DEV_PART_ID);
+		out->disk_signature = bw_get_le32(data + BCD_DEV_DISK_ID);
+		break;
+	case BCD_STYLE_GPT:
+		out->kind = BW_BCD_DEV_PARTITION_GPT;
+		memcpy(out->part_guid, data + BCD_DEV_PART_ID, 16);
+		memcpy(out->disk_guid, data + BCD_DEV_DISK_ID, 16);
+		break;
+	default:                /* 2 = raw disk, or unknown */
+		break;
+	}
+}
+
+int bw_bcd_decode_device(const uint8_t *data, size_t len,
+			 struct bw_bcd_device *out)
+{
+	memset(out, 0, sizeof *out);
+	out->kind = BW_BCD_DEV_UNKNOWN;
+	if (len >= BCD_DEV_TYPE + 4)
+		out->type = bw_get_le32(data + BCD_DEV_TYPE);
+	if (len < BCD_DEV_SIZE)
+		return BW_EFORMAT;
+	switch (out->type) {
+	/* Type 2 (legacy partition) stays unknown: ReactOS's boot library
+	 * puts a partition NUMBER at 0x20 for its MBR form, so reading it
+	 * as a byte offset would misreport it, and patching it could break
+	 * it.  Only type 6 is a (signature, offset) we can vouch for. */
+	case BW_BCD_DEVTYPE_PARTITION:
+		if (len >= BCD_DEV_MIN_LEN)
+			decode_partition(data, len, out);
+		break;
+	case BW_BCD_DEVTYPE_BOOT:
+		out->kind = BW_BCD_DEV_BOOT;
+		break;
+	case BW_BCD_DEVTYPE_LOCATE:
+		out->kind = BW_BCD_DEV_LOCATE;
+		break;
+	case BW_BCD_DEVTYPE_DISK:
+		out->kind = BW_BCD_DEV_DISK;
+		break;
+	case BW_BCD_DEVTYPE_RAMDISK:
+		/* The nested (parent) device and image path are not parsed
+		 * yet: the kind is a label, never a licence to patch. */
+		out->kind = BW_BCD_DEV_RAMDISK;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+void bw_guid_format(const uint8_t guid[16], char out[39])
+{
+	/* Data1 LE32, Data2 LE16, Data3 LE16, then Data4's 8 bytes as is. */
+	snprintf(out, 39,
+		 "{%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x}",
+		 (unsigned)bw_get_le32(guid), (unsigned)bw_get_le16(guid + 4),
+		 (unsigned)bw_get_le16(guid + 6), guid[8], guid[9], guid[10],
+		 guid[11], guid[12], guid[13], guid[14], guid[15]);
+}
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
+static unsigned hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (unsigned)(c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (unsigned)(c - 'a' + 10);
+	return (unsigned)(c - 'A' + 10);
+}
+
+/* An element key name: exactly 8 hex digits. */
+static int parse_element_id(const char *name, uint32_t *id)
+{
+	uint32_t v = 0;
+	size_t i;
+	for (i = 0; i < 8; i++) {
+		if (!is_hex(name[i]))
+			return -1;
+		v = v << 4 | hex_val(name[i]);
+	}
+	if (name[i] != '\0')
+		return -1;
+	*id = v;
+	return 0;
+}
+
+/* An object key name: a GUID in registry form, {8-4-4-4-12}. */
+static int is_guid_name(const char *name)
+{
+	static const char shape[] = "{########-####-####-####-############}";
+	size_t i;
+	for (i = 0; shape[i]; i++) {
+		if (shape[i] == '#') {
+			if (!is_hex(name[i]))
+				return 0;
+		} else if (name[i] != shape[i]) {
+			return 0;
+		}
+	}
+	return name[i] == '\0';
+}
+
+static void bcd_object_free(struct bw_bcd_object *o)
+{
+	free(o->description);
+	for (size_t i = 0; i < o->ndevices; i++)
+		free(o->devices[i].raw);
+	free(o->devices);
+}
+
+void bw_bcd_free(struct bw_bcd *bcd)
+{
+	if (!bcd)
+		return;
+	for (size_t i = 0; i < bcd->nobjects; i++)
+		bcd_object_free(&bcd->objects[i]);
+	free(bcd->objects);
+	free(bcd);
+}
+
+/* Append a device element to O, taking RAW. */
+static int add_device(struct bw_bcd_object *o, uint32_t id, uint8_t *raw,
+		      size_t raw_len, uint32_t value_type)
+{
+	struct bw_bcd_element *grown =
+		realloc(o->devices, (o->ndevices + 1) * sizeof *grown);
+	if (!grown)
+		return BW_ENOMEM;
+	o->devices = grown;
+	struct bw_bcd_element *e = &o->devices[o->ndevices++];
+	memset(e, 0, sizeof *e);
+	e->id = id;
+	e->raw = raw;
+	e->raw_len = raw_len;
+	/* Device data is REG_BINARY; anything else is not decoded. */
+	if (value_type == WIN_REG_BINARY)
+		(void)bw_bcd_decode_device(raw, raw_len, &e->dev);
+	else
+		e->dev.kind = BW_BCD_DEV_UNKNOWN;
+	return 0;
+}
+
+/* Read one element key (id already parsed) of object O. */
+static int load_element(struct win_reg *r, win_node elem, uint32_t id,
+			struct bw_bcd_object *o, const char *where,
+			struct bw_error *err)
+{
+	if (id == BCD_ELEMENT_DESCRIPTION) {
+		if (o->description)
+			return 0;
+		int ret = win_reg_get_string(r, elem, where, "Element",
+					     &o->description, err);
+		return ret == BW_ENOTFOUND ? 0 : ret;
+	}
+	if (BCD_ELEMENT_FORMAT(id) != BCD_FORMAT_DEVICE)
+		return 0;
+	win_value v;
+	int ret = win_reg_find_value(r, elem, "Element", &v, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	uint32_t type;
+	uint8_t *raw;
+	size_t raw_len;
+	ret = win_reg_value_raw(r, v, &type, &raw, &raw_len, err);
+	if (ret)
+		return ret;
+	ret = add_device(o, id, raw, raw_len, type);
+	if (ret) {
+		free(raw);
+		return bw_seterr(err, ret, win_reg_name(r), "out of memory");
+	}
+	return 0;
+}
+
+static int load_object(struct win_reg *r, win_node obj, const char *guid,
+		       struct bw_bcd_object *o, struct bw_error *err)
+{
+	char where[160];
+	memcpy(o->guid, guid, sizeof o->guid);
+
+	win_node desc;
+	snprintf(where, sizeof where, "Objects\\%s\\Description", guid);
+	int ret = win_reg_lookup(r, obj, "Description", &desc, err);
+	if (ret == 0) {
+		ret = win_reg_get_dword(r, desc, where, "Type", &o->type, err);
+		if (ret && ret != BW_ENOTFOUND)
+			return ret;
+	} else if (ret != BW_ENOTFOUND) {
+		return ret;
+	}
+
+	win_node elements;
+	ret = win_reg_lookup(r, obj, "Elements", &elements, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	win_node *children;
+	size_t n;
+	ret = win_reg_children(r, elements, &children, &n, err);
+	if (ret)
+		return ret;
+	if (n > BW_BCD_MAX_ELEMENTS) {
+		free(children);
+		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
+				 "Objects\\%s\\Elements: %zu elements (at most %d)",
+				 guid, n, BW_BCD_MAX_ELEMENTS);
+	}
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		char *name;
+		ret = win_reg_node_name(r, children[i], &name, err);
+		if (ret)
+			break;
+		uint32_t id;
+		if (parse_element_id(name, &id) == 0) {
+			snprintf(where, sizeof where, "Objects\\%s\\Elements\\%s",
+				 guid, name);
+			ret = load_element(r, children[i], id, o, where, err);
+		}
+		free(name);
+	}
+	free(children);
+	return ret;
+}
+
+int bw_bcd_load(const char *path, const char *name, struct bw_bcd **out,
+		struct bw_error *err)
+{
+	*out = NULL;
+	if (!name)
+		name = path;
+	struct win_reg *r = NULL;
+	win_node *children = NULL;
+	struct bw_bcd *bcd = calloc(1, sizeof *bcd);
+	if (!bcd)
+		return bw_seterr(err, BW_ENOMEM, name, "out of memory");
+	int ret = win_reg_open(path, name, &r, err);
+	if (ret)
+		goto out;
+
+	win_node objects;
+	ret = win_reg_lookup(r, win_reg_root(r), "Objects", &objects, err);
+	if (ret == BW_ENOTFOUND) {
+		ret = bw_seterr(err, BW_EFORMAT, name,
+				"not a BCD store: no Objects key");
+		goto out;
+	}
+	if (ret)
+		goto out;
+	size_t n;
+	ret = win_reg_children(r, objects, &children, &n, err);
+	if (ret)
+		goto out;
+	if (n > BW_BCD_MAX_OBJECTS) {
+		ret = bw_seterr(err, BW_EFORMAT, name,
+				"Objects: %zu objects (at most %d)", n,
+				BW_BCD_MAX_OBJECTS);
+		goto out;
+	}
+	if (n) {
+		bcd->objects = calloc(n, sizeof *bcd->objects);
+		if (!bcd->objects) {
+			ret = bw_seterr(err, BW_ENOMEM, name, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *key;
+		ret = win_reg_node_name(r, children[i], &key, err);
+		if (ret)
+			goto out;
+		/* Windows names every object by a GUID; other keys are
+		 * not objects of a store it would read. */
+		if (!is_guid_name(key)) {
+			free(key);
+			continue;
+		}
+		struct bw_bcd_object *o = &bcd->objects[bcd->nobjects++];
+		ret = load_object(r, children[i], key, o, err);
+		free(key);
+		if (ret)
+			goto out;
+	}
+	*out = bcd;
+	bcd = NULL;
+out:
+	free(children);
+	win_reg_close(r);
+	bw_bcd_free(bcd);
+	return ret;
+}

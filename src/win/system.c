@@ -1,0 +1,444 @@
+/*
+ * Facts from a SYSTEM hive: the live control set, names, WinRM service
+ * and firewall state, setup state, MountedDevices and the drivers a
+ * VirtualBox box needs.  FORMATS.md "SYSTEM and SOFTWARE hives" and
+ * "Windows setup state"; DESIGN.md "Correctness rules".
+ *
+ * Offline there is no CurrentControlSet: Select\Current names the
+ * ControlSet00N Windows will boot with (virt-win-reg resolves it the same
+ * way), and every per-control-set fact is read from that one.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bytes.h"
+#include "win/win_internal.h"
+
+/* Select\Current is a decimal suffix of three digits: ControlSet001..999. */
+#define SYSTEM_MAX_CONTROLSET 999
+
+/* Windows Firewall rule store: one REG_SZ per rule, "v2.x|Key=Value|...";
+ * parsed by win_firewall_rule_allows. */
+#define FIREWALL_RULES_KEY \
+	"Services\\SharedAccess\\Parameters\\FirewallPolicy\\FirewallRules"
+#define WINRM_HTTP_PORT 5985
+
+/* MountedDevices value data forms (FORMATS.md). */
+#define MOUNTED_MBR_LEN 12                 /* signature LE32, offset LE64 */
+#define MOUNTED_MBR_SIGNATURE 0
+#define MOUNTED_MBR_OFFSET 4
+#define MOUNTED_GPT_PREFIX "DMIO:ID:"
+#define MOUNTED_GPT_PREFIX_LEN 8
+#define MOUNTED_GPT_LEN (MOUNTED_GPT_PREFIX_LEN + 16)
+
+/* The drivers of the hardware a VirtualBox box declares (-OEMDrivers). */
+static const struct {
+	const char *service;
+	const char *what;
+} system_drivers[BW_NUM_DRIVERS] = {
+	{ "atapi", "IDE/ATAPI port driver" },
+	{ "intelide", "Intel IDE controller (PIIX4)" },
+	{ "pciide", "PCI IDE controller" },
+	{ "E1G60", "Intel PRO/1000 (E1000) NIC" },
+};
+
+/* Read an optional string value KEY\VALUE below FROM; absent = NULL. */
+static int opt_string(struct win_reg *r, win_node from, const char *prefix,
+		      const char *key, const char *value, char **out,
+		      struct bw_error *err)
+{
+	win_node node;
+	int ret = win_reg_lookup(r, from, key, &node, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	char where[256];
+	snprintf(where, sizeof where, "%s%s%s", prefix, *prefix ? "\\" : "",
+		 key);
+	ret = win_reg_get_string(r, node, where, value, out, err);
+	return ret == BW_ENOTFOUND ? 0 : ret;
+}
+
+/* Read an optional DWORD value of NODE (key path WHERE); absent = -1. */
+static int node_int(struct win_reg *r, win_node node, const char *where,
+		    const char *value, int *out, struct bw_error *err)
+{
+	uint32_t v;
+	int ret = win_reg_get_dword(r, node, where, value, &v, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	/* Start, SetupType and friends are small enumerations; a value
+	 * that does not fit an int is no value of theirs. */
+	if (v > INT_MAX)
+		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
+				 "%s\\%s: %u is out of range (at most %d)",
+				 where, value, (unsigned)v, INT_MAX);
+	*out = (int)v;
+	return 0;
+}
+
+/* Read an optional DWORD value KEY\VALUE below FROM; absent = -1. */
+static int opt_int(struct win_reg *r, win_node from, const char *prefix,
+		   const char *key, const char *value, int *out,
+		   struct bw_error *err)
+{
+	win_node node;
+	int ret = win_reg_lookup(r, from, key, &node, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	char where[256];
+	snprintf(where, sizeof where, "%s%s%s", prefix, *prefix ? "\\" : "",
+		 key);
+	return node_int(r, node, where, value, out, err);
+}
+
+/* ASCII case-insensitive equality of VAL (LEN bytes) with WORD. */
+static int field_is(const char *val, size_t len, const char *word)
+{
+	size_t i;
+	for (i = 0; i < len; i++) {
+		unsigned char a = (unsigned char)val[i];
+		unsigned char b = (unsigned char)word[i];
+		if (!b)
+			return 0;
+		if (a >= 'A' && a <= 'Z')
+			a = (unsigned char)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (unsigned char)(b - 'A' + 'a');
+		if (a != b)
+			return 0;
+	}
+	return word[i] == '\0';
+}
+
+static void trim(const char **p, size_t *len)
+{
+	while (*len && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*len)--;
+	}
+	while (*len && ((*p)[*len - 1] == ' ' || (*p)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* A decimal port 0..65535; -1 when not exactly that. */
+static long parse_port(const char *p, size_t len)
+{
+	trim(&p, &len);
+	if (len == 0 || len > 5)
+		return -1;
+	long v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v <= 65535 ? v : -1;
+}
+
+/*
+ * Does an LPort list ("5985", "80,5985", "5985-5986"; keywords such as
+ * RPC are no numbers and match nothing) include PORT?
+ */
+static int port_list_has(const char *val, size_t len, long port)
+{
+	while (len) {
+		const char *comma = memchr(val, ',', len);
+		size_t item = comma ? (size_t)(comma - val) : len;
+		const char *dash = memchr(val, '-', item);
+		if (dash) {
+			long lo = parse_port(val, (size_t)(dash - val));
+			long hi = parse_port(dash + 1,
+					     item - (size_t)(dash - val) - 1);
+			if (lo >= 0 && hi >= 0 && lo <= port && port <= hi)
+				return 1;
+		} else if (parse_port(val, item) == port) {
+			return 1;
+		}
+		if (!comma)
+			break;
+		len -= item + 1;
+		val = comma + 1;
+	}
+	return 0;
+}
+
+/* Last value wins for Action/Active/Dir/Protocol; any LPort may match. */
+int win_firewall_rule_allows(const char *rule, unsigned port)
+{
+	int allow = 0, active = 0, inbound = 0, tcp = 0, has_port = 0;
+	const char *p = rule;
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t flen = bar ? (size_t)(bar - p) : strlen(p);
+		const char *eq = memchr(p, '=', flen);
+		if (eq) {
+			const char *key = p;
+			size_t klen = (size_t)(eq - p);
+			const char *val = eq + 1;
+			size_t vlen = flen - klen - 1;
+			trim(&key, &klen);
+			trim(&val, &vlen);
+			if (field_is(key, klen, "Action"))
+				allow = field_is(val, vlen, "Allow");
+			else if (field_is(key, klen, "Active"))
+				active = field_is(val, vlen, "TRUE");
+			else if (field_is(key, klen, "Dir"))
+				inbound = field_is(val, vlen, "In");
+			else if (field_is(key, klen, "Protocol"))
+				tcp = field_is(val, vlen, "6");
+			else if (field_is(key, klen, "LPort") &&
+				 port_list_has(val, vlen, (long)port))
+				has_port = 1;
+		}
+		p += flen;
+		if (*p == '|')
+			p++;
+	}
+	return allow && active && inbound && tcp && has_port;
+}
+
+static int read_firewall(struct win_reg *r, win_node cs, int *out,
+			 struct bw_error *err)
+{
+	win_node rules;
+	int ret = win_reg_lookup(r, cs, FIREWALL_RULES_KEY, &rules, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	win_value *values;
+	size_t n;
+	ret = win_reg_values(r, rules, &values, &n, err);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n && !*out; i++) {
+		uint32_t type;
+		uint8_t *data;
+		size_t len;
+		ret = win_reg_value_raw(r, values[i], &type, &data, &len, err);
+		if (ret)
+			break;
+		if (type == WIN_REG_SZ) {
+			char *rule;
+			ret = win_utf16le_to_utf8(data, len, &rule, NULL);
+			if (ret == 0) {
+				*out = win_firewall_rule_allows(rule,
+								 WINRM_HTTP_PORT);
+				free(rule);
+			} else if (ret == BW_EFORMAT) {
+				ret = 0;        /* absurdly long: no rule */
+			} else {
+				bw_seterr(err, ret, win_reg_name(r),
+					  "out of memory");
+			}
+		}
+		free(data);
+		if (ret)
+			break;
+	}
+	free(values);
+	return ret;
+}
+
+static int read_mounted(struct win_reg *r, struct bw_system_facts *f,
+			struct bw_error *err)
+{
+	win_node md;
+	int ret = win_reg_lookup(r, win_reg_root(r), "MountedDevices", &md,
+				 err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	win_value *values;
+	size_t n;
+	ret = win_reg_values(r, md, &values, &n, err);
+	if (ret)
+		return ret;
+	if (n > BW_MAX_MOUNTED_DEVICES) {
+		free(values);
+		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
+				 "MountedDevices: %zu values (at most %d)", n,
+				 BW_MAX_MOUNTED_DEVICES);
+	}
+	if (n) {
+		f->mounted = calloc(n, sizeof *f->mounted);
+		if (!f->mounted) {
+			free(values);
+			return bw_seterr(err, BW_ENOMEM, win_reg_name(r),
+					 "out of memory");
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct bw_mounted_device *m = &f->mounted[f->nmounted];
+		ret = win_reg_value_name(r, values[i], &m->name, err);
+		if (ret)
+			break;
+		f->nmounted++;
+		uint32_t type;
+		uint8_t *data;
+		size_t len;
+		ret = win_reg_value_raw(r, values[i], &type, &data, &len, err);
+		if (ret)
+			break;
+		m->len = len;
+		if (len == MOUNTED_MBR_LEN) {
+			m->is_mbr = 1;
+			m->disk_signature = bw_get_le32(data + MOUNTED_MBR_SIGNATURE);
+			m->part_offset = bw_get_le64(data + MOUNTED_MBR_OFFSET);
+		} else if (len == MOUNTED_GPT_LEN &&
+			   memcmp(data, MOUNTED_GPT_PREFIX,
+				  MOUNTED_GPT_PREFIX_LEN) == 0) {
+			m->is_gpt = 1;
+			memcpy(m->part_guid, data + MOUNTED_GPT_PREFIX_LEN, 16);
+		}
+		free(data);
+	}
+	free(values);
+	return ret;
+}
+
+static int read_controlset(struct win_reg *r, win_node cs,
+			   struct bw_system_facts *f, struct bw_error *err)
+{
+	const char *csn = f->controlset_name;
+	int ret = opt_string(r, cs, csn, "Control\\ComputerName\\ComputerName",
+			     "ComputerName", &f->computer_name, err);
+	if (!ret)
+		ret = opt_string(r, cs, csn, "Services\\Tcpip\\Parameters",
+				 "Hostname", &f->hostname, err);
+	if (!ret)
+		ret = opt_int(r, cs, csn, "Services\\WinRM", "Start",
+			      &f->winrm_start, err);
+	if (!ret)
+		ret = read_firewall(r, cs, &f->firewall_winrm_http, err);
+	for (size_t i = 0; i < BW_NUM_DRIVERS && !ret; i++) {
+		struct bw_driver_state *d = &f->drivers[i];
+		char key[64];
+		snprintf(key, sizeof key, "Services\\%s", d->service);
+		win_node svc;
+		ret = win_reg_lookup(r, cs, key, &svc, err);
+		if (ret == BW_ENOTFOUND) {
+			ret = 0;
+			continue;
+		}
+		if (ret)
+			break;
+		d->present = 1;
+		char where[96];
+		snprintf(where, sizeof where, "%s\\%s", csn, key);
+		ret = node_int(r, svc, where, "Start", &d->start, err);
+	}
+	return ret;
+}
+
+static void facts_init(struct bw_system_facts *f)
+{
+	memset(f, 0, sizeof *f);
+	f->winrm_start = -1;
+	f->setup_in_progress = -1;
+	f->setup_type = -1;
+	f->oobe_in_progress = -1;
+	for (size_t i = 0; i < BW_NUM_DRIVERS; i++) {
+		f->drivers[i].service = system_drivers[i].service;
+		f->drivers[i].what = system_drivers[i].what;
+		f->drivers[i].start = -1;
+	}
+}
+
+int bw_system_read(const char *path, const char *name,
+		   struct bw_system_facts *out, struct bw_error *err)
+{
+	if (!name)
+		name = path;
+	facts_init(out);
+	struct win_reg *r = NULL;
+	int ret = win_reg_open(path, name, &r, err);
+	if (ret)
+		return ret;
+	win_node root = win_reg_root(r);
+
+	win_node select;
+	uint32_t current = 0;
+	ret = win_reg_lookup(r, root, "Select", &select, err);
+	if (ret == 0)
+		ret = win_reg_get_dword(r, select, "Select", "Current",
+					&current, err);
+	if (ret == BW_ENOTFOUND) {
+		ret = bw_seterr(err, BW_EFORMAT, name,
+				"Select\\Current is missing (not a SYSTEM hive?)");
+		goto out;
+	}
+	if (ret)
+		goto out;
+	if (current == 0 || current > SYSTEM_MAX_CONTROLSET) {
+		ret = bw_seterr(err, BW_EFORMAT, name,
+				"Select\\Current is %u (expected 1..%d)",
+				(unsigned)current, SYSTEM_MAX_CONTROLSET);
+		goto out;
+	}
+	out->current_controlset = current;
+	snprintf(out->controlset_name, sizeof out->controlset_name,
+		 "ControlSet%03u", (unsigned)current);
+
+	win_node cs;
+	ret = win_reg_lookup(r, root, out->controlset_name, &cs, err);
+	if (ret == BW_ENOTFOUND) {
+		ret = bw_seterr(err, BW_EFORMAT, name,
+				"Select\\Current is %u but %s does not exist",
+				(unsigned)current, out->controlset_name);
+		goto out;
+	}
+	if (ret)
+		goto out;
+	ret = read_controlset(r, cs, out, err);
+	if (ret)
+		goto out;
+
+	/* Setup lives at the hive root, outside the control sets. */
+	ret = opt_int(r, root, "", "Setup", "SystemSetupInProgress",
+		      &out->setup_in_progress, err);
+	if (!ret)
+		ret = opt_int(r, root, "", "Setup", "SetupType",
+			      &out->setup_type, err);
+	if (!ret)
+		ret = opt_int(r, root, "", "Setup", "OOBEInProgress",
+			      &out->oobe_in_progress, err);
+	if (!ret)
+		ret = opt_string(r, root, "", "Setup", "CmdLine",
+				 &out->setup_cmdline, err);
+	if (!ret)
+		ret = read_mounted(r, out, err);
+out:
+	win_reg_close(r);
+	if (ret) {
+		bw_system_facts_free(out);
+		facts_init(out);
+	}
+	return ret;
+}
+
+void bw_system_facts_free(struct bw_system_facts *f)
+{
+	if (!f)
+		return;
+	free(f->computer_name);
+	free(f->hostname);
+	free(f->setup_cmdline);
+	for (size_t i = 0; i < f->nmounted; i++)
+		free(f->mounted[i].name);
+	free(f->mounted);
+	f->computer_name = NULL;
+	f->hostname = NULL;
+	f->setup_cmdline = NULL;
+	f->mounted = NULL;
+	f->nmounted = 0;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The command line itself: help, version, usage errors, and commands that
+# are not built yet saying so with exit 1 (never passing as done).
+. "$SRCDIR/tests/e2e/lib.sh"
+expect_exit 0 "--help" "$BOXWRIGHT" --help
+grep -q '^Usage: boxwright COMMAND' "$SCRATCH/out" && ok "--help prints usage" || bad "--help prints usage"
+expect_exit 0 "--version" "$BOXWRIGHT" --version
+grep -Eq '^boxwright [0-9]+\.[0-9]+\.[0-9]+$' "$SCRATCH/out" && ok "version line" || bad "version line"
+expect_exit 2 "no command" "$BOXWRIGHT"
+expect_exit 2 "unknown command" "$BOXWRIGHT" frobnicate
+for c in inspect patch convert build batch; do
+  expect_exit 0 "$c --help" "$BOXWRIGHT" "$c" --help
+  grep -q "^Usage: boxwright $c" "$SCRATCH/out" && ok "$c usage text" || bad "$c usage text"
+done
+for c in patch convert build batch; do
+  expect_exit 1 "$c is not implemented yet" "$BOXWRIGHT" "$c" x
+  grep -q "not implemented yet" "$SCRATCH/err" && ok "$c says not implemented" || bad "$c says not implemented"
+done
+expect_exit 2 "inspect without IMAGE" "$BOXWRIGHT" inspect
+expect_exit 2 "inspect with a bad option" "$BOXWRIGHT" inspect --frob x
+expect_exit 1 "inspect of a missing file" "$BOXWRIGHT" inspect "$SCRATCH/nope.vhd"
+[ "$(wc -l < "$SCRATCH/err")" -eq 1 ] && grep -q "^boxwright: $SCRATCH/nope.vhd: cannot open" "$SCRATCH/err" \
+  && ok "one-line error naming the file" || bad "one-line error naming the file: $(cat "$SCRATCH/err")"
+finish

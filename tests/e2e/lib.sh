@@ -1,0 +1,24 @@
+# Shared by the e2e tests: paths, a scratch dir removed on exit, assertions.
+# Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
+set -u
+: "${BOXWRIGHT:?run through make check}" "${FIXTURES:?}" "${SRCDIR:?}"
+BUILDDIR=$(dirname "$BOXWRIGHT")
+PY=/usr/bin/python3          # Debian's: python3-libvhdi/libvmdk live there
+SCRATCH=$(mktemp -d "${TMPDIR:-/var/tmp}/bw-e2e.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+FAILS=0
+CHECKS=0
+ok()   { CHECKS=$((CHECKS + 1)); echo "ok - $*"; }
+bad()  { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok - $*"; }
+need_fixture() { [ -f "$FIXTURES/$1" ] || { echo "fixture $1 missing: fixtures were not built"; exit 99; }; }
+# expect_exit CODE DESCRIPTION CMD...: run CMD, check its exit status
+expect_exit() {
+  local want=$1 what=$2; shift 2
+  "$@" >"$SCRATCH/out" 2>"$SCRATCH/err"; local got=$?
+  if [ "$got" -eq "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, expected $want"; sed 's/^/  stderr: /' "$SCRATCH/err"; fi
+}
+finish() {
+  echo "$CHECKS checks, $FAILS failed"
+  [ "$CHECKS" -gt 0 ] || { echo "no checks ran"; exit 1; }
+  [ "$FAILS" -eq 0 ]
+}

@@ -1,0 +1,84 @@
+/* MBR parse/encode: round trip, and each rejection with its message. */
+#include <string.h>
+
+#include "boxwright/part.h"
+#include "check.h"
+#include "common/bytes.h"
+
+static void entry(uint8_t *s, int i, uint8_t status, uint8_t type, uint32_t start, uint32_t n)
+{
+	uint8_t *e = s + 0x1BE + 16 * i;
+	e[0] = status;
+	e[4] = type;
+	bw_put_le32(e + 8, start);
+	bw_put_le32(e + 12, n);
+}
+
+int main(void)
+{
+	const uint64_t disk = 4ull << 30;              /* 8388608 sectors */
+	uint8_t s[512], t[512];
+	struct bw_mbr m;
+	struct bw_error e;
+
+	memset(s, 0, sizeof s);
+	for (int i = 0; i < 440; i++)
+		s[i] = (uint8_t)(i * 7 + 3);
+	bw_put_le32(s + 0x1B8, 0x5A3C9E17);
+	entry(s, 0, 0x80, 0x07, 2048, 8388608 - 2048);
+	s[510] = 0x55; s[511] = 0xAA;
+	CHECK(bw_mbr_parse(s, disk, "d.img", &m, &e) == 0);
+	CHECK_EQ_U64(m.signature, 0x5A3C9E17);
+	CHECK_EQ_U64(m.part[0].lba_start, 2048);
+	CHECK_EQ_U64(m.part[0].sectors, 8388608 - 2048);
+	CHECK(m.part[0].status == 0x80 && m.part[0].type == 7);
+	CHECK(m.part[1].type == 0);
+	CHECK(memcmp(m.boot_code, s, 440) == 0);
+
+	/* Encode keeps boot code, signature, entries and the mark. */
+	bw_mbr_encode(&m, t);
+	CHECK(memcmp(t, s, 440) == 0);
+	CHECK(bw_get_le32(t + 0x1B8) == 0x5A3C9E17);
+	CHECK(t[510] == 0x55 && t[511] == 0xAA);
+	struct bw_mbr m2;
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m2, &e) == 0);
+	CHECK(memcmp(&m, &m2, sizeof m) == 0);
+
+	/* No 55AA. */
+	memcpy(t, s, 512); t[511] = 0;
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EFORMAT);
+	CHECK(strstr(e.msg, "d.img: no MBR: offset 510 expected 55 aa") != NULL);
+
+	/* Partition past the end of the disk, by one sector. */
+	memcpy(t, s, 512); entry(t, 0, 0x80, 0x07, 2048, 8388608 - 2047);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EFORMAT);
+	CHECK(strstr(e.msg, "past the end of the disk") != NULL);
+
+	/* Start + count overflowing 32 bits must not wrap. */
+	memcpy(t, s, 512); entry(t, 0, 0x00, 0x07, 0xFFFFFF00u, 0x200);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EFORMAT);
+
+	/* Bad status byte. */
+	memcpy(t, s, 512); entry(t, 0, 0x81, 0x07, 2048, 100);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EFORMAT);
+	CHECK(strstr(e.msg, "status 0x81") != NULL);
+
+	/* Overlap. */
+	memcpy(t, s, 512); entry(t, 0, 0x80, 0x07, 2048, 4096); entry(t, 1, 0, 0x07, 4000, 100);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EFORMAT);
+	CHECK(strstr(e.msg, "overlap") != NULL);
+
+	/* Zero-length used entry. */
+	memcpy(t, s, 512); entry(t, 1, 0, 0x07, 0, 0);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EFORMAT);
+
+	/* GPT protective MBR is refused as unsupported, not as corrupt. */
+	memcpy(t, s, 512); entry(t, 0, 0, 0xEE, 1, 8388607);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == BW_EUNSUPPORTED);
+	CHECK(strstr(e.msg, "GPT") != NULL);
+
+	/* Two adjacent partitions are fine. */
+	memcpy(t, s, 512); entry(t, 0, 0x80, 0x07, 2048, 204800); entry(t, 1, 0, 0x07, 206848, 100000);
+	CHECK(bw_mbr_parse(t, disk, "d.img", &m, &e) == 0);
+	return check_done("test_mbr");
+}
