@@ -52,8 +52,69 @@ struct bw_disk_info {
 	uint16_t cylinders;     /* VHD CHS geometry */
 	uint8_t heads, sectors_per_track;
 	uint64_t allocated;     /* bytes the allocation map covers */
+	int has_vhd_footer;     /* a VHD: its footer, for writers that keep it */
+	uint8_t vhd_footer[512];
 };
 int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
 		     struct bw_error *err);
+
+
+/* ---- writers ---------------------------------------------------------
+ *
+ * A writer takes the virtual disk in increasing offset order (any chunk
+ * sizes; bytes never written read as zero) and builds the container:
+ * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized.  The caller
+ * writes to a temporary name and renames it after bw_writer_finish.
+ */
+struct bw_writer;
+
+enum bw_write_format {
+	BW_WRITE_RAW = 1,
+	BW_WRITE_VHD_DYNAMIC,
+	BW_WRITE_VHD_FIXED,
+	BW_WRITE_VMDK_STREAM,       /* streamOptimized */
+};
+
+struct bw_writer_opts {
+	enum bw_write_format format;
+	uint64_t size;               /* virtual size in bytes (multiple of 512) */
+	int compress_level;          /* VMDK deflate level 1..9; 0 = default 6 */
+	int threads;                 /* VMDK deflate workers; 0 = online CPUs */
+	const char *adapter_type;    /* VMDK ddb.adapterType; NULL = "ide" */
+	const char *name;            /* the final file name, when written under a
+				      * temporary one (the VMDK extent line names it) */
+	/* VHD: keep an input's identity (FORMATS.md): when vhd_keep is set,
+	 * the footer's creator, geometry, current size and unique id are
+	 * taken from vhd_footer (the input's 512-byte footer); else creator
+	 * "bxwr" and a size rounded up to its CHS product. */
+	int vhd_keep;
+	uint8_t vhd_footer[512];
+};
+
+/*
+ * Create PATH (O_EXCL: it must not exist).  Returns 0, BW_EIO, BW_EINVAL
+ * (bad options), BW_ENOMEM.
+ */
+int bw_writer_open(const char *path, const struct bw_writer_opts *o,
+		   struct bw_writer **out, struct bw_error *err);
+
+/* LEN bytes at OFF; OFF must not be below the end of the previous write.
+ * All-zero data may be skipped by the caller or passed: both give zeros. */
+int bw_writer_write(struct bw_writer *w, const void *buf, size_t len,
+		    uint64_t off, struct bw_error *err);
+
+/* Write trailing metadata, fsync, close; frees W.  Returns 0 or a code
+ * (the file is then incomplete and the caller removes it). */
+int bw_writer_finish(struct bw_writer *w, struct bw_error *err);
+
+/* Stop and free without finishing (the caller removes the file). NULL ok. */
+void bw_writer_abort(struct bw_writer *w);
+
+/* The virtual size a writer will really produce for a requested size
+ * (VHD rounds up to the CHS product; others keep it). */
+uint64_t bw_writer_actual_size(const struct bw_writer_opts *o);
+
+/* Bytes written to the file so far (for progress and benchmarks). */
+uint64_t bw_writer_bytes_out(const struct bw_writer *w);
 
 #endif

@@ -51,6 +51,27 @@ int bw_guest_download(struct bw_guest *g, const char *winpath,
 int bw_guest_read(struct bw_guest *g, const char *winpath, size_t max,
 		  char **data, size_t *len, struct bw_error *err);
 
+/*
+ * Write side (the session must not be read-only).  Paths are Windows paths
+ * resolved case-insensitively: an existing file or directory keeps its
+ * real name; a new last component is created with the case given.
+ */
+/* Create WINDIR and its missing parents.  0, BW_EGUEST. */
+int bw_guest_mkdir_p(struct bw_guest *g, const char *windir, struct bw_error *err);
+/* Replace (or create) WINPATH with the content of the local file LOCAL;
+ * its directory must exist (BW_ENOTFOUND otherwise). */
+int bw_guest_upload(struct bw_guest *g, const char *local, const char *winpath,
+		    struct bw_error *err);
+/* Replace (or create) WINPATH with LEN bytes of DATA. */
+int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
+		   size_t len, struct bw_error *err);
+/*
+ * Resize the current volume's NTFS to fill its partition file (ntfsresize;
+ * grow or shrink).  The volume is unmounted for it and mounted again.
+ * BW_EGUEST carries ntfsresize's own reason (e.g. data does not fit).
+ */
+int bw_guest_resize(struct bw_guest *g, struct bw_error *err);
+
 /* Unmount and shut down with every error checked; frees G (NULL ok). */
 int bw_guest_close(struct bw_guest *g, struct bw_error *err);
 

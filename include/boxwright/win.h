@@ -184,4 +184,64 @@ int bw_software_read(const char *path, const char *name,
 		     struct bw_software_facts *out, struct bw_error *err);
 void bw_software_facts_free(struct bw_software_facts *f);
 
+/* ---- offline edits (patch/build) --------------------------------------
+ *
+ * Each edit opens a local hive file for writing, changes it, and commits
+ * it with hivex_commit to the same path only when every change succeeded
+ * (the caller uploads the file whole).  A dirty hive is refused first
+ * (BW_EDIRTY naming the hive), whatever the edit.  Values keep their
+ * registry types (REG_DWORD, REG_SZ as UTF-16LE with terminator, ...).
+ */
+
+struct bw_win_edits {
+	int winrm;                   /* WSMAN keys, WinRM Start=2, firewall rule */
+	const char *hostname;        /* ComputerName + Tcpip Hostname/NV Hostname */
+	const char *const *reg_files;   /* regedit 4/5 files to merge */
+	size_t nreg_files;
+};
+
+/* What an edit changed, for the CLI to report (counts of values set). */
+struct bw_win_report {
+	unsigned values_set;
+	unsigned keys_created;
+	unsigned bcd_devices_patched;
+	unsigned bcd_devices_unknown;   /* left byte-identical */
+	unsigned mounted_patched;
+};
+
+/* SOFTWARE edits: --winrm (WSMAN Service allow_unencrypted=1, auth_basic=1;
+ * Client auth_basic=1), and the HKLM\SOFTWARE parts of .reg files. */
+int bw_win_edit_software(const char *path, const struct bw_win_edits *e,
+			 struct bw_win_report *rep, struct bw_error *err);
+
+/* SYSTEM edits in the control set Select\Current names: --winrm (WinRM
+ * Start=2, inbound allow rule TCP 5985), --hostname, and HKLM\SYSTEM
+ * parts of .reg files with CurrentControlSet mapped to ControlSet00N. */
+int bw_win_edit_system(const char *path, const struct bw_win_edits *e,
+		       struct bw_win_report *rep, struct bw_error *err);
+
+/* A disk identity for the boot-chain fix-ups: MBR (signature, offset). */
+struct bw_win_location {
+	uint32_t disk_signature;
+	uint64_t part_offset;
+};
+
+/* BCD: every device element (any object, any element whose data decodes
+ * as an MBR partition device, nested ones included) naming OLD is
+ * re-encoded to name NEW; other devices are left byte-identical. */
+int bw_win_fix_bcd(const char *path, const struct bw_win_location *old_loc,
+		   const struct bw_win_location *new_loc,
+		   struct bw_win_report *rep, struct bw_error *err);
+
+/* SYSTEM\MountedDevices: 12-byte values naming OLD now name NEW. */
+int bw_win_fix_mounted_devices(const char *path,
+			       const struct bw_win_location *old_loc,
+			       const struct bw_win_location *new_loc,
+			       struct bw_win_report *rep, struct bw_error *err);
+
+/* Re-encode a decoded MBR partition device in place (DATA, LEN as read);
+ * only offsets 0x20 and 0x38 change.  BW_EINVAL if DATA is not one. */
+int bw_bcd_encode_mbr_device(uint8_t *data, size_t len,
+			     const struct bw_win_location *loc);
+
 #endif

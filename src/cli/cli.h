@@ -3,6 +3,7 @@
 #define BW_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "boxwright/error.h"
 
@@ -34,5 +35,22 @@ int cli_tmp_init(struct bw_error *err);
 /* Path of NAME inside the directory, registered for removal; NULL if full. */
 const char *cli_tmp_path(const char *name);
 void cli_tmp_cleanup(void);
+/* A registered temporary name beside FINAL for an output being written. */
+const char *cli_tmp_output(const char *final);
+void cli_tmp_forget(const char *path);
+/* rename TMP over FINAL and fsync the directory. */
+int cli_commit_output(const char *tmp, const char *final, struct bw_error *err);
+
+/* Progress on stderr: percent and MB/s, at most a few times a second. */
+struct cli_progress {
+	int enabled;
+	const char *label;
+	double start, last;
+};
+void cli_progress_init(struct cli_progress *p, const char *label, int mode);
+void cli_progress_update(void *opaque, uint64_t done, uint64_t total);
+void cli_progress_end(struct cli_progress *p);
+/* mode for cli_progress_init: -1 quiet, 0 when stderr is a TTY, 1 forced */
+double cli_now(void);
 
 #endif

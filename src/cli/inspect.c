@@ -88,7 +88,7 @@ static int open_volume(struct inspect *in, struct inspect_vol *v, struct bw_erro
 	return 0;
 }
 
-static int read_layout(struct inspect *in, struct bw_error *err)
+int inspect_read_layout(struct inspect *in, struct bw_error *err)
 {
 	uint64_t size = bw_disk_size(in->disk);
 	if (size < 512)
@@ -127,7 +127,7 @@ static int read_layout(struct inspect *in, struct bw_error *err)
 	return 0;
 }
 
-static int copy_volume(struct inspect_vol *v, struct bw_error *err)
+int inspect_copy_volume(struct inspect_vol *v, struct bw_error *err)
 {
 	char name[32];
 	snprintf(name, sizeof name, "volume%d.img", v->part);
@@ -143,7 +143,7 @@ static int copy_volume(struct inspect_vol *v, struct bw_error *err)
 	return r;
 }
 
-static int exists(struct bw_guest *g, const char *path, struct bw_error *err)
+int inspect_exists(struct bw_guest *g, const char *path, struct bw_error *err)
 {
 	char *real = NULL;
 	int r = bw_guest_resolve(g, path, &real, err);
@@ -155,13 +155,13 @@ static int exists(struct bw_guest *g, const char *path, struct bw_error *err)
 
 #define CHECK_EXISTS(var, path)                          \
 	do {                                             \
-		int e_ = exists(g, path, err);           \
+		int e_ = inspect_exists(g, path, err);           \
 		if (e_ < 0)                              \
 			return e_;                       \
 		var = e_;                                \
 	} while (0)
 
-static int probe_volume_files(struct bw_guest *g, struct inspect_vol *v,
+int inspect_probe_volume(struct bw_guest *g, struct inspect_vol *v,
 			      struct bw_error *err)
 {
 	CHECK_EXISTS(v->has_windows, "\\Windows\\System32\\config\\SYSTEM");
@@ -186,7 +186,7 @@ static int probe_volume_files(struct bw_guest *g, struct inspect_vol *v,
 	return 0;
 }
 
-static void note_stderr(void *opaque, const char *msg)
+void inspect_note_stderr(void *opaque, const char *msg)
 {
 	(void)opaque;
 	fprintf(stderr, "boxwright: %s\n", msg);
@@ -220,7 +220,7 @@ static int guest_step(struct inspect *in, int verbose, struct bw_error *err)
 		struct inspect_vol *v = &in->vols[i];
 		if (!v->is_ntfs || nfiles >= BW_GUEST_MAX_VOLUMES)
 			continue;
-		r = copy_volume(v, err);
+		r = inspect_copy_volume(v, err);
 		if (r)
 			return r;
 		v->guest_idx = (int)nfiles;
@@ -235,7 +235,7 @@ static int guest_step(struct inspect *in, int verbose, struct bw_error *err)
 		return bw_seterr(err, BW_EIO, NULL, "too many temporary files");
 
 	struct bw_guest_opts o = { .readonly = 1, .verbose = verbose,
-				      .note = note_stderr };
+				      .note = inspect_note_stderr };
 	struct bw_guest *g;
 	r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)
@@ -246,7 +246,7 @@ static int guest_step(struct inspect *in, int verbose, struct bw_error *err)
 			continue;
 		r = bw_guest_use(g, (size_t)v->guest_idx, err);
 		if (r == 0)
-			r = probe_volume_files(g, v, err);
+			r = inspect_probe_volume(g, v, err);
 		if (r == 0 && v->has_windows && in->win_vol < 0)
 			in->win_vol = i;
 	}
@@ -268,9 +268,9 @@ static int guest_step(struct inspect *in, int verbose, struct bw_error *err)
 		if (r == 0)
 			r = fetch_hive(g, "\\Windows\\System32\\config\\SOFTWARE", "SOFTWARE",
 				       sw_local, &in->software_hive, err);
-		if (r == 0 && (l1 = exists(g, "\\Windows\\System32\\config\\SYSTEM.LOG1", err)) < 0)
+		if (r == 0 && (l1 = inspect_exists(g, "\\Windows\\System32\\config\\SYSTEM.LOG1", err)) < 0)
 			r = l1;
-		if (r == 0 && (l2 = exists(g, "\\Windows\\System32\\config\\SYSTEM.LOG2", err)) < 0)
+		if (r == 0 && (l2 = inspect_exists(g, "\\Windows\\System32\\config\\SYSTEM.LOG2", err)) < 0)
 			r = l2;
 		in->system_hive.logs = (l1 > 0) + (l2 > 0);
 	}
@@ -471,7 +471,7 @@ static void diagnose(struct inspect *in)
 	}
 }
 
-static void inspect_free(struct inspect *in)
+void inspect_free(struct inspect *in)
 {
 	for (int i = 0; i < in->nvols; i++)
 		bw_ntfs_close(in->vols[i].ntfs);
@@ -520,7 +520,7 @@ int cmd_inspect(int argc, char **argv)
 	if (r == 0)
 		r = bw_disk_get_info(in->disk, &in->info, &err);
 	if (r == 0)
-		r = read_layout(in, &err);
+		r = inspect_read_layout(in, &err);
 	if (r == 0 && !disk_only)
 		r = guest_step(in, verbose, &err);
 	cli_tmp_cleanup();

@@ -58,6 +58,22 @@ struct inspect {
 	int ndiag;
 };
 
+/*
+ * Shared with patch and convert, which need the same view of an image.
+ */
+struct bw_guest;
+/* Disk-level facts: MBR (or a bare volume) and each NTFS volume opened. */
+int inspect_read_layout(struct inspect *in, struct bw_error *err);
+/* Copy V's used clusters into a registered temporary file (v->workfile). */
+int inspect_copy_volume(struct inspect_vol *v, struct bw_error *err);
+/* 1 if WINPATH exists in the mounted volume, 0 if not, or a code. */
+int inspect_exists(struct bw_guest *g, const char *winpath, struct bw_error *err);
+/* Which Windows files the mounted volume holds; hibernation. */
+int inspect_probe_volume(struct bw_guest *g, struct inspect_vol *v, struct bw_error *err);
+void inspect_note_stderr(void *opaque, const char *msg);
+/* Release everything IN holds (not IN itself). */
+void inspect_free(struct inspect *in);
+
 void inspect_print_text(const struct inspect *in);
 void inspect_print_json(const struct inspect *in);
 

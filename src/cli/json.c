@@ -106,3 +106,10 @@ void json_khex32(struct json *j, const char *k, uint32_t v)
 	snprintf(buf, sizeof buf, "0x%08" PRIx32, v);
 	json_kstr(j, k, buf);
 }
+
+void json_kdouble(struct json *j, const char *k, double v, int decimals)
+{
+	json_key(j, k);
+	json_sep(j);
+	fprintf(j->f, "%.*f", decimals, v);
+}

@@ -37,6 +37,7 @@ void json_ki64(struct json *j, const char *k, int64_t v);
 void json_kbool(struct json *j, const char *k, int v);
 /* An int where -1 means "absent" (registry values): null. */
 void json_kopt(struct json *j, const char *k, int v);
+void json_kdouble(struct json *j, const char *k, double v, int decimals);
 /* "0x%08x" */
 void json_khex32(struct json *j, const char *k, uint32_t v);
 

@@ -18,22 +18,6 @@ static int not_yet(const char *cmd, const char *usage, int argc, char **argv)
 	return EXIT_FAILED;
 }
 
-int cmd_patch(int argc, char **argv)
-{
-	return not_yet("patch",
-		"Usage: boxwright patch IMAGE (-o OUT | --in-place) EDITS...\n"
-		"Apply offline edits to a Windows image and write an image of the same format.\n"
-		"(not implemented yet)\n", argc, argv);
-}
-
-int cmd_convert(int argc, char **argv)
-{
-	return not_yet("convert",
-		"Usage: boxwright convert IN OUT [-O vmdk|vhd|raw] [--sparsify]\n"
-		"Convert between disk formats; --sparsify drops free NTFS clusters.\n"
-		"(not implemented yet)\n", argc, argv);
-}
-
 int cmd_build(int argc, char **argv)
 {
 	return not_yet("build",

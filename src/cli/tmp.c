@@ -4,6 +4,7 @@
  * async-signal-safe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@ static volatile sig_atomic_t tmp_nfiles;
 static void tmp_remove_all(void)
 {
 	for (int i = 0; i < tmp_nfiles; i++)
-		unlink(tmp_files[i]);
+		if (tmp_files[i][0])
+			unlink(tmp_files[i]);
 	if (tmp_dir[0])
 		rmdir(tmp_dir);
 }
@@ -32,6 +34,21 @@ static void tmp_on_signal(int sig)
 	tmp_remove_all();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+static int tmp_handlers;
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = tmp_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	atexit(cli_tmp_cleanup);
+	tmp_handlers = 1;
 }
 
 int cli_tmp_init(struct bw_error *err)
@@ -50,14 +67,59 @@ int cli_tmp_init(struct bw_error *err)
 		return bw_seterr(err, BW_EIO, base, "cannot create a temporary directory: %s",
 				 strerror(e));
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = tmp_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	atexit(cli_tmp_cleanup);
+	if (!tmp_handlers)
+		install_handlers();
+	return 0;
+}
+
+const char *cli_tmp_output(const char *final)
+{
+	if (tmp_nfiles >= TMP_MAX_FILES)
+		return NULL;
+	if (!tmp_handlers) {
+		install_handlers();
+	}
+	/* Beside the final name (same filesystem: the rename is atomic),
+	 * hidden, and unique to this process. */
+	const char *slash = strrchr(final, '/');
+	int dirlen = slash ? (int)(slash - final + 1) : 0;
+	char *p = tmp_files[tmp_nfiles];
+	static unsigned counter;
+	if ((size_t)snprintf(p, PATH_MAX, "%.*s.%s.boxwright-%ld-%u", dirlen, final,
+			     slash ? slash + 1 : final, (long)getpid(), counter++) >= PATH_MAX)
+		return NULL;
+	tmp_nfiles++;
+	return p;
+}
+
+void cli_tmp_forget(const char *path)
+{
+	for (int i = 0; i < tmp_nfiles; i++)
+		if (!strcmp(tmp_files[i], path))
+			tmp_files[i][0] = '\0';     /* unlink("") fails harmlessly */
+}
+
+int cli_commit_output(const char *tmp, const char *final, struct bw_error *err)
+{
+	if (rename(tmp, final) != 0)
+		return bw_seterr(err, BW_EIO, final, "cannot rename %s into place: %s",
+				 tmp, strerror(errno));
+	cli_tmp_forget(tmp);
+	/* The rename is durable only once the directory is synced. */
+	const char *slash = strrchr(final, '/');
+	char dir[PATH_MAX];
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - final) ? (int)(slash - final) : 1, final);
+	else
+		snprintf(dir, sizeof dir, ".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return bw_seterr(err, BW_EIO, dir, "cannot sync the directory: %s", strerror(e));
+	}
+	close(fd);
 	return 0;
 }
 

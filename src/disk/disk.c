@@ -14,6 +14,7 @@
 
 static const struct bw_disk_ops *const drivers[] = {
 	&bw_disk_vhd_ops,
+	&bw_disk_vmdk_ops,
 	&bw_disk_raw_ops,
 };
 
@@ -84,10 +85,13 @@ int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err)
 
 	uint8_t head[512] = {0}, tail[512];
 	const uint8_t *tailp = NULL;
+	/* A short file still shows its first bytes to the probes (a small
+	 * VMDK descriptor file must be refused as one, not read as raw). */
+	r = bw_disk_read_file(d, head, d->file_size < 512 ? (size_t)d->file_size : 512,
+			      0, "first sector", err);
+	if (r)
+		goto fail;
 	if (d->file_size >= 512) {
-		r = bw_disk_read_file(d, head, 512, 0, "first sector", err);
-		if (r)
-			goto fail;
 		r = bw_disk_read_file(d, tail, 512, d->file_size - 512,
 				      "last sector", err);
 		if (r)

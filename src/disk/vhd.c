@@ -1,17 +1,30 @@
 /*
  * VHD (Microsoft Virtual Hard Disk Image Format Specification, October
- * 2006; qemu block/vpc.c for producers' quirks): fixed (type 2) and dynamic
- * (type 3) images, read side.  All fields are big-endian.
+ * 2006; qemu block/vpc.c for producers' quirks; libyal libvhdi's format
+ * notes for differencing images): fixed (type 2), dynamic (type 3) and
+ * differencing (type 4) images, read side.  All fields are big-endian.
  *
  * Everything is validated at open: footer checksum, dynamic header
  * checksum, block size a power of two, table inside the file, every BAT
- * entry's block inside the file.  pread then trusts the handle.
+ * entry's block inside the file, every parent locator's data inside the
+ * file.  pread then trusts the handle.
  *
- * Differencing images (type 4) are recognised and refused here until the
- * parent-locator code lands (issue 8).
+ * A differencing image is a dynamic one whose unallocated blocks, and
+ * whose sectors with a clear bit in their block's sector bitmap, are read
+ * from the parent.  The parent is found through the parent locators (the
+ * relative path first, then the absolute ones) or the parent name in the
+ * child's directory, and is opened here, recursively: the chain of open
+ * images is passed down so that a loop (same device and inode) or a chain
+ * deeper than VHD_MAX_CHAIN is refused instead of recursing forever.  The
+ * parent must carry the unique id the child recorded (libvhdi and Hyper-V
+ * check it; qemu ignores parents) and the same virtual size.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -28,6 +41,7 @@
 #define VHD_FTR_GEOMETRY      56  /* cylinders BE16, heads, sectors */
 #define VHD_FTR_DISK_TYPE     60
 #define VHD_FTR_CHECKSUM      64
+#define VHD_FTR_UNIQUE_ID     68  /* 16 bytes */
 
 /* Dynamic disk header (spec "Dynamic Disk Header Format"), 1024 bytes. */
 #define VHD_DYN_SIZE          1024
@@ -37,6 +51,28 @@
 #define VHD_DYN_MAX_ENTRIES   28
 #define VHD_DYN_BLOCK_SIZE    32
 #define VHD_DYN_CHECKSUM      36
+#define VHD_DYN_PARENT_ID     40  /* 16 bytes: the parent footer's unique id */
+#define VHD_DYN_PARENT_NAME   64  /* 512 bytes, UTF-16BE */
+#define VHD_DYN_PARENT_NAME_LEN 512
+#define VHD_DYN_LOCATORS      576 /* 8 entries of 24 bytes */
+#define VHD_DYN_NLOCATORS     8
+
+/* Parent locator entry (spec "Parent Locator Entry"), 24 bytes. */
+#define VHD_LOC_SIZE          24
+#define VHD_LOC_CODE          0   /* platform code */
+#define VHD_LOC_SPACE         4   /* data space: sectors per the spec, bytes
+				   * from Hyper-V; not used */
+#define VHD_LOC_LENGTH        8   /* data length in bytes */
+#define VHD_LOC_OFFSET        16  /* BE64 file offset of the data */
+
+/* Platform codes, big-endian ASCII. */
+#define VHD_PLAT_NONE         0u
+#define VHD_PLAT_WI2R         0x57693272u  /* "Wi2r", deprecated */
+#define VHD_PLAT_WI2K         0x5769326Bu  /* "Wi2k", deprecated */
+#define VHD_PLAT_W2RU         0x57327275u  /* "W2ru": relative path, UTF-16LE */
+#define VHD_PLAT_W2KU         0x57326B75u  /* "W2ku": absolute path, UTF-16LE */
+#define VHD_PLAT_MAC          0x4D616320u  /* "Mac ": Mac OS alias blob */
+#define VHD_PLAT_MACX         0x4D616358u  /* "MacX": file URL, UTF-8 */
 
 #define VHD_TYPE_FIXED        2
 #define VHD_TYPE_DYNAMIC      3
@@ -50,6 +86,12 @@
 #define VHD_MAX_BLOCK_SIZE    (UINT32_C(1) << 28)      /* 256 MiB */
 #define VHD_MIN_BLOCK_SIZE    512u
 #define VHD_MAX_TABLE_ENTRIES (VHD_MAX_SIZE / (2 * 1024 * 1024))
+/* A locator is one path: 8 KiB holds 4096 UTF-16 units, past PATH_MAX. */
+#define VHD_MAX_LOCATOR_LEN   8192u
+/* Images in one chain, the image opened included.  Hyper-V's snapshot
+ * trees stay far below; the cap keeps a crafted chain from exhausting
+ * descriptors and stack. */
+#define VHD_MAX_CHAIN         32u
 
 struct vhd {
 	uint8_t footer[VHD_FOOTER_SIZE];
@@ -58,7 +100,24 @@ struct vhd {
 	uint32_t bitmap_size;       /* sector bitmap before each block, padded */
 	uint32_t nentries;
 	uint32_t *bat;              /* host-endian sector offsets */
+	struct bw_disk *parent;     /* differencing: the open parent */
+	uint8_t *bitmap;            /* differencing: one block's sector bitmap */
 };
+
+/*
+ * The images open below the one being opened, child first: each
+ * differencing open adds itself on its stack and passes the list down,
+ * so that opening a parent can refuse one that is already in the chain.
+ */
+struct vhd_chain {
+	dev_t dev;
+	ino_t ino;
+	unsigned depth;             /* 0 for the image the caller opened */
+	const struct vhd_chain *child;
+};
+
+static int vhd_open_image(struct bw_disk *d, const struct vhd_chain *below,
+			  struct bw_error *err);
 
 /* One's complement of the byte sum with the checksum field skipped. */
 static uint32_t vhd_checksum(const uint8_t *p, size_t len, size_t csum_off)
@@ -80,16 +139,16 @@ static int vhd_probe(const uint8_t *head, const uint8_t *tail, uint64_t file_siz
 	return memcmp(head + VHD_FTR_COOKIE, "conectix", 8) == 0;
 }
 
+/* Read and check the dynamic header at DYN_OFF into H and load the BAT. */
 static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
-			    struct bw_error *err)
+			    uint8_t h[VHD_DYN_SIZE], struct bw_error *err)
 {
-	uint8_t h[VHD_DYN_SIZE];
 	if (dyn_off > d->file_size || VHD_DYN_SIZE > d->file_size - dyn_off)
 		return bw_seterr(err, BW_EFORMAT, d->path,
 				 "VHD dynamic header offset %llu is outside the file (size %llu)",
 				 (unsigned long long)dyn_off,
 				 (unsigned long long)d->file_size);
-	int r = bw_disk_read_file(d, h, sizeof h, dyn_off, "VHD dynamic header", err);
+	int r = bw_disk_read_file(d, h, VHD_DYN_SIZE, dyn_off, "VHD dynamic header", err);
 	if (r)
 		return r;
 	if (memcmp(h + VHD_DYN_COOKIE, "cxsparse", 8) != 0)
@@ -97,7 +156,7 @@ static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 				 "VHD dynamic header at offset %llu: expected cookie \"cxsparse\"",
 				 (unsigned long long)dyn_off);
 	uint32_t stored = bw_get_be32(h + VHD_DYN_CHECKSUM);
-	uint32_t calc = vhd_checksum(h, sizeof h, VHD_DYN_CHECKSUM);
+	uint32_t calc = vhd_checksum(h, VHD_DYN_SIZE, VHD_DYN_CHECKSUM);
 	if (stored != calc)
 		return bw_seterr(err, BW_EFORMAT, d->path,
 				 "VHD dynamic header at offset %llu: checksum mismatch (expected 0x%08x, found 0x%08x)",
@@ -134,8 +193,9 @@ static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 
 	v->block_size = bs;
 	v->nentries = n;
-	/* One bit per sector, padded to a whole sector (spec). */
-	v->bitmap_size = ((bs / 512 / 8) + 511) & ~511u;
+	/* One bit per sector, rounded up to a byte and padded to a whole
+	 * sector (spec): 512 bytes for every block of up to 2 MiB. */
+	v->bitmap_size = ((bs / 512 + 7) / 8 + 511) & ~511u;
 	v->bat = malloc(table_len ? table_len : 1);
 	if (!v->bat)
 		return bw_seterr(err, BW_ENOMEM, d->path,
@@ -162,7 +222,478 @@ static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 	return 0;
 }
 
-static int vhd_open(struct bw_disk *d, struct bw_error *err)
+/* ---- differencing: finding and opening the parent ---------------------- */
+
+/* Append the UTF-8 form of code point CP to OUT (room checked by the
+ * caller: 4 bytes). */
+static size_t vhd_put_utf8(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/*
+ * UTF-16 (BE when BIG, else LE) of LEN bytes to a malloc'd UTF-8 string,
+ * stopping at the first NUL unit.  Returns 0, BW_EFORMAT (odd length or an
+ * unpaired surrogate; WHAT and OFF name the field) or BW_ENOMEM.
+ */
+static int vhd_utf16_to_utf8(struct bw_disk *d, const uint8_t *p, size_t len,
+			     int big, const char *what, uint64_t off,
+			     char **out, struct bw_error *err)
+{
+	*out = NULL;
+	if (len % 2)
+		return bw_seterr(err, BW_EFORMAT, d->path,
+				 "%s at offset %llu: UTF-16 text of odd length %zu",
+				 what, (unsigned long long)off, len);
+	/* A unit gives at most 3 bytes, a surrogate pair 4 for 2 units. */
+	char *s = malloc(len / 2 * 3 + 1);
+	if (!s)
+		return bw_seterr(err, BW_ENOMEM, d->path, "out of memory");
+	size_t n = 0;
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		uint32_t u = big ? bw_get_be16(p + i) : bw_get_le16(p + i);
+		if (u == 0)
+			break;
+		if (u >= 0xD800 && u < 0xDC00 && i + 3 < len) {
+			uint32_t lo = big ? bw_get_be16(p + i + 2) : bw_get_le16(p + i + 2);
+			if (lo >= 0xDC00 && lo < 0xE000) {
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				i += 2;
+			}
+		}
+		if (u >= 0xD800 && u < 0xE000) {
+			free(s);
+			return bw_seterr(err, BW_EFORMAT, d->path,
+					 "%s at offset %llu: unpaired UTF-16 surrogate 0x%04x at byte %zu",
+					 what, (unsigned long long)off, u, i);
+		}
+		n += vhd_put_utf8(s + n, u);
+	}
+	s[n] = '\0';
+	*out = s;
+	return 0;
+}
+
+static int vhd_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A MacX locator's "file://[host]/path" URL (RFC 2396, percent-encoded
+ * UTF-8) to a path, in place.  Returns 0, or -1 when it is not a file URL
+ * or an escape is malformed or decodes to NUL.
+ */
+static int vhd_file_url_to_path(char *s)
+{
+	if (strncmp(s, "file://", 7) != 0)
+		return -1;
+	const char *src = strchr(s + 7, '/');   /* skip "localhost" or "" */
+	if (!src)
+		return -1;
+	char *dst = s;
+	while (*src) {
+		if (*src == '%') {
+			int hi = vhd_hexval(src[1]), lo = hi < 0 ? -1 : vhd_hexval(src[2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			*dst++ = (char)(hi << 4 | lo);
+			src += 3;
+		} else {
+			*dst++ = *src++;
+		}
+	}
+	*dst = '\0';
+	return 0;
+}
+
+static void vhd_backslashes(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\\')
+			*s = '/';
+}
+
+/* "DIR/NAME" where DIR is the directory of the child's path. */
+static char *vhd_sibling(const char *child, const char *name)
+{
+	const char *slash = strrchr(child, '/');
+	char *s;
+	if (!slash)
+		return asprintf(&s, "./%s", name) < 0 ? NULL : s;
+	return asprintf(&s, "%.*s/%s", (int)(slash - child), child, name) < 0 ? NULL : s;
+}
+
+/* Parent paths to try, in order, and the text that lists them in errors;
+ * a Windows drive path is listed but cannot be opened here. */
+struct vhd_candidates {
+	char *path[VHD_DYN_NLOCATORS + 1];
+	const char *from[VHD_DYN_NLOCATORS + 1];
+	unsigned char unusable[VHD_DYN_NLOCATORS + 1];
+	unsigned n;
+};
+
+static void vhd_candidates_free(struct vhd_candidates *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		free(c->path[i]);
+	c->n = 0;
+}
+
+/* Take ownership of PATH (NULL = out of memory); drop duplicates. */
+static int vhd_candidate_add(struct bw_disk *d, struct vhd_candidates *c,
+			     char *path, const char *from, int unusable,
+			     struct bw_error *err)
+{
+	if (!path)
+		return bw_seterr(err, BW_ENOMEM, d->path, "out of memory");
+	for (unsigned i = 0; i < c->n; i++) {
+		if (strcmp(c->path[i], path) == 0) {
+			free(path);
+			return 0;
+		}
+	}
+	c->path[c->n] = path;
+	c->from[c->n] = from;
+	c->unusable[c->n] = (unsigned char)unusable;
+	c->n++;
+	return 0;
+}
+
+/*
+ * Check every parent locator entry (known platform code, data inside the
+ * file, length capped) and collect the paths to try: W2ru (relative to
+ * the child's directory) first, then W2ku and MacX (absolute), then the
+ * last component of the parent name in the child's directory.
+ * Returns 0, BW_EFORMAT, BW_EUNSUPPORTED, BW_EIO or BW_ENOMEM.
+ */
+static int vhd_parent_candidates(struct bw_disk *d, const uint8_t *h,
+				 uint64_t dyn_off, struct vhd_candidates *c,
+				 struct bw_error *err)
+{
+	static const struct { uint32_t code; const char *from; } order[] = {
+		{ VHD_PLAT_W2RU, "relative locator W2ru" },
+		{ VHD_PLAT_W2KU, "absolute locator W2ku" },
+		{ VHD_PLAT_MACX, "locator MacX" },
+	};
+	int r;
+	c->n = 0;
+	/* Validate all entries first, so that a bad one is refused even when
+	 * an earlier one would have found the parent. */
+	for (unsigned i = 0; i < VHD_DYN_NLOCATORS; i++) {
+		const uint8_t *e = h + VHD_DYN_LOCATORS + VHD_LOC_SIZE * i;
+		uint64_t at = dyn_off + VHD_DYN_LOCATORS + VHD_LOC_SIZE * i;
+		uint32_t code = bw_get_be32(e + VHD_LOC_CODE);
+		uint32_t len = bw_get_be32(e + VHD_LOC_LENGTH);
+		uint64_t off = bw_get_be64(e + VHD_LOC_OFFSET);
+		switch (code) {
+		case VHD_PLAT_NONE:
+			continue;
+		case VHD_PLAT_WI2R: case VHD_PLAT_WI2K: case VHD_PLAT_W2RU:
+		case VHD_PLAT_W2KU: case VHD_PLAT_MAC: case VHD_PLAT_MACX:
+			break;
+		default:
+			return bw_seterr(err, BW_EUNSUPPORTED, d->path,
+					 "VHD parent locator %u (at offset %llu): unknown platform code 0x%08x (expected W2ru, W2ku, Wi2r, Wi2k, Mac or MacX)",
+					 i, (unsigned long long)at, code);
+		}
+		if (len > VHD_MAX_LOCATOR_LEN)
+			return bw_seterr(err, BW_EUNSUPPORTED, d->path,
+					 "VHD parent locator %u (at offset %llu): %u bytes of data (at most %u supported)",
+					 i, (unsigned long long)at, len, VHD_MAX_LOCATOR_LEN);
+		if (off > d->file_size || len > d->file_size - off)
+			return bw_seterr(err, BW_EFORMAT, d->path,
+					 "VHD parent locator %u (at offset %llu): %u bytes of data at offset %llu lie past the end of the file (size %llu)",
+					 i, (unsigned long long)at, len,
+					 (unsigned long long)off,
+					 (unsigned long long)d->file_size);
+	}
+	for (unsigned k = 0; k < sizeof order / sizeof order[0]; k++) {
+		for (unsigned i = 0; i < VHD_DYN_NLOCATORS; i++) {
+			const uint8_t *e = h + VHD_DYN_LOCATORS + VHD_LOC_SIZE * i;
+			if (bw_get_be32(e + VHD_LOC_CODE) != order[k].code)
+				continue;
+			uint32_t len = bw_get_be32(e + VHD_LOC_LENGTH);
+			uint64_t off = bw_get_be64(e + VHD_LOC_OFFSET);
+			if (len == 0)
+				continue;
+			uint8_t data[VHD_MAX_LOCATOR_LEN];
+			r = bw_disk_read_file(d, data, len, off, "VHD parent locator data", err);
+			if (r)
+				return r;
+			char *path;
+			if (order[k].code == VHD_PLAT_MACX) {
+				path = strndup((const char *)data, len);
+				if (!path)
+					return bw_seterr(err, BW_ENOMEM, d->path, "out of memory");
+				if (vhd_file_url_to_path(path) != 0) {
+					r = bw_seterr(err, BW_EFORMAT, d->path,
+						      "VHD parent locator %u: data at offset %llu is not a file URL: \"%.200s\"",
+						      i, (unsigned long long)off, path);
+					free(path);
+					return r;
+				}
+			} else {
+				r = vhd_utf16_to_utf8(d, data, len, 0, "VHD parent locator data",
+						      off, &path, err);
+				if (r)
+					return r;
+				vhd_backslashes(path);
+			}
+			if (path[0] == '\0') {
+				free(path);
+				continue;
+			}
+			if (order[k].code == VHD_PLAT_W2RU) {
+				/* Hyper-V writes ".\parent.vhd": drop the "./". */
+				const char *rel = path;
+				while (rel[0] == '.' && rel[1] == '/')
+					rel += 2;
+				char *joined = vhd_sibling(d->path, rel);
+				free(path);
+				path = joined;
+			}
+			/* W2ku normally names a drive ("C:/VMs/p.vhd" after
+			 * the slash turn), which means nothing here: list it
+			 * in the error, but do not look it up in the cwd. */
+			int drive = order[k].code == VHD_PLAT_W2KU && path && path[0] != '/';
+			r = vhd_candidate_add(d, c, path, order[k].from, drive, err);
+			if (r)
+				return r;
+		}
+	}
+	char *name;
+	r = vhd_utf16_to_utf8(d, h + VHD_DYN_PARENT_NAME, VHD_DYN_PARENT_NAME_LEN, 1,
+			      "VHD parent name", dyn_off + VHD_DYN_PARENT_NAME, &name, err);
+	if (r)
+		return r;
+	vhd_backslashes(name);
+	/* The name may be a whole Windows path (.avhd files): keep its
+	 * last component, looked for beside the child. */
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	r = 0;
+	if (*base)
+		r = vhd_candidate_add(d, c, vhd_sibling(d->path, base), "parent name", 0, err);
+	free(name);
+	return r;
+}
+
+static void vhd_format_id(const uint8_t *id, char out[37])
+{
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8],
+		 id[9], id[10], id[11], id[12], id[13], id[14], id[15]);
+}
+
+/*
+ * Open PATH as the parent of CHILD (whose chain entry is ME).  Returns 0
+ * with *OUT set, 1 when PATH does not exist (try the next candidate), or a
+ * code: BW_EFORMAT (a loop in the chain, not a VHD, corrupt),
+ * BW_EUNSUPPORTED, BW_EIO, BW_ENOMEM.
+ */
+static int vhd_open_parent_file(struct bw_disk *child, const char *path,
+				const struct vhd_chain *me, struct bw_disk **out,
+				struct bw_error *err)
+{
+	*out = NULL;
+	struct bw_disk *p = calloc(1, sizeof *p);
+	if (!p)
+		return bw_seterr(err, BW_ENOMEM, child->path, "out of memory");
+	p->fd = -1;
+	int r;
+	if (!(p->path = strdup(path))) {
+		r = bw_seterr(err, BW_ENOMEM, child->path, "out of memory");
+		goto fail;
+	}
+	/* A locator can name anything: O_NONBLOCK so that a FIFO cannot hang
+	 * the open before the file type is checked below. */
+	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (p->fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			r = 1;
+			goto fail;
+		}
+		r = bw_seterr(err, BW_EIO, path, "cannot open parent of %s: %s",
+			      child->path, strerror(errno));
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(p->fd, &st) < 0) {
+		r = bw_seterr(err, BW_EIO, path, "cannot stat: %s", strerror(errno));
+		goto fail;
+	}
+	for (const struct vhd_chain *c = me; c; c = c->child) {
+		if (c->dev == st.st_dev && c->ino == st.st_ino) {
+			r = bw_seterr(err, BW_EFORMAT, child->path,
+				      "circular parent chain: parent %s is already open in this chain of %u image%s",
+				      path, me->depth + 1, me->depth ? "s" : "");
+			goto fail;
+		}
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		r = bw_seterr(err, BW_EUNSUPPORTED, path,
+			      "parent of %s is not a regular file or block device",
+			      child->path);
+		goto fail;
+	}
+	int fl = fcntl(p->fd, F_GETFL);
+	if (fl < 0 || fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		r = bw_seterr(err, BW_EIO, path, "cannot set flags: %s", strerror(errno));
+		goto fail;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(p->fd, 0, SEEK_END);
+		if (end < 0) {
+			r = bw_seterr(err, BW_EIO, path, "cannot size: %s", strerror(errno));
+			goto fail;
+		}
+		p->file_size = (uint64_t)end;
+	} else {
+		p->file_size = (uint64_t)st.st_size;
+	}
+	uint8_t tail[VHD_FOOTER_SIZE];
+	if (p->file_size < VHD_FOOTER_SIZE) {
+		r = bw_seterr(err, BW_EFORMAT, path,
+			      "parent of %s is not a VHD: %llu bytes, shorter than a footer",
+			      child->path, (unsigned long long)p->file_size);
+		goto fail;
+	}
+	r = bw_disk_read_file(p, tail, sizeof tail, p->file_size - VHD_FOOTER_SIZE,
+			      "VHD footer", err);
+	if (r)
+		goto fail;
+	if (memcmp(tail + VHD_FTR_COOKIE, "conectix", 8) != 0) {
+		r = bw_seterr(err, BW_EFORMAT, path,
+			      "parent of %s is not a VHD (no \"conectix\" footer at offset %llu)",
+			      child->path,
+			      (unsigned long long)(p->file_size - VHD_FOOTER_SIZE));
+		goto fail;
+	}
+	p->ops = &bw_disk_vhd_ops;
+	r = vhd_open_image(p, me, err);
+	if (r)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	bw_disk_close(p);    /* closes fd, frees path and a half-built priv */
+	return r;
+}
+
+/*
+ * Find, open and check the parent of differencing image D (header H read
+ * at DYN_OFF).  BELOW is the chain under D.  Returns 0 or a code.
+ */
+static int vhd_open_parent(struct bw_disk *d, struct vhd *v, const uint8_t *h,
+			   uint64_t dyn_off, const struct vhd_chain *below,
+			   struct bw_error *err)
+{
+	struct stat st;
+	if (fstat(d->fd, &st) < 0)
+		return bw_seterr(err, BW_EIO, d->path, "cannot stat: %s", strerror(errno));
+	struct vhd_chain me = {
+		.dev = st.st_dev, .ino = st.st_ino,
+		.depth = below ? below->depth + 1 : 0, .child = below,
+	};
+	if (me.depth + 1 >= VHD_MAX_CHAIN)
+		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
+				 "differencing VHD chain too deep: its parent would be image %u of the chain (at most %u supported)",
+				 me.depth + 2, VHD_MAX_CHAIN);
+
+	struct vhd_candidates cand = { .n = 0 };
+	int r = vhd_parent_candidates(d, h, dyn_off, &cand, err);
+	if (r)
+		goto out;
+	if (cand.n == 0) {
+		r = bw_seterr(err, BW_EFORMAT, d->path,
+			      "differencing VHD: no parent locator or parent name to find the parent by (dynamic header at offset %llu)",
+			      (unsigned long long)dyn_off);
+		goto out;
+	}
+	struct bw_disk *p = NULL;
+	unsigned i;
+	for (i = 0, r = 1; i < cand.n; i++) {
+		if (cand.unusable[i])
+			continue;
+		r = vhd_open_parent_file(d, cand.path[i], &me, &p, err);
+		if (r <= 0)
+			break;
+	}
+	if (r > 0) {
+		char tried[BW_ERROR_MSG_MAX / 2];
+		size_t n = 0;
+		tried[0] = '\0';
+		for (unsigned k = 0; k < cand.n && n < sizeof tried; k++) {
+			int w = snprintf(tried + n, sizeof tried - n, "%s%s (%s%s)",
+					 k ? ", " : "", cand.path[k], cand.from[k],
+					 cand.unusable[k] ? ", a Windows drive path" : "");
+			n = w < 0 ? sizeof tried : n + (size_t)w;
+		}
+		r = bw_seterr(err, BW_EFORMAT, d->path,
+			      "differencing VHD: parent not found; tried %s", tried);
+		goto out;
+	}
+	if (r)
+		goto out;
+	v->parent = p;
+	const uint8_t *pid = ((struct vhd *)p->priv)->footer + VHD_FTR_UNIQUE_ID;
+	const uint8_t *want = h + VHD_DYN_PARENT_ID;
+	if (memcmp(pid, want, 16) != 0) {
+		char found[37], expected[37];
+		vhd_format_id(pid, found);
+		vhd_format_id(want, expected);
+		r = bw_seterr(err, BW_EFORMAT, d->path,
+			      "differencing VHD: parent %s (%s) has unique id %s, child expects %s (dynamic header offset %llu)",
+			      p->path, cand.from[i], found, expected,
+			      (unsigned long long)(dyn_off + VHD_DYN_PARENT_ID));
+		goto out;
+	}
+	if (p->size != d->size) {
+		r = bw_seterr(err, BW_EFORMAT, d->path,
+			      "differencing VHD: parent %s has virtual size %llu, child has %llu",
+			      p->path, (unsigned long long)p->size,
+			      (unsigned long long)d->size);
+		goto out;
+	}
+	v->bitmap = malloc(v->bitmap_size);
+	if (!v->bitmap)
+		r = bw_seterr(err, BW_ENOMEM, d->path, "out of memory");
+out:
+	vhd_candidates_free(&cand);
+	return r;   /* on error vhd_close frees v->parent */
+}
+
+/* ---- open ---------------------------------------------------------------- */
+
+static int vhd_open_image(struct bw_disk *d, const struct vhd_chain *below,
+			  struct bw_error *err)
 {
 	struct vhd *v = calloc(1, sizeof *v);
 	if (!v)
@@ -203,6 +734,8 @@ static int vhd_open(struct bw_disk *d, struct bw_error *err)
 				 (unsigned long long)size, (unsigned long long)VHD_MAX_SIZE);
 	d->size = size;
 	v->type = bw_get_be32(f + VHD_FTR_DISK_TYPE);
+	uint64_t dyn_off = bw_get_be64(f + VHD_FTR_DATA_OFFSET);
+	uint8_t h[VHD_DYN_SIZE];
 	switch (v->type) {
 	case VHD_TYPE_FIXED:
 		if (size > foff)
@@ -213,15 +746,71 @@ static int vhd_open(struct bw_disk *d, struct bw_error *err)
 		return 0;
 	case VHD_TYPE_DYNAMIC:
 		d->format = "vhd-dynamic";
-		return vhd_open_dynamic(d, v, bw_get_be64(f + VHD_FTR_DATA_OFFSET), err);
+		return vhd_open_dynamic(d, v, dyn_off, h, err);
 	case VHD_TYPE_DIFFERENCING:
-		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
-				 "differencing VHD: reading through the parent is not supported yet");
+		d->format = "vhd-differencing";
+		r = vhd_open_dynamic(d, v, dyn_off, h, err);
+		if (r)
+			return r;
+		return vhd_open_parent(d, v, h, dyn_off, below, err);
 	default:
 		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
 				 "VHD footer at offset %llu: disk type %u (expected 2 fixed, 3 dynamic or 4 differencing)",
 				 (unsigned long long)(foff + VHD_FTR_DISK_TYPE), v->type);
 	}
+}
+
+static int vhd_open(struct bw_disk *d, struct bw_error *err)
+{
+	return vhd_open_image(d, NULL, err);
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+static inline int vhd_bit(const uint8_t *bitmap, uint32_t sector)
+{
+	/* Most significant bit first (spec: "sector bitmap"; libvhdi). */
+	return bitmap[sector / 8] >> (7 - sector % 8) & 1;
+}
+
+/*
+ * Bytes [IN, IN+N) of differencing block BLK, allocated at sector E: runs
+ * of sectors whose bitmap bit is set come from this file, the others from
+ * the parent.  Only the bitmap bytes covering the range are read, once.
+ */
+static int vhd_pread_diff(struct bw_disk *d, struct vhd *v, uint8_t *buf,
+			  size_t n, uint64_t blk, uint32_t in, uint32_t e,
+			  struct bw_error *err)
+{
+	uint64_t block_pos = (uint64_t)e * 512;
+	uint64_t vbase = blk * v->block_size;    /* virtual offset of the block */
+	uint32_t end = in + (uint32_t)n;         /* <= block_size <= 2^28 */
+	uint32_t b0 = in / 512 / 8, b1 = (end - 1) / 512 / 8;
+	int r = bw_disk_read_file(d, v->bitmap + b0, b1 - b0 + 1, block_pos + b0,
+				  "VHD sector bitmap", err);
+	if (r)
+		return r;
+	uint32_t pos = in;
+	while (pos < end) {
+		uint32_t sector = pos / 512;
+		int mine = vhd_bit(v->bitmap, sector);
+		uint32_t stop = (sector + 1) * 512;
+		while (stop < end && vhd_bit(v->bitmap, stop / 512) == mine)
+			stop += 512;
+		if (stop > end)
+			stop = end;
+		uint8_t *dst = buf + (pos - in);
+		if (mine)
+			r = bw_disk_read_file(d, dst, stop - pos,
+					      block_pos + v->bitmap_size + pos,
+					      "VHD block", err);
+		else
+			r = bw_disk_pread(v->parent, dst, stop - pos, vbase + pos, err);
+		if (r)
+			return r;
+		pos = stop;
+	}
+	return 0;
 }
 
 static int vhd_pread(struct bw_disk *d, uint8_t *buf, size_t len, uint64_t off,
@@ -237,16 +826,22 @@ static int vhd_pread(struct bw_disk *d, uint8_t *buf, size_t len, uint64_t off,
 		if (n > len)
 			n = len;
 		uint32_t e = v->bat[blk];   /* blk < nentries: size checked at open */
-		if (e == VHD_BAT_UNUSED) {
+		int r = 0;
+		if (v->parent && e == VHD_BAT_UNUSED) {
+			/* Same size as ours, checked at open. */
+			r = bw_disk_pread(v->parent, buf, n, off, err);
+		} else if (v->parent) {
+			r = vhd_pread_diff(d, v, buf, n, blk, in, e, err);
+		} else if (e == VHD_BAT_UNUSED) {
 			memset(buf, 0, n);
 		} else {
 			/* The sector bitmap is not consulted for dynamic disks:
 			 * every writer sets it fully, and qemu reads the same way. */
 			uint64_t pos = (uint64_t)e * 512 + v->bitmap_size + in;
-			int r = bw_disk_read_file(d, buf, n, pos, "VHD block", err);
-			if (r)
-				return r;
+			r = bw_disk_read_file(d, buf, n, pos, "VHD block", err);
 		}
+		if (r)
+			return r;
 		buf += n;
 		off += n;
 		len -= n;
@@ -254,25 +849,13 @@ static int vhd_pread(struct bw_disk *d, uint8_t *buf, size_t len, uint64_t off,
 	return 0;
 }
 
-static int vhd_next_data(struct bw_disk *d, uint64_t off, uint64_t *start,
-			 uint64_t *end, struct bw_error *err)
+/* ---- allocation map ---------------------------------------------------- */
+
+/* The first run of allocated blocks at or after OFF (< d->size), clipped
+ * to [OFF, size).  Returns 1 or 0 (none). */
+static int vhd_bat_next(const struct bw_disk *d, const struct vhd *v, uint64_t off,
+			uint64_t *start, uint64_t *end)
 {
-	struct vhd *v = d->priv;
-	(void)err;
-	if (v->type == VHD_TYPE_FIXED) {
-		off_t s = lseek(d->fd, (off_t)off, SEEK_DATA);
-		if (s < 0 || (uint64_t)s >= d->size) {
-			if (s >= 0)
-				return 0;
-			*start = off;
-			*end = d->size;
-			return 1;
-		}
-		off_t e = lseek(d->fd, s, SEEK_HOLE);
-		*start = (uint64_t)s;
-		*end = (e < 0 || (uint64_t)e > d->size) ? d->size : (uint64_t)e;
-		return 1;
-	}
 	uint64_t blk = off / v->block_size;
 	uint64_t nblk = (d->size + v->block_size - 1) / v->block_size;
 	while (blk < nblk && v->bat[blk] == VHD_BAT_UNUSED)
@@ -290,6 +873,74 @@ static int vhd_next_data(struct bw_disk *d, uint64_t off, uint64_t *start,
 	return 1;
 }
 
+/*
+ * Differencing: the union of our allocated blocks and the parent's map.
+ * The run that starts first is returned, grown while a run of either
+ * side begins at or before its end, so that runs come out maximal.
+ */
+static int vhd_diff_next(struct bw_disk *d, struct vhd *v, uint64_t off,
+			 uint64_t *start, uint64_t *end, struct bw_error *err)
+{
+	uint64_t cs = 0, ce = 0, ps = 0, pe = 0;
+	int rc = vhd_bat_next(d, v, off, &cs, &ce);
+	int rp = bw_disk_next_data(v->parent, off, &ps, &pe, err);
+	if (rp < 0)
+		return rp;
+	if (!rc && !rp)
+		return 0;
+	uint64_t s, e;
+	if (rc && (!rp || cs <= ps)) {
+		s = cs;
+		e = ce;
+		if (rp && ps <= e && pe > e)
+			e = pe;
+	} else {
+		s = ps;
+		e = pe;
+		if (rc && cs <= e && ce > e)
+			e = ce;
+	}
+	while (e < d->size) {
+		uint64_t grown = e;
+		if (vhd_bat_next(d, v, e, &cs, &ce) && cs == e && ce > grown)
+			grown = ce;
+		rp = bw_disk_next_data(v->parent, e, &ps, &pe, err);
+		if (rp < 0)
+			return rp;
+		if (rp && ps == e && pe > grown)
+			grown = pe;
+		if (grown == e)
+			break;
+		e = grown;
+	}
+	*start = s;
+	*end = e;
+	return 1;
+}
+
+static int vhd_next_data(struct bw_disk *d, uint64_t off, uint64_t *start,
+			 uint64_t *end, struct bw_error *err)
+{
+	struct vhd *v = d->priv;
+	if (v->type == VHD_TYPE_FIXED) {
+		off_t s = lseek(d->fd, (off_t)off, SEEK_DATA);
+		if (s < 0 || (uint64_t)s >= d->size) {
+			if (s >= 0)
+				return 0;
+			*start = off;
+			*end = d->size;
+			return 1;
+		}
+		off_t e = lseek(d->fd, s, SEEK_HOLE);
+		*start = (uint64_t)s;
+		*end = (e < 0 || (uint64_t)e > d->size) ? d->size : (uint64_t)e;
+		return 1;
+	}
+	if (v->parent)
+		return vhd_diff_next(d, v, off, start, end, err);
+	return vhd_bat_next(d, v, off, start, end);
+}
+
 static void vhd_info(struct bw_disk *d, struct bw_disk_info *info)
 {
 	struct vhd *v = d->priv;
@@ -301,11 +952,15 @@ static void vhd_info(struct bw_disk *d, struct bw_disk_info *info)
 	info->sectors_per_track = v->footer[VHD_FTR_GEOMETRY + 3];
 }
 
+/* Also frees a half-built handle: a failed open leaves priv for us. */
 static void vhd_close(struct bw_disk *d)
 {
 	struct vhd *v = d->priv;
-	if (v)
+	if (v) {
+		bw_disk_close(v->parent);
+		free(v->bitmap);
 		free(v->bat);
+	}
 	free(v);
 	d->priv = NULL;
 }

@@ -3,6 +3,7 @@
  * Windows paths arrive with backslashes, any letter case and maybe a
  * drive letter; backends receive "/a/b/c" and resolve the case.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,115 @@ int bw_guest_read(struct bw_guest *g, const char *winpath, size_t max,
 	r = g->be->read(g, real, max, data, len, err);
 	free(real);
 	return r;
+}
+
+/*
+ * Resolve WINPATH for writing: the parent must exist (resolved in any
+ * case); the last component keeps its real name when it exists.
+ */
+static int guest_resolve_new(struct bw_guest *g, const char *winpath, char **real,
+			     struct bw_error *err)
+{
+	*real = NULL;
+	char *path = guest_unix_path(winpath);
+	if (!path)
+		return bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+	int r = g->be->resolve(g, path, real, err);
+	if (r != BW_ENOTFOUND) {
+		free(path);
+		return r;
+	}
+	char *slash = strrchr(path, '/');
+	char *parent = NULL;
+	if (slash == path) {
+		parent = strdup("/");
+	} else {
+		*slash = '\0';
+		r = g->be->resolve(g, path, &parent, err);
+		*slash = '/';
+		if (r == BW_ENOTFOUND)
+			r = bw_seterr(err, BW_ENOTFOUND, g->file,
+				      "%s: its directory does not exist in the image", winpath);
+		if (r) {
+			free(path);
+			return r;
+		}
+	}
+	if (!parent) {
+		free(path);
+		return bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+	}
+	size_t n = strlen(parent) + strlen(slash) + 1;
+	*real = malloc(n);
+	if (*real)
+		snprintf(*real, n, "%s%s", strcmp(parent, "/") ? parent : "", slash);
+	free(parent);
+	free(path);
+	return *real ? 0 : bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+}
+
+int bw_guest_mkdir_p(struct bw_guest *g, const char *windir, struct bw_error *err)
+{
+	char *path = guest_unix_path(windir);
+	if (!path)
+		return bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
+	int r = 0;
+	/* Component by component, so an existing "WINDOWS" is reused for
+	 * "Windows" and only the missing tail is created. */
+	for (char *p = path + 1; r == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		char *real = NULL;
+		if (p > path + 1) {
+			r = guest_resolve_new(g, path, &real, err);
+			if (r == 0) {
+				char *ex = NULL;
+				int e = g->be->resolve(g, real, &ex, err);
+				free(ex);
+				if (e == BW_ENOTFOUND)
+					r = g->be->mkdir(g, real, err);
+				else
+					r = e;
+			}
+			free(real);
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(path);
+	return r;
+}
+
+int bw_guest_upload(struct bw_guest *g, const char *local, const char *winpath,
+		    struct bw_error *err)
+{
+	char *real;
+	int r = guest_resolve_new(g, winpath, &real, err);
+	if (r)
+		return r;
+	r = g->be->upload(g, local, real, err);
+	free(real);
+	return r;
+}
+
+int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
+		   size_t len, struct bw_error *err)
+{
+	char *real;
+	int r = guest_resolve_new(g, winpath, &real, err);
+	if (r)
+		return r;
+	r = g->be->write(g, real, data, len, err);
+	free(real);
+	return r;
+}
+
+int bw_guest_resize(struct bw_guest *g, struct bw_error *err)
+{
+	return g->be->resize(g, err);
 }
 
 int bw_guest_close(struct bw_guest *g, struct bw_error *err)

@@ -20,6 +20,12 @@ struct bw_guest_backend {
 			struct bw_error *err);
 	int (*read)(struct bw_guest *g, const char *real, size_t max,
 		    char **data, size_t *len, struct bw_error *err);
+	int (*mkdir)(struct bw_guest *g, const char *real, struct bw_error *err);
+	int (*upload)(struct bw_guest *g, const char *local, const char *real,
+		      struct bw_error *err);
+	int (*write)(struct bw_guest *g, const char *real, const void *data,
+		     size_t len, struct bw_error *err);
+	int (*resize)(struct bw_guest *g, struct bw_error *err);
 	int (*close)(struct bw_guest *g, struct bw_error *err);
 };
 

@@ -207,6 +207,43 @@ static int gfs_read(struct bw_guest *g, const char *real, size_t max,
 	return 0;
 }
 
+static int gfs_mkdir(struct bw_guest *g, const char *real, struct bw_error *err)
+{
+	if (guestfs_mkdir(g->priv, real) == -1)
+		return gfs_error(g, g->priv, real, err);
+	return 0;
+}
+
+static int gfs_upload(struct bw_guest *g, const char *local, const char *real,
+		      struct bw_error *err)
+{
+	if (guestfs_upload(g->priv, local, real) == -1)
+		return gfs_error(g, g->priv, real, err);
+	return 0;
+}
+
+static int gfs_write(struct bw_guest *g, const char *real, const void *data,
+		     size_t len, struct bw_error *err)
+{
+	if (guestfs_write(g->priv, real, data, len) == -1)
+		return gfs_error(g, g->priv, real, err);
+	return 0;
+}
+
+static int gfs_resize(struct bw_guest *g, struct bw_error *err)
+{
+	guestfs_h *h = g->priv;
+	char dev[16];
+	snprintf(dev, sizeof dev, "/dev/sd%c", (char)('a' + g->current));
+	if (guestfs_umount(h, "/") == -1)
+		return gfs_error(g, h, "cannot unmount the NTFS volume", err);
+	/* ntfsresize fills the device when no size is given; its refusal
+	 * (e.g. "new size is smaller than the data") is the message. */
+	if (guestfs_ntfsresize_opts(h, dev, -1) == -1)
+		return gfs_error(g, h, "ntfsresize", err);
+	return gfs_mount(g, g->current, err);
+}
+
 static int gfs_close(struct bw_guest *g, struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
@@ -229,5 +266,9 @@ const struct bw_guest_backend bw_guest_guestfs = {
 	.resolve = gfs_resolve,
 	.download = gfs_download,
 	.read = gfs_read,
+	.mkdir = gfs_mkdir,
+	.upload = gfs_upload,
+	.write = gfs_write,
+	.resize = gfs_resize,
 	.close = gfs_close,
 };

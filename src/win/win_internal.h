@@ -35,7 +35,8 @@
 typedef size_t win_node;
 typedef size_t win_value;
 
-/* An open hive, read-only.  Opaque outside regutil.c. */
+/* An open hive (read-only, or writable: win_reg_open_write).  Opaque
+ * outside regutil.c. */
 struct win_reg;
 
 /*
@@ -143,5 +144,157 @@ int win_firewall_rule_allows(const char *rule, unsigned port);
 
 /* ASCII case-insensitive equality, independent of the locale. */
 int win_name_eq(const char *a, const char *b);
+
+/* ---- writing (regutil.c) ---------------------------------------------
+ *
+ * A hive opened with win_reg_open_write is held in memory by hivex (it
+ * reads the whole file); nothing reaches the disk before win_reg_commit,
+ * which writes a temporary file beside the hive and renames it over the
+ * original only when hivex_commit succeeded and the result is a clean
+ * hive hivex reopens.  A failure at any step leaves the original file as
+ * it was.
+ */
+
+/*
+ * hivex_node_set_values (which every value write goes through: hivex has
+ * no call that changes one value alone) rewrites ALL values of the key,
+ * each as one plain data cell.  Windows reads data longer than this from
+ * a "big data" (db) record on hives of version 1.4 and later (msuhanov/
+ * regf, "Big data"), so a key holding a longer value cannot be rewritten
+ * without corrupting that value: refused.
+ */
+#define WIN_REG_MAX_CELL_DATA 16344
+/* Windows' limits on names, in UTF-16 units (RegCreateKeyEx, RegSetValueEx). */
+#define WIN_REG_MAX_KEY_NAME 255
+#define WIN_REG_MAX_VALUE_NAME 16383
+
+/*
+ * Open the hive file PATH for writing.  WHAT ("SYSTEM", "SOFTWARE", "BCD")
+ * names the hive in the dirty-hive message; PATH names it elsewhere.  The
+ * base block is checked first (bw_hive_check_file): a dirty hive is
+ * refused before hivex even opens it.  Returns 0, BW_EDIRTY, BW_EFORMAT
+ * (not a hive), BW_ENOTFOUND, BW_EIO, BW_EHIVE, BW_ENOMEM.
+ */
+int win_reg_open_write(const char *path, const char *what,
+		       struct win_reg **out, struct bw_error *err);
+
+/* How many changes (keys created or deleted, values set or deleted) an
+ * open hive holds that are not committed yet. */
+unsigned win_reg_pending(const struct win_reg *r);
+
+/*
+ * mkdir -p: follow PATH below FROM like win_reg_lookup (ASCII case-
+ * insensitive; an existing key keeps its case) and create each missing
+ * component with the name as given.  Empty components are refused here
+ * (a .reg file's "A\\B" is a typing error, not "A\B").  *created (may
+ * be NULL) is increased by the number of keys made.  Returns 0, BW_EINVAL
+ * (empty, too long or non-UTF-8 name; too deep), BW_EHIVE, BW_ENOMEM.
+ */
+int win_reg_create_path(struct win_reg *r, win_node from, const char *path,
+			win_node *out, unsigned *created,
+			struct bw_error *err);
+
+/*
+ * Set value NAME ("" = the default value) of NODE to TYPE and LEN bytes of
+ * DATA, keeping every other value of the key as it was (type, data, name,
+ * order).  An existing value matched case-insensitively keeps its name's
+ * case.  When the value already holds exactly TYPE and DATA nothing is
+ * written and *changed (may be NULL) is 0, else 1.  WHERE is the key path
+ * for messages.  Returns 0, BW_EINVAL (name not UTF-8 or too long; the
+ * hive is not open for writing), BW_EUNSUPPORTED (the key holds, or would
+ * hold, data over WIN_REG_MAX_CELL_DATA), BW_EHIVE, BW_ENOMEM.
+ */
+int win_reg_set_value(struct win_reg *r, win_node node, const char *where,
+		      const char *name, uint32_t type, const uint8_t *data,
+		      size_t len, int *changed, struct bw_error *err);
+/* REG_DWORD (LE), and REG_SZ from UTF-8 (UTF-16LE with its NUL). */
+int win_reg_set_dword(struct win_reg *r, win_node node, const char *where,
+		      const char *name, uint32_t v, int *changed,
+		      struct bw_error *err);
+int win_reg_set_string(struct win_reg *r, win_node node, const char *where,
+		       const char *name, const char *utf8, int *changed,
+		       struct bw_error *err);
+/*
+ * Delete value NAME of NODE; absent is no error (*deleted = 0).  Same
+ * returns as win_reg_set_value.
+ */
+int win_reg_delete_value(struct win_reg *r, win_node node, const char *where,
+			 const char *name, int *deleted, struct bw_error *err);
+/* Delete key NODE with all its subkeys and values (never the root).
+ * Returns 0, BW_EINVAL (the root), BW_EHIVE, BW_ENOMEM. */
+int win_reg_delete_key(struct win_reg *r, win_node node, const char *where,
+		       struct bw_error *err);
+
+/*
+ * Write the hive back to the path it was opened from, atomically (see
+ * above): hivex_commit to PATH.bwtmp.XXXXXX in the same directory, the
+ * base-block checksum made Windows' (0 and ~0 are stored as 1 and ~0-1,
+ * which hivex does not do), fsync, check it is clean and reopens, keep
+ * the original's permission bits, rename over PATH.  Returns 0, BW_EIO,
+ * BW_EHIVE, BW_ENOMEM.
+ */
+int win_reg_commit(struct win_reg *r, struct bw_error *err);
+
+/*
+ * UTF-8 (LEN bytes; NULs allowed and kept) to UTF-16LE, with a NUL unit
+ * appended when NUL_TERMINATE.  Strict: overlong forms, surrogates and
+ * code points over U+10FFFF are refused.  *out malloc'd (never NULL on
+ * success).  Returns 0, BW_EFORMAT (not UTF-8, or longer than
+ * WIN_REG_MAX_STRING_BYTES of output), BW_ENOMEM.
+ */
+int win_utf8_to_utf16le(const char *s, size_t len, int nul_terminate,
+			uint8_t **out, size_t *out_len);
+/* Is S (LEN bytes) UTF-8 by the rules above?  If not, *bad (may be NULL)
+ * is the offset of the first byte that is not. */
+int win_utf8_valid(const char *s, size_t len, size_t *bad);
+/* The UTF-16 length, in units, of LEN bytes of valid UTF-8. */
+size_t win_utf16_units(const char *s, size_t len);
+
+/* ---- .reg files (regfile.c) -------------------------------------------- */
+
+/* Caps on a .reg file: whole file, one physical line. */
+#define WIN_REGFILE_MAX_BYTES (16u << 20)
+#define WIN_REGFILE_MAX_LINE (1u << 20)
+
+enum win_hive_kind { WIN_HIVE_SOFTWARE, WIN_HIVE_SYSTEM };
+
+struct win_regfile;
+
+/*
+ * Parse the regedit file PATH ("REGEDIT4" or "Windows Registry Editor
+ * Version 5.00"; UTF-16LE with a BOM or UTF-8).  Every error names
+ * PATH:LINE and what was expected.  Returns 0, BW_ENOTFOUND, BW_EIO,
+ * BW_EFORMAT (syntax), BW_EUNSUPPORTED (a root other than
+ * HKEY_LOCAL_MACHINE\SOFTWARE or \SYSTEM; over a cap; an encoding we do
+ * not read), BW_EINVAL (deleting a hive's root), BW_ENOMEM.
+ */
+int win_regfile_parse(const char *path, struct win_regfile **out,
+		      struct bw_error *err);
+void win_regfile_free(struct win_regfile *rf);
+
+/* Does RF touch hive KIND at all; does it name SYSTEM\CurrentControlSet? */
+int win_regfile_touches(const struct win_regfile *rf, enum win_hive_kind kind);
+int win_regfile_uses_ccs(const struct win_regfile *rf);
+
+/*
+ * Apply RF's sections for hive KIND, in file order, to R.  LIVE_CS is the
+ * ControlSet00N name CurrentControlSet maps to (NULL: refuse sections that
+ * use it).  Counts go to REP.  A failure names RF's file and line.
+ * Returns 0 or what the win_reg_* write calls return.
+ */
+int win_regfile_apply(const struct win_regfile *rf, enum win_hive_kind kind,
+		      struct win_reg *r, const char *live_cs,
+		      struct bw_win_report *rep, struct bw_error *err);
+
+/* ---- SYSTEM helpers (edit.c) ------------------------------------------ */
+
+/*
+ * The live control set of a SYSTEM hive: Select\Current (1..999) and the
+ * ControlSet00N key it names.  NAME gets "ControlSet00N".  Returns 0,
+ * BW_EFORMAT (missing or out of range; the key absent), BW_EHIVE,
+ * BW_ENOMEM.
+ */
+int win_system_live_controlset(struct win_reg *r, char name[16],
+			       win_node *cs, struct bw_error *err);
 
 #endif

@@ -12,10 +12,17 @@ for c in inspect patch convert build batch; do
   expect_exit 0 "$c --help" "$BOXWRIGHT" "$c" --help
   grep -q "^Usage: boxwright $c" "$SCRATCH/out" && ok "$c usage text" || bad "$c usage text"
 done
-for c in patch convert build batch; do
+for c in build batch; do
   expect_exit 1 "$c is not implemented yet" "$BOXWRIGHT" "$c" x
   grep -q "not implemented yet" "$SCRATCH/err" && ok "$c says not implemented" || bad "$c says not implemented"
 done
+expect_exit 2 "patch without an edit" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" -o "$SCRATCH/x.vhd"
+expect_exit 2 "patch without -o or --in-place" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --winrm
+expect_exit 2 "patch with both -o and --in-place" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --winrm -o "$SCRATCH/x.vhd" --in-place
+expect_exit 2 "patch with a missing --setup-complete file" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --setup-complete "$SCRATCH/none.cmd" -o "$SCRATCH/x.vhd"
+expect_exit 2 "patch with a bad --copy-in" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --copy-in nocolon -o "$SCRATCH/x.vhd"
+[ -e "$SCRATCH/x.vhd" ] && bad "a refused patch left an output" || ok "no output after refused patches"
+expect_exit 2 "convert with no OUT" "$BOXWRIGHT" convert "$FIXTURES/nano-nowin.vhd"
 expect_exit 2 "inspect without IMAGE" "$BOXWRIGHT" inspect
 expect_exit 2 "inspect with a bad option" "$BOXWRIGHT" inspect --frob x
 expect_exit 1 "inspect of a missing file" "$BOXWRIGHT" inspect "$SCRATCH/nope.vhd"

@@ -1,0 +1,261 @@
+/*
+ * bw_copy: the allocation map, split at NTFS regions; inside a region only
+ * runs of used clusters (from $Bitmap) are read.  Reads are at most
+ * COPY_CHUNK bytes, so memory stays bounded whatever the disk size.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "boxwright/copy.h"
+
+#define COPY_CHUNK (4u << 20)
+
+struct copy {
+	struct bw_disk *in;
+	struct bw_writer *out;
+	const struct bw_copy_opts *o;
+	struct bw_copy_stats *st;
+	uint8_t *buf;
+	uint64_t done, total;
+};
+
+static int copy_check_stop(struct copy *c, struct bw_error *err)
+{
+	if (c->o && c->o->stop && *c->o->stop)
+		return bw_seterr(err, BW_EINTERRUPTED, bw_disk_path(c->in), "interrupted");
+	return 0;
+}
+
+static void copy_progress(struct copy *c, uint64_t n)
+{
+	c->done += n;
+	if (c->o && c->o->progress)
+		c->o->progress(c->o->opaque, c->done, c->total);
+}
+
+/* Read [off, off+len) and write it, in chunks. */
+static int copy_plain(struct copy *c, uint64_t off, uint64_t len, struct bw_error *err)
+{
+	while (len > 0) {
+		int r = copy_check_stop(c, err);
+		if (r)
+			return r;
+		size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+		r = bw_disk_pread(c->in, c->buf, n, off, err);
+		if (r == 0)
+			r = bw_writer_write(c->out, c->buf, n, off, err);
+		if (r)
+			return r;
+		c->st->read += n;
+		copy_progress(c, n);
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* [off, end) inside region R: used clusters read, free ones skipped. */
+static int copy_region(struct copy *c, const struct bw_copy_region *reg,
+		       uint64_t off, uint64_t end, struct bw_error *err)
+{
+	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
+	size_t nbytes;
+	const uint8_t *bm = bw_ntfs_bitmap(reg->ntfs, &nbytes);
+	const uint64_t cs = g->cluster_size;
+	const uint64_t vol_end = reg->offset + g->total_clusters * cs;
+	int r;
+	while (off < end) {
+		if (off >= vol_end)     /* past the last cluster: plain bytes */
+			return copy_plain(c, off, end - off, err);
+		uint64_t stop = end < vol_end ? end : vol_end;
+		uint64_t lcn = (off - reg->offset) / cs;
+		int used = (bm[lcn / 8] >> (lcn % 8)) & 1;
+		/* Extend the run of clusters in the same state; skip whole
+		 * bytes of the bitmap when they are uniform. */
+		uint64_t l = lcn + 1, lend = (stop - reg->offset + cs - 1) / cs;
+		while (l < lend) {
+			if (l % 8 == 0 && l + 8 <= lend &&
+			    bm[l / 8] == (used ? 0xFF : 0x00)) {
+				l += 8;
+				continue;
+			}
+			if (((bm[l / 8] >> (l % 8)) & 1) != used)
+				break;
+			l++;
+		}
+		uint64_t run_end = reg->offset + l * cs;
+		if (run_end > stop)
+			run_end = stop;
+		if (used) {
+			r = copy_plain(c, off, run_end - off, err);
+			if (r)
+				return r;
+		} else {
+			c->st->skipped += run_end - off;
+			copy_progress(c, run_end - off);
+			if ((r = copy_check_stop(c, err)) != 0)
+				return r;
+		}
+		off = run_end;
+	}
+	return 0;
+}
+
+/* [off, end) of region REG from its replacement disk, holes skipped. */
+static int copy_replaced(struct copy *c, const struct bw_copy_region *reg,
+			 uint64_t off, uint64_t end, struct bw_error *err)
+{
+	struct bw_disk *src = reg->replace;
+	uint64_t p = off - reg->offset, stop = end - reg->offset, s, e;
+	int r = 0;
+	while (p < stop && (r = bw_disk_next_data(src, p, &s, &e, err)) == 1) {
+		if (s >= stop)
+			break;
+		if (e > stop)
+			e = stop;
+		c->st->skipped += s - p;     /* a hole: zeros, not read */
+		copy_progress(c, s - p);
+		while (s < e) {
+			if ((r = copy_check_stop(c, err)) != 0)
+				return r;
+			size_t n = e - s < COPY_CHUNK ? (size_t)(e - s) : COPY_CHUNK;
+			r = bw_disk_pread(src, c->buf, n, s, err);
+			if (r == 0)
+				r = bw_writer_write(c->out, c->buf, n, reg->offset + s, err);
+			if (r)
+				return r;
+			c->st->read += n;
+			copy_progress(c, n);
+			s += n;
+		}
+		p = e;
+	}
+	if (r < 0)
+		return r;
+	if (p < stop) {
+		c->st->skipped += stop - p;
+		copy_progress(c, stop - p);
+	}
+	return 0;
+}
+
+/* Sum the input's map within [a, b) into c->total. */
+static int count_mapped(struct copy *c, uint64_t a, uint64_t b, struct bw_error *err)
+{
+	uint64_t s, e;
+	int r = 0;
+	while (a < b && (r = bw_disk_next_data(c->in, a, &s, &e, err)) == 1 && s < b) {
+		c->total += (e < b ? e : b) - s;
+		a = e;
+	}
+	return r < 0 ? r : 0;
+}
+
+/* Copy the input's map within [a, b), split at NTFS regions. */
+static int copy_mapped(struct copy *c, uint64_t a, uint64_t b, struct bw_error *err)
+{
+	const struct bw_copy_opts *o = c->o;
+	size_t nreg = o ? o->nregions : 0;
+	uint64_t s, e;
+	int r = 0;
+	while (a < b && (r = bw_disk_next_data(c->in, a, &s, &e, err)) == 1 && s < b) {
+		if (e > b)
+			e = b;
+		uint64_t p = s;
+		r = 0;
+		while (p < e && r == 0) {
+			/* The NTFS region holding p, or where the next begins. */
+			const struct bw_copy_region *reg = NULL;
+			uint64_t piece_end = e;
+			for (size_t i = 0; i < nreg; i++) {
+				const struct bw_copy_region *q = &o->regions[i];
+				if (!q->ntfs)
+					continue;
+				if (p >= q->offset && p < q->offset + q->size) {
+					reg = q;
+					if (q->offset + q->size < piece_end)
+						piece_end = q->offset + q->size;
+					break;
+				}
+				if (q->offset > p && q->offset < piece_end)
+					piece_end = q->offset;
+			}
+			r = reg ? copy_region(c, reg, p, piece_end, err)
+				: copy_plain(c, p, piece_end - p, err);
+			p = piece_end;
+		}
+		if (r)
+			return r;
+		a = e;
+	}
+	return r < 0 ? r : 0;
+}
+
+int bw_copy(struct bw_disk *in, struct bw_writer *out,
+	    const struct bw_copy_opts *o, struct bw_copy_stats *st,
+	    struct bw_error *err)
+{
+	struct bw_copy_stats dummy;
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	size_t nreg = o ? o->nregions : 0;
+	if (nreg > BW_COPY_MAX_REGIONS)
+		return bw_seterr(err, BW_EINVAL, bw_disk_path(in), "too many regions");
+	for (size_t i = 0; i < nreg; i++) {
+		const struct bw_copy_region *reg = &o->regions[i];
+		int bad = reg->offset > bw_disk_size(in) ||
+			  reg->size > bw_disk_size(in) - reg->offset ||
+			  (i > 0 && reg->offset < o->regions[i - 1].offset + o->regions[i - 1].size) ||
+			  (!reg->ntfs == !reg->replace);
+		if (!bad && reg->replace)
+			bad = bw_disk_size(reg->replace) != reg->size;
+		if (!bad && reg->ntfs) {
+			const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
+			size_t nbytes;
+			bw_ntfs_bitmap(reg->ntfs, &nbytes);
+			bad = g->total_clusters > (uint64_t)nbytes * 8 ||
+			      g->total_clusters > reg->size / g->cluster_size;
+		}
+		if (bad)
+			return bw_seterr(err, BW_EINVAL, bw_disk_path(in),
+					 "copy region %zu (offset %llu, %llu bytes) does not fit the disk or its volume",
+					 i, (unsigned long long)reg->offset,
+					 (unsigned long long)reg->size);
+	}
+	struct copy c = { .in = in, .out = out, .o = o, .st = st };
+	c.buf = malloc(COPY_CHUNK);
+	if (!c.buf)
+		return bw_seterr(err, BW_ENOMEM, bw_disk_path(in), "out of memory");
+	/* The input's map outside replaced regions, plus each replaced region
+	 * whole: its replacement may hold data where the input had none
+	 * (a file written into once-free clusters). */
+	uint64_t size = bw_disk_size(in), pos = 0;
+	int r = 0;
+	for (int pass = 0; pass < 2 && r == 0; pass++) {
+		pos = 0;
+		while (pos < size && r == 0) {
+			const struct bw_copy_region *rep = NULL;
+			for (size_t i = 0; i < nreg && !rep; i++)
+				if (o->regions[i].replace &&
+				    o->regions[i].offset + o->regions[i].size > pos)
+					rep = &o->regions[i];
+			uint64_t limit = rep ? (rep->offset > pos ? rep->offset : pos) : size;
+			r = pass ? copy_mapped(&c, pos, limit, err)
+				 : count_mapped(&c, pos, limit, err);
+			if (r == 0 && rep) {
+				if (pass)
+					r = copy_replaced(&c, rep, limit, rep->offset + rep->size, err);
+				else
+					c.total += rep->offset + rep->size - limit;
+				pos = rep->offset + rep->size;
+			} else {
+				pos = size;
+			}
+		}
+		if (pass == 0)
+			st->mapped = c.total;
+	}
+	free(c.buf);
+	return r < 0 ? r : 0;
+}

@@ -1,0 +1,444 @@
+/*
+ * VHD output (Microsoft Virtual Hard Disk Image Format Specification,
+ * October 2006; qemu block/vpc.c for how readers take the size): fixed and
+ * dynamic images.
+ *
+ * Size.  A reader may take the virtual size from the footer's CHS geometry
+ * (qemu does for creators it does not know, such as ours) or from its
+ * current size (Hyper-V, libvhdi, us).  A new VHD's size is therefore
+ * rounded UP to a CHS product C*H*S*512, computed with the spec's
+ * algorithm (Appendix "CHS Calculation"), so that every reader agrees.
+ * Sizes the largest geometry 65535/16/255 cannot reach keep that geometry
+ * and their exact size: qemu then trusts the current size too.  With
+ * vhd_keep the input's footer identity (creator, geometry, sizes, unique
+ * id) is kept instead (FORMATS.md).
+ *
+ * Dynamic layout: footer copy at 0, dynamic header at 512, BAT at 1536
+ * (padded to a sector), then 2 MiB blocks (a 512-byte all-set sector
+ * bitmap + data) appended in write order as they get non-zero data, and
+ * the footer.  A block that only ever receives zeros is not allocated:
+ * the current block is buffered (one 2 MiB buffer) and decided when it is
+ * complete or the writer moves past it.  The BAT is kept in memory (4
+ * bytes per block: 4 MiB for 2040 GiB) and written at finish.
+ *
+ * Fixed layout: the data at its offsets, zero runs left as holes, and the
+ * footer at `size`.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/bytes.h"
+#include "disk/writer_internal.h"
+
+/* Footer fields (spec "Hard Disk Footer Format"). */
+#define VHDW_FOOTER_SIZE      512
+#define VHDW_FTR_COOKIE       0
+#define VHDW_FTR_FEATURES     8
+#define VHDW_FTR_VERSION      12
+#define VHDW_FTR_DATA_OFFSET  16
+#define VHDW_FTR_TIMESTAMP    24
+#define VHDW_FTR_CREATOR_APP  28
+#define VHDW_FTR_CREATOR_VER  32
+#define VHDW_FTR_CREATOR_HOST 36
+#define VHDW_FTR_ORIG_SIZE    40
+#define VHDW_FTR_CURRENT_SIZE 48
+#define VHDW_FTR_GEOMETRY     56
+#define VHDW_FTR_DISK_TYPE    60
+#define VHDW_FTR_CHECKSUM     64
+#define VHDW_FTR_UNIQUE_ID    68
+#define VHDW_FTR_SAVED_STATE  84
+
+/* Dynamic header fields (spec "Dynamic Disk Header Format"). */
+#define VHDW_DYN_SIZE         1024
+#define VHDW_DYN_COOKIE       0
+#define VHDW_DYN_DATA_OFFSET  8
+#define VHDW_DYN_TABLE_OFFSET 16
+#define VHDW_DYN_VERSION      24
+#define VHDW_DYN_MAX_ENTRIES  28
+#define VHDW_DYN_BLOCK_SIZE   32
+#define VHDW_DYN_CHECKSUM     36
+
+#define VHDW_FEATURES_RESERVED 2u          /* "must always be set" */
+#define VHDW_VERSION_1        0x00010000u
+#define VHDW_TYPE_FIXED       2u
+#define VHDW_TYPE_DYNAMIC     3u
+#define VHDW_HEADER_OFFSET    512u
+#define VHDW_BAT_OFFSET       1536u
+#define VHDW_BLOCK_SIZE       (2u * 1024 * 1024)   /* the spec's default */
+#define VHDW_BITMAP_SIZE      512u                  /* 4096 bits, one sector */
+#define VHDW_BAT_UNUSED       0xFFFFFFFFu
+/* 2000-01-01T00:00:00Z in Unix time: the VHD timestamp epoch. */
+#define VHDW_EPOCH            946684800
+/* The spec's CHS limit, 65535 cylinders x 16 heads x 255 sectors. */
+#define VHDW_MAX_GEOMETRY     (UINT64_C(65535) * 16 * 255)
+/* 2040 GiB: the largest VHD (spec "Current Size"; qemu refuses more). */
+#define VHDW_MAX_SIZE         (UINT64_C(2040) << 30)
+/* Creator fields of a new VHD. */
+#define VHDW_CREATOR_APP      "bxwr"
+#define VHDW_CREATOR_VERSION  0x00010000u
+#define VHDW_CREATOR_HOST     "Wi2k"
+
+#define VHDW_NO_BLOCK         UINT64_MAX
+
+struct vhd_w {
+	uint8_t footer[VHDW_FOOTER_SIZE];
+	int dynamic;
+	/* dynamic only */
+	uint32_t nentries;
+	size_t bat_bytes;           /* padded to a sector */
+	uint8_t *bat;               /* big-endian entries, as written */
+	uint8_t *block;             /* the buffered block, zero when clean */
+	uint64_t cur;               /* its index, or VHDW_NO_BLOCK */
+	int dirty;                  /* it holds a non-zero byte */
+	uint64_t next_pos;          /* file offset of the next block */
+};
+
+struct vhd_chs {
+	uint16_t cylinders;
+	uint8_t heads, sectors;
+};
+
+/* The spec's CHS calculation for a disk of SECTORS sectors (its
+ * Appendix, the same code as qemu's calculate_geometry). */
+static struct vhd_chs vhd_chs_of(uint64_t sectors)
+{
+	uint32_t spt, heads, cth;
+	if (sectors > VHDW_MAX_GEOMETRY)
+		sectors = VHDW_MAX_GEOMETRY;
+	if (sectors >= UINT64_C(65535) * 16 * 63) {
+		spt = 255;
+		heads = 16;
+		cth = (uint32_t)(sectors / spt);
+	} else {
+		spt = 17;
+		cth = (uint32_t)(sectors / spt);
+		heads = (cth + 1023) / 1024;
+		if (heads < 4)
+			heads = 4;
+		if (cth >= heads * 1024 || heads > 16) {
+			spt = 31;
+			heads = 16;
+			cth = (uint32_t)(sectors / spt);
+		}
+		if (cth >= heads * 1024) {
+			spt = 63;
+			heads = 16;
+			cth = (uint32_t)(sectors / spt);
+		}
+	}
+	struct vhd_chs g = {
+		.cylinders = (uint16_t)(cth / heads),
+		.heads = (uint8_t)heads,
+		.sectors = (uint8_t)spt,
+	};
+	return g;
+}
+
+static uint64_t vhd_chs_sectors(struct vhd_chs g)
+{
+	return (uint64_t)g.cylinders * g.heads * g.sectors;
+}
+
+/*
+ * The geometry and size of a new VHD of at least SIZE bytes: the first
+ * sector count at or above the request whose geometry holds it, as qemu's
+ * vpc_create searches.  A geometry loses less than a track plus a
+ * cylinder (17 + 16 x 255 sectors) to rounding, so the search ends within
+ * a few thousand steps (4076 at worst, measured); at and past the largest
+ * geometry the size is kept as asked.
+ */
+static uint64_t vhd_new_size(uint64_t size, struct vhd_chs *geometry)
+{
+	uint64_t want = size / 512 + (size % 512 != 0);
+	struct vhd_chs g = vhd_chs_of(want);
+	/* want < the largest product: the search stops there at the latest. */
+	if (want < VHDW_MAX_GEOMETRY)
+		for (uint64_t n = want; vhd_chs_sectors(g) < want; )
+			g = vhd_chs_of(++n);
+	*geometry = g;
+	if (vhd_chs_sectors(g) == VHDW_MAX_GEOMETRY)
+		return want <= UINT64_MAX / 512 ? want * 512 : size;
+	return vhd_chs_sectors(g) * 512;
+}
+
+uint64_t bw_vhd_writer_size(const struct bw_writer_opts *o)
+{
+	if (o->vhd_keep)
+		return bw_get_be64(o->vhd_footer + VHDW_FTR_CURRENT_SIZE);
+	struct vhd_chs g;
+	return vhd_new_size(o->size, &g);
+}
+
+static uint32_t vhdw_checksum(const uint8_t *p, size_t len, size_t csum_off)
+{
+	uint32_t sum = 0;
+	for (size_t i = 0; i < len; i++)
+		if (i < csum_off || i >= csum_off + 4)
+			sum += p[i];
+	return ~sum;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Fill the footer: identity (new or kept), type, timestamp, checksum. */
+static int vhdw_make_footer(struct bw_writer *w, struct vhd_w *vw,
+			    struct bw_error *err)
+{
+	uint8_t *f = vw->footer;
+	const struct bw_writer_opts *o = &w->opts;
+	memset(f, 0, VHDW_FOOTER_SIZE);
+	memcpy(f + VHDW_FTR_COOKIE, "conectix", 8);
+	bw_put_be32(f + VHDW_FTR_FEATURES, VHDW_FEATURES_RESERVED);
+	bw_put_be32(f + VHDW_FTR_VERSION, VHDW_VERSION_1);
+	bw_put_be64(f + VHDW_FTR_DATA_OFFSET,
+		    vw->dynamic ? VHDW_HEADER_OFFSET : UINT64_MAX);
+	time_t now = time(NULL);
+	bw_put_be32(f + VHDW_FTR_TIMESTAMP,
+		    now > VHDW_EPOCH ? (uint32_t)(now - VHDW_EPOCH) : 0);
+	if (o->vhd_keep) {
+		const uint8_t *in = o->vhd_footer;
+		memcpy(f + VHDW_FTR_CREATOR_APP, in + VHDW_FTR_CREATOR_APP,
+		       VHDW_FTR_DISK_TYPE - VHDW_FTR_CREATOR_APP);
+		memcpy(f + VHDW_FTR_UNIQUE_ID, in + VHDW_FTR_UNIQUE_ID, 16);
+	} else {
+		struct vhd_chs g;
+		uint64_t size = vhd_new_size(o->size, &g);
+		memcpy(f + VHDW_FTR_CREATOR_APP, VHDW_CREATOR_APP, 4);
+		bw_put_be32(f + VHDW_FTR_CREATOR_VER, VHDW_CREATOR_VERSION);
+		memcpy(f + VHDW_FTR_CREATOR_HOST, VHDW_CREATOR_HOST, 4);
+		bw_put_be64(f + VHDW_FTR_ORIG_SIZE, size);
+		bw_put_be64(f + VHDW_FTR_CURRENT_SIZE, size);
+		f[VHDW_FTR_GEOMETRY] = (uint8_t)(g.cylinders >> 8);
+		f[VHDW_FTR_GEOMETRY + 1] = (uint8_t)g.cylinders;
+		f[VHDW_FTR_GEOMETRY + 2] = g.heads;
+		f[VHDW_FTR_GEOMETRY + 3] = g.sectors;
+		uint8_t *id = f + VHDW_FTR_UNIQUE_ID;
+		size_t got = 0;
+		while (got < 16) {
+			ssize_t n = getrandom(id + got, 16 - got, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return bw_seterr(err, BW_EIO, w->path,
+						 "cannot get random bytes for the VHD unique id: %s",
+						 n < 0 ? strerror(errno) : "no data");
+			got += (size_t)n;
+		}
+		/* An RFC 4122 version 4 UUID, as Windows makes them. */
+		id[6] = (uint8_t)((id[6] & 0x0F) | 0x40);
+		id[8] = (uint8_t)((id[8] & 0x3F) | 0x80);
+	}
+	bw_put_be32(f + VHDW_FTR_DISK_TYPE,
+		    vw->dynamic ? VHDW_TYPE_DYNAMIC : VHDW_TYPE_FIXED);
+	f[VHDW_FTR_SAVED_STATE] = 0;
+	bw_put_be32(f + VHDW_FTR_CHECKSUM,
+		    vhdw_checksum(f, VHDW_FOOTER_SIZE, VHDW_FTR_CHECKSUM));
+	return 0;
+}
+
+static void vhdw_free(struct bw_writer *w)
+{
+	struct vhd_w *vw = w->priv;
+	if (vw) {
+		free(vw->bat);
+		free(vw->block);
+	}
+	free(vw);
+	w->priv = NULL;
+}
+
+/* Returns 0, BW_EINVAL (a kept footer that is not one, a size past the
+ * format's limit) or BW_ENOMEM. */
+static int vhdw_open(struct bw_writer *w, struct bw_error *err)
+{
+	const struct bw_writer_opts *o = &w->opts;
+	if (o->vhd_keep) {
+		const uint8_t *in = o->vhd_footer;
+		uint64_t kept = bw_get_be64(in + VHDW_FTR_CURRENT_SIZE);
+		if (memcmp(in + VHDW_FTR_COOKIE, "conectix", 8) != 0)
+			return bw_seterr(err, BW_EINVAL, w->path,
+					 "the VHD footer to keep has no \"conectix\" cookie");
+		if (kept == 0 || kept % 512 || kept < o->size)
+			return bw_seterr(err, BW_EINVAL, w->path,
+					 "the kept VHD footer's current size %llu is not a positive multiple of 512 holding the %llu bytes to write",
+					 (unsigned long long)kept, (unsigned long long)o->size);
+	}
+	if (w->size > VHDW_MAX_SIZE)
+		return bw_seterr(err, BW_EINVAL, w->path,
+				 "a VHD holds at most 2040 GiB (%llu bytes); %llu requested",
+				 (unsigned long long)VHDW_MAX_SIZE,
+				 (unsigned long long)w->size);
+	struct vhd_w *vw = calloc(1, sizeof *vw);
+	if (!vw)
+		return bw_seterr(err, BW_ENOMEM, w->path, "out of memory");
+	w->priv = vw;
+	vw->dynamic = o->format == BW_WRITE_VHD_DYNAMIC;
+	vw->cur = VHDW_NO_BLOCK;
+	int r = vhdw_make_footer(w, vw, err);
+	if (r)
+		return r;
+	if (!vw->dynamic)
+		return 0;
+	/* size <= 2040 GiB: at most 1044480 entries, a 4 MiB table. */
+	uint64_t n = (w->size + VHDW_BLOCK_SIZE - 1) / VHDW_BLOCK_SIZE;
+	vw->nentries = (uint32_t)n;
+	vw->bat_bytes = (size_t)((n * 4 + 511) & ~UINT64_C(511));
+	vw->bat = malloc(vw->bat_bytes);
+	vw->block = calloc(1, VHDW_BLOCK_SIZE);
+	if (!vw->bat || !vw->block)
+		return bw_seterr(err, BW_ENOMEM, w->path,
+				 "out of memory for a %zu-byte BAT and a block buffer",
+				 vw->bat_bytes);
+	memset(vw->bat, 0xFF, vw->bat_bytes);
+	vw->next_pos = VHDW_BAT_OFFSET + vw->bat_bytes;
+	return 0;
+}
+
+/* Append block BLK holding DATA (2 MiB) at the end of the file. */
+static int vhdw_put_block(struct bw_writer *w, struct vhd_w *vw, uint64_t blk,
+			  const uint8_t *data, struct bw_error *err)
+{
+	static const uint8_t bitmap[VHDW_BITMAP_SIZE] = {
+		[0 ... VHDW_BITMAP_SIZE - 1] = 0xFF
+	};
+	int r = bw_writer_pwrite(w, bitmap, sizeof bitmap, vw->next_pos, err);
+	if (r == 0)
+		r = bw_writer_pwrite(w, data, VHDW_BLOCK_SIZE,
+				     vw->next_pos + VHDW_BITMAP_SIZE, err);
+	if (r)
+		return r;
+	/* next_pos < 1536 + 4 MiB + 1044480 blocks: sector numbers fit. */
+	bw_put_be32(vw->bat + 4 * blk, (uint32_t)(vw->next_pos / 512));
+	vw->next_pos += VHDW_BITMAP_SIZE + VHDW_BLOCK_SIZE;
+	w->bytes_out += VHDW_BITMAP_SIZE + VHDW_BLOCK_SIZE;
+	return 0;
+}
+
+/* Decide the buffered block: allocate it if it got data, then clean it. */
+static int vhdw_flush(struct bw_writer *w, struct vhd_w *vw, struct bw_error *err)
+{
+	if (vw->cur == VHDW_NO_BLOCK)
+		return 0;
+	int r = 0;
+	if (vw->dirty) {
+		r = vhdw_put_block(w, vw, vw->cur, vw->block, err);
+		memset(vw->block, 0, VHDW_BLOCK_SIZE);
+		vw->dirty = 0;
+	}
+	vw->cur = VHDW_NO_BLOCK;
+	return r;
+}
+
+static int vhdw_write_dynamic(struct bw_writer *w, struct vhd_w *vw,
+			      const uint8_t *buf, size_t len, uint64_t off,
+			      struct bw_error *err)
+{
+	while (len > 0) {
+		uint64_t blk = off / VHDW_BLOCK_SIZE;
+		uint32_t in = (uint32_t)(off % VHDW_BLOCK_SIZE);
+		size_t n = VHDW_BLOCK_SIZE - in;
+		if (n > len)
+			n = len;
+		int r;
+		if (blk != vw->cur && (r = vhdw_flush(w, vw, err)) != 0)
+			return r;
+		if (n == VHDW_BLOCK_SIZE) {
+			/* A whole block in one piece: no copy needed. */
+			if (!all_zero(buf, n) && (r = vhdw_put_block(w, vw, blk, buf, err)) != 0)
+				return r;
+		} else {
+			vw->cur = blk;
+			if (!all_zero(buf, n)) {
+				memcpy(vw->block + in, buf, n);
+				vw->dirty = 1;
+			}
+			if (in + n == VHDW_BLOCK_SIZE && (r = vhdw_flush(w, vw, err)) != 0)
+				return r;
+		}
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Fixed: non-zero 4 KiB runs go to their offsets; zero runs stay holes. */
+static int vhdw_write_fixed(struct bw_writer *w, const uint8_t *buf, size_t len,
+			    uint64_t off, struct bw_error *err)
+{
+	const size_t grain = 4096;
+	size_t i = 0;
+	while (i < len) {
+		size_t n = len - i < grain ? len - i : grain;
+		if (all_zero(buf + i, n)) {
+			i += n;
+			continue;
+		}
+		size_t j = i + n;
+		while (j < len) {
+			size_t m = len - j < grain ? len - j : grain;
+			if (all_zero(buf + j, m))
+				break;
+			j += m;
+		}
+		int r = bw_writer_pwrite(w, buf + i, j - i, off + i, err);
+		if (r)
+			return r;
+		w->bytes_out += j - i;
+		i = j;
+	}
+	return 0;
+}
+
+static int vhdw_write(struct bw_writer *w, const uint8_t *buf, size_t len,
+		      uint64_t off, struct bw_error *err)
+{
+	struct vhd_w *vw = w->priv;
+	if (vw->dynamic)
+		return vhdw_write_dynamic(w, vw, buf, len, off, err);
+	return vhdw_write_fixed(w, buf, len, off, err);
+}
+
+static int vhdw_finish(struct bw_writer *w, struct bw_error *err)
+{
+	struct vhd_w *vw = w->priv;
+	int r;
+	if (!vw->dynamic) {
+		/* The footer also sets the file size over any trailing hole. */
+		r = bw_writer_pwrite(w, vw->footer, VHDW_FOOTER_SIZE, w->size, err);
+		if (r == 0)
+			w->bytes_out += VHDW_FOOTER_SIZE;
+		return r;
+	}
+	if ((r = vhdw_flush(w, vw, err)) != 0)
+		return r;
+	uint8_t h[VHDW_DYN_SIZE] = {0};
+	memcpy(h + VHDW_DYN_COOKIE, "cxsparse", 8);
+	bw_put_be64(h + VHDW_DYN_DATA_OFFSET, UINT64_MAX);
+	bw_put_be64(h + VHDW_DYN_TABLE_OFFSET, VHDW_BAT_OFFSET);
+	bw_put_be32(h + VHDW_DYN_VERSION, VHDW_VERSION_1);
+	bw_put_be32(h + VHDW_DYN_MAX_ENTRIES, vw->nentries);
+	bw_put_be32(h + VHDW_DYN_BLOCK_SIZE, VHDW_BLOCK_SIZE);
+	bw_put_be32(h + VHDW_DYN_CHECKSUM, vhdw_checksum(h, sizeof h, VHDW_DYN_CHECKSUM));
+	if ((r = bw_writer_pwrite(w, vw->footer, VHDW_FOOTER_SIZE, 0, err)) != 0 ||
+	    (r = bw_writer_pwrite(w, h, sizeof h, VHDW_HEADER_OFFSET, err)) != 0 ||
+	    (r = bw_writer_pwrite(w, vw->bat, vw->bat_bytes, VHDW_BAT_OFFSET, err)) != 0 ||
+	    (r = bw_writer_pwrite(w, vw->footer, VHDW_FOOTER_SIZE, vw->next_pos, err)) != 0)
+		return r;
+	w->bytes_out += 2 * VHDW_FOOTER_SIZE + sizeof h + vw->bat_bytes;
+	return 0;
+}
+
+const struct bw_writer_ops bw_writer_vhd_ops = {
+	.name = "vhd",
+	.open = vhdw_open,
+	.write = vhdw_write,
+	.finish = vhdw_finish,
+	.free = vhdw_free,
+};

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Write tiny seed inputs for the disk fuzzers: make-seeds.py OUTDIR.
+
+OUTDIR/vmdk/: monolithicSparse, streamOptimized with the GD at the front
+(qemu-img's layout) and with GD_AT_END and a footer (VMware's), each a
+few KiB (8-sector grains, 128-entry grain tables), with one grain table
+or three; a text descriptor.
+OUTDIR/vhd/: a fixed and a dynamic VHD with 4 KiB blocks.
+Layouts follow VMware "Virtual Disk Format 5.0" and the VHD spec; the
+readers' unit tests build the same shapes in C.
+"""
+import os
+import struct
+import sys
+import zlib
+
+SEC = 512
+
+
+def vmdk(kind, grain=8, gtes=128, cap=24 * 8):
+    """kind: mono, stream, footer.  cap sectors; data in grains 0, 2 and the last."""
+    compressed = kind != 'mono'
+    ngrains = (cap + grain - 1) // grain
+    ngts = (ngrains + gtes - 1) // gtes
+    data = bytearray(cap * SEC)
+    data[0:SEC] = bytes(range(256)) * 2
+    data[2 * grain * SEC + 100:2 * grain * SEC + 120] = b'seed grain number 2!'
+    data[-1] = 0xAB
+    img = bytearray()
+
+    def put(off, b):
+        if len(img) < off + len(b):
+            img.extend(bytes(off + len(b) - len(img)))
+        img[off:off + len(b)] = b
+
+    def marker(sector, val, typ):
+        put(sector * SEC, struct.pack('<QII', val, 0, typ).ljust(SEC, b'\0'))
+
+    ctype = 'streamOptimized' if compressed else 'monolithicSparse'
+    desc = ('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
+            'createType="%s"\n\n# Extent description\nRW %d SPARSE "seed.vmdk"\n\n'
+            '# The Disk Data Base\n#DDB\n\nddb.adapterType = "ide"\n' % (ctype, cap)).encode()
+    desc_sectors = 1
+    assert len(desc) <= SEC
+    put(SEC, desc.ljust(SEC, b'\0'))
+    nxt = 1 + desc_sectors
+    gt_sectors = (gtes * 4 + SEC - 1) // SEC
+    gd_sectors = (ngts * 4 + SEC - 1) // SEC
+    gd = [0] * ngts
+    gte = [0] * (ngts * gtes)
+    gd_at = 0
+    if kind != 'footer':
+        gd_at = nxt
+        nxt += gd_sectors
+        for i in range(ngts):
+            gd[i] = nxt
+            nxt += gt_sectors
+    overhead = nxt
+    for g in range(ngrains):
+        chunk = bytes(data[g * grain * SEC:(g + 1) * grain * SEC])
+        if not any(chunk):
+            continue
+        gte[g] = nxt
+        if compressed:
+            z = zlib.compress(chunk)
+            rec = struct.pack('<QI', g * grain, len(z)) + z
+            put(nxt * SEC, rec)
+            nxt += (len(rec) + SEC - 1) // SEC
+        else:
+            put(nxt * SEC, chunk.ljust(grain * SEC, b'\0'))
+            nxt += grain
+    if kind == 'footer':
+        for i in range(ngts):
+            marker(nxt, gt_sectors, 1)
+            nxt += 1
+            gd[i] = nxt
+            nxt += gt_sectors
+        marker(nxt, gd_sectors, 2)
+        nxt += 1
+        gd_at = nxt
+        nxt += gd_sectors
+    for i in range(ngts):
+        put(gd[i] * SEC, struct.pack('<%dI' % gtes, *gte[i * gtes:(i + 1) * gtes]))
+    put(gd_at * SEC, struct.pack('<%dI' % ngts, *gd).ljust(gd_sectors * SEC, b'\0'))
+
+    def header(gd_offset):
+        flags = 1 | (0x30000 if compressed else 2)
+        h = struct.pack('<IIIQQQQIQQQ', 0x564d444b, 3 if compressed else 1, flags,
+                        cap, grain, 1, desc_sectors, gtes,
+                        0 if compressed else gd_at, gd_offset, overhead)
+        h += b'\0\n \r\n' + struct.pack('<H', 1 if compressed else 0)
+        return h.ljust(SEC, b'\0')
+
+    if kind == 'footer':
+        marker(nxt, 0, 3)
+        nxt += 1
+        put(nxt * SEC, header(gd_at))
+        nxt += 1
+        marker(nxt, 0, 0)
+        nxt += 1
+        put(0, header(0xFFFFFFFFFFFFFFFF))
+    else:
+        put(0, header(gd_at))
+    if len(img) < nxt * SEC:
+        put(nxt * SEC - 1, b'\0')
+    return bytes(img)
+
+
+def vhd_checksum(b):
+    return (~sum(b)) & 0xFFFFFFFF
+
+
+def vhd_footer(typ, size, data_off):
+    f = bytearray(512)
+    f[0:8] = b'conectix'
+    struct.pack_into('>IIQI', f, 8, 2, 0x00010000, data_off, 0)
+    f[28:32] = b'seed'
+    struct.pack_into('>IIQQHBBI', f, 32, 0x000a0000, 0x5769326b, size, size, 16, 4, 17, typ)
+    struct.pack_into('>I', f, 64, vhd_checksum(f))
+    return bytes(f)
+
+
+def vhd_fixed(size=8192):
+    data = bytearray(size)
+    data[0:16] = b'fixed vhd seed!!'
+    return bytes(data) + vhd_footer(2, size, 0xFFFFFFFFFFFFFFFF)
+
+
+def vhd_dynamic(bs=4096, nblocks=3):
+    size = bs * nblocks
+    f = vhd_footer(3, size, 512)
+    h = bytearray(1024)
+    h[0:8] = b'cxsparse'
+    struct.pack_into('>QQIII', h, 8, 0xFFFFFFFFFFFFFFFF, 1536, 0x00010000, nblocks, bs)
+    struct.pack_into('>I', h, 36, vhd_checksum(h))
+    bat = [0xFFFFFFFF] * nblocks
+    body = bytearray()
+    nxt = 1536 + 512
+    for b in (0, 2):
+        bat[b] = nxt // 512
+        body += b'\xff' * 512 + (b'block %d ' % b).ljust(bs, b'\0')
+        nxt += 512 + bs
+    bat_bytes = struct.pack('>%dI' % nblocks, *bat).ljust(512, b'\xff')
+    return f + bytes(h) + bat_bytes + bytes(body) + f
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(os.path.join(out, 'vmdk'), exist_ok=True)
+    os.makedirs(os.path.join(out, 'vhd'), exist_ok=True)
+    seeds = {
+        'vmdk/mono.vmdk': vmdk('mono'),
+        'vmdk/stream.vmdk': vmdk('stream'),
+        'vmdk/footer.vmdk': vmdk('footer'),
+        'vmdk/odd-stream.vmdk': vmdk('stream', cap=24 * 8 + 3),
+        'vmdk/multi-gt-mono.vmdk': vmdk('mono', cap=2500),
+        'vmdk/multi-gt-footer.vmdk': vmdk('footer', cap=2500),
+        'vmdk/descriptor.vmdk': (b'# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+                                 b'RW 16 FLAT "seed-flat.vmdk" 0\n').ljust(SEC, b'\n'),
+        'vhd/fixed.vhd': vhd_fixed(),
+        'vhd/dynamic.vhd': vhd_dynamic(),
+    }
+    for name, b in seeds.items():
+        with open(os.path.join(out, name), 'wb') as f:
+            f.write(b)
+
+
+if __name__ == '__main__':
+    main()
