@@ -3,14 +3,18 @@
 # non-interactive).  Quiet and quick when everything is already there.
 set -euo pipefail
 pkgs=(
-  build-essential autoconf automake pkg-config make gcc
-  libguestfs-dev libhivex-dev zlib1g-dev libarchive-dev libdeflate-dev
+  build-essential autoconf automake pkg-config make gcc git
+  libguestfs-dev libhivex-dev zlib1g-dev libarchive-dev libdeflate-dev nettle-dev
   ntfs-3g ntfs-3g-dev
   # libguestfs' appliance: supermin only recommends a kernel, so name one
   libguestfs-tools guestfs-tools supermin linux-image-amd64 qemu-system-x86
   # independent readers the tests check our outputs with
   qemu-utils libwin-hivex-perl libhivex-bin libvhdi-utils libvmdk-utils
-  python3 python3-libvhdi python3-libvmdk
+  python3 python3-libvhdi python3-libvmdk libxml2-utils libarchive-tools vagrant
+  # batch's e2e test runs a real Slurm array job on localhost
+  slurm-wlm munge
+  # make fuzz-smoke (libFuzzer)
+  clang
 )
 missing=()
 for p in "${pkgs[@]}"; do

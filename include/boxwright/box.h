@@ -13,7 +13,7 @@
 
 struct bw_box_opts {
 	const char *vmdk_path;        /* the streamOptimized disk to pack */
-	uint64_t disk_capacity;       /* its virtual size in bytes */
+	uint64_t disk_capacity;       /* its virtual size in bytes; 0 = the VMDK's */
 	const char *vm_name;          /* OVF VirtualSystem id / vbox Machine name */
 	unsigned memory_mb;           /* default 1024 */
 	unsigned cpus;                /* default 1 */
@@ -45,16 +45,24 @@ struct bw_box_opts {
 /*
  * Write the .box to OUT_PATH (created with O_EXCL; the caller renames it
  * into place).  Returns 0, BW_EIO, BW_EINVAL, BW_ENOMEM; libarchive errors
- * are translated here.
+ * are translated here.  The VMDK is opened with bw_disk_open first: it
+ * must be streamOptimized (BW_EINVAL otherwise; BW_EFORMAT or
+ * BW_EUNSUPPORTED if it does not open) and its capacity is the OVF's (a
+ * non-zero disk_capacity that differs is BW_EINVAL).  Options are checked
+ * before anything is created; on failure the partial output is removed
+ * (an existing OUT_PATH is never touched).
  */
 int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		 struct bw_error *err);
 
-/* The OVF text alone (for tests): malloc'd, NUL-terminated. */
+/* The OVF text alone (for tests): malloc'd, NUL-terminated; capacity
+ * from o->disk_capacity.  The UUIDs are 8-4-4-4-12 hex.  A NULL o->mac
+ * draws a random one.  Returns 0, BW_EINVAL or BW_ENOMEM. */
 int bw_box_ovf(const struct bw_box_opts *o, const char *disk_uuid,
 	       const char *machine_uuid, char **out, struct bw_error *err);
 
-/* The Vagrantfile text alone (for tests): malloc'd, NUL-terminated. */
+/* The Vagrantfile text alone (for tests): malloc'd, NUL-terminated.
+ * Returns 0, BW_EINVAL or BW_ENOMEM. */
 int bw_box_vagrantfile(const struct bw_box_opts *o, char **out,
 		       struct bw_error *err);
 
@@ -78,11 +86,15 @@ struct bw_catalog_entry {
  * providers {name, url, checksum_type "sha256", checksum}.  An existing
  * catalog must have the same name (else BW_EINVAL); the same version and
  * provider are replaced.  Written to a temporary file and renamed.
+ * Returns 0, BW_EINVAL (bad entry: relative URL, bad version or checksum;
+ * another box's catalog), BW_EFORMAT (the existing file is not a catalog),
+ * BW_EUNSUPPORTED (larger than BW_CATALOG_MAX_BYTES), BW_EIO, BW_ENOMEM.
  */
 int bw_catalog_update(const char *path, const struct bw_catalog_entry *e,
 		      struct bw_error *err);
 
-/* SHA-256 of a file as 64 lowercase hex digits + NUL. */
+/* SHA-256 of a file as 64 lowercase hex digits + NUL.  Returns 0,
+ * BW_ENOTFOUND, BW_EIO or BW_ENOMEM. */
 int bw_sha256_file(const char *path, char out[65], struct bw_error *err);
 
 #endif

@@ -37,6 +37,9 @@ struct bw_copy_opts {
 	/* Called now and then with bytes of the map visited so far. */
 	void (*progress)(void *opaque, uint64_t done, uint64_t total);
 	void *opaque;
+	/* Written at (input offset + out_offset): a partition file placed
+	 * into a whole disk. */
+	uint64_t out_offset;
 	/* Polled between chunks; non-zero stops with BW_EINTERRUPTED. */
 	const volatile int *stop;
 };
@@ -48,8 +51,8 @@ struct bw_copy_stats {
 };
 
 /*
- * Copy every mapped byte of IN into OUT (in offset order), masking free
- * clusters of the regions.  OUT's size must be >= IN's.  Returns 0 or the
+ * Copy every mapped byte of IN into OUT (in offset order) at OUT_OFFSET
+ * further on, masking free clusters of the regions.  Returns 0 or the
  * first error of the reader, the writer, BW_EINVAL, BW_EINTERRUPTED.
  */
 int bw_copy(struct bw_disk *in, struct bw_writer *out,

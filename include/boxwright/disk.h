@@ -1,6 +1,7 @@
 /*
  * bw_disk: a virtual disk opened by probing its container format.
- * Drivers: raw, VHD fixed and dynamic (read).  Reads of unallocated
+ * Drivers: raw; VHD fixed, dynamic and differencing (the parent found
+ * through the parent locators); VMDK monolithicSparse and streamOptimized.  Reads of unallocated
  * ranges return zeros; the allocation map says which ranges can hold data
  * so that copies never read unallocated space.
  */
@@ -25,7 +26,8 @@ int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err);
 /* Accepts NULL. */
 void bw_disk_close(struct bw_disk *d);
 
-/* "raw", "vhd-fixed", "vhd-dynamic"... */
+/* "raw", "vhd-fixed", "vhd-dynamic", "vhd-differencing",
+ * "vmdk-monolithicSparse", "vmdk-streamOptimized" */
 const char *bw_disk_format(const struct bw_disk *d);
 const char *bw_disk_path(const struct bw_disk *d);
 uint64_t bw_disk_size(const struct bw_disk *d);

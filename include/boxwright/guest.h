@@ -7,6 +7,7 @@
 #define BOXWRIGHT_GUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "boxwright/error.h"
 
@@ -66,11 +67,20 @@ int bw_guest_upload(struct bw_guest *g, const char *local, const char *winpath,
 int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
 		   size_t len, struct bw_error *err);
 /*
- * Resize the current volume's NTFS to fill its partition file (ntfsresize;
- * grow or shrink).  The volume is unmounted for it and mounted again.
- * BW_EGUEST carries ntfsresize's own reason (e.g. data does not fit).
+ * Resize the current volume's NTFS with ntfsresize to SIZE bytes, or to
+ * fill its partition file when SIZE is 0 (grow: extend the file first;
+ * shrink: truncate it after the session).  The volume is unmounted for it
+ * and mounted again.  BW_EGUEST carries ntfsresize's own reason (e.g. the
+ * data does not fit).  ntfsresize leaves the volume marked dirty.
  */
-int bw_guest_resize(struct bw_guest *g, struct bw_error *err);
+int bw_guest_resize(struct bw_guest *g, uint64_t size, struct bw_error *err);
+
+/*
+ * Run ntfs-3g's consistency check on the current volume and, when it
+ * passes, clear the volume's dirty flag (ntfsfix -d).  Unmounts and mounts
+ * again.  BW_EGUEST with ntfsfix's reason when the check fails.
+ */
+int bw_guest_clear_dirty(struct bw_guest *g, struct bw_error *err);
 
 /* Unmount and shut down with every error checked; frees G (NULL ok). */
 int bw_guest_close(struct bw_guest *g, struct bw_error *err);

@@ -108,4 +108,15 @@ int bw_ntfs_cluster_used(const struct bw_ntfs *v, uint64_t lcn);
 int bw_ntfs_copy_used(struct bw_ntfs *v, int fd, const char *outname,
 		      struct bw_error *err);
 
+/*
+ * Set the hidden-sectors field (0x1C) of the NTFS boot sector at offset 0
+ * of FD (a partition file, PART_SIZE bytes) and of its backup in the
+ * partition's last sector (FORMATS.md), to HIDDEN.  Both must be NTFS boot
+ * sectors (the backup may be absent: *backup_patched says).  Nothing else
+ * changes.  Returns 0, BW_EFORMAT (no NTFS boot sector at 0), BW_EIO.
+ */
+int bw_ntfs_set_hidden_sectors(int fd, uint64_t part_size, uint32_t hidden,
+			       const char *name, int *backup_patched,
+			       struct bw_error *err);
+
 #endif

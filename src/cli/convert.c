@@ -102,7 +102,7 @@ int cmd_convert(int argc, char **argv)
 	const char *fmt = NULL, *adapter = "ide";
 	char *end;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+O:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "O:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O': fmt = optarg; break;
 		case 's': sparsify = 1; break;

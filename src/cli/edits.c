@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #define UNATTEND_PATH "\\Windows\\Panther\\unattend.xml"
 #define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
 #define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
+#define BCD_PATH "\\Boot\\BCD"
 /* A SetupComplete.cmd is a script, not a payload: cap what we read. */
 #define SETUP_COMPLETE_MAX (16u << 20)
 
@@ -191,7 +193,8 @@ static int check_volumes(const struct inspect *im, struct bw_error *err)
 }
 
 static int hive_step(struct bw_guest *g, const struct cli_edits *ed,
-		     struct cli_edit_result *res, struct bw_error *err)
+		     const struct cli_fixups *fx, struct cli_edit_result *res,
+		     struct bw_error *err)
 {
 	const char *sys = cli_tmp_path("SYSTEM.edit");
 	const char *sw = cli_tmp_path("SOFTWARE.edit");
@@ -218,46 +221,86 @@ static int hive_step(struct bw_guest *g, const struct cli_edits *ed,
 	}
 	struct bw_system_facts f;
 	res->setup_pending = -1;
+	res->has_ide = res->has_nic = -1;
 	if (bw_system_read(sys, "SYSTEM", &f, err) == 0) {
 		res->setup_pending = f.setup_in_progress > 0;
+		res->has_ide = res->has_nic = 0;
+		for (int i = 0; i < BW_NUM_DRIVERS; i++) {
+			if (!f.drivers[i].present)
+				continue;
+			if (!strcasecmp(f.drivers[i].service, "E1G60"))
+				res->has_nic = 1;
+			else if (!strcasecmp(f.drivers[i].service, "intelide") ||
+				 !strcasecmp(f.drivers[i].service, "pciide"))
+				res->has_ide = 1;
+		}
 		bw_system_facts_free(&f);
 	}
-	if (!ed->winrm && !ed->hostname && !ed->nreg)
+	int moved = fx && (fx->old_loc.disk_signature != fx->new_loc.disk_signature ||
+			   fx->old_loc.part_offset != fx->new_loc.part_offset);
+	if (moved) {
+		/* The boot chain names the partition by (signature, offset). */
+		const char *bcd = cli_tmp_path("BCD.edit");
+		if (!bcd)
+			return bw_seterr(err, BW_EIO, NULL, "too many temporary files");
+		r = bw_guest_download(g, BCD_PATH, bcd, err);
+		if (r == 0)
+			r = bw_win_fix_bcd(bcd, &fx->old_loc, &fx->new_loc, &res->bcd, err);
+		if (r == 0)
+			r = bw_guest_upload(g, bcd, BCD_PATH, err);
+		if (r == 0)
+			r = bw_win_fix_mounted_devices(sys, &fx->old_loc, &fx->new_loc,
+						       &res->mounted, err);
+		if (r)
+			return r;
+	}
+	if (ed->winrm || ed->hostname || ed->nreg) {
+		struct bw_win_edits we = { .winrm = ed->winrm, .hostname = ed->hostname,
+					   .reg_files = ed->reg, .nreg_files = ed->nreg };
+		r = bw_win_edit_system(sys, &we, &res->system, err);
+		if (r == 0)
+			r = bw_win_edit_software(sw, &we, &res->software, err);
+		if (r == 0)
+			r = bw_guest_upload(g, sw, SOFTWARE_PATH, err);
+		if (r)
+			return r;
+	} else if (!moved) {
 		return 0;
-	struct bw_win_edits we = { .winrm = ed->winrm, .hostname = ed->hostname,
-				   .reg_files = ed->reg, .nreg_files = ed->nreg };
-	r = bw_win_edit_system(sys, &we, &res->system, err);
-	if (r == 0)
-		r = bw_win_edit_software(sw, &we, &res->software, err);
-	if (r == 0)
-		r = bw_guest_upload(g, sys, SYSTEM_PATH, err);
-	if (r == 0)
-		r = bw_guest_upload(g, sw, SOFTWARE_PATH, err);
-	return r;
+	}
+	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
 }
 
-int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
-		    struct cli_edit_result *res, struct bw_error *err)
+int cli_volumes_prepare(struct inspect *im, struct bw_error *err)
 {
-	const char *files[BW_GUEST_MAX_VOLUMES];
-	size_t nfiles = 0;
 	int r = check_volumes(im, err);
 	if (r)
 		return r;
-	for (int i = 0; i < im->nvols && nfiles < BW_GUEST_MAX_VOLUMES; i++) {
+	int n = 0;
+	for (int i = 0; i < im->nvols && n < BW_GUEST_MAX_VOLUMES; i++) {
 		struct inspect_vol *v = &im->vols[i];
 		if (!v->is_ntfs)
 			continue;
 		if ((r = inspect_copy_volume(v, err)) != 0)
 			return r;
-		v->guest_idx = (int)nfiles;
-		files[nfiles++] = v->workfile;
+		v->guest_idx = n++;
 	}
-	if (nfiles == 0)
+	if (n == 0)
 		return bw_seterr(err, BW_EUNSUPPORTED, im->file, "no NTFS volume: not a Windows image");
+	return 0;
+}
+
+int cli_session_start(struct inspect *im, int verbose, struct bw_guest **out,
+		      struct bw_error *err)
+{
+	const char *files[BW_GUEST_MAX_VOLUMES];
+	size_t nfiles = 0;
+	*out = NULL;
+	for (int i = 0; i < im->nvols; i++)
+		if (im->vols[i].workfile)
+			files[nfiles++] = im->vols[i].workfile;
 	struct bw_guest_opts o = { .readonly = 0, .verbose = verbose, .note = inspect_note_stderr };
 	struct bw_guest *g;
-	r = bw_guest_open(files, nfiles, &o, &g, err);
+	int r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)
 		return r;
 	for (int i = 0; i < im->nvols && r == 0; i++) {
@@ -277,8 +320,19 @@ int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
 			      "no NTFS volume holds \\Windows\\System32\\config\\SYSTEM: not a Windows image");
 	if (r == 0)
 		r = bw_guest_use(g, (size_t)im->vols[im->win_vol].guest_idx, err);
-	if (r == 0)
-		r = hive_step(g, ed, res, err);
+	if (r) {
+		bw_guest_close(g, NULL);
+		return r;
+	}
+	*out = g;
+	return 0;
+}
+
+int cli_session_edit(struct bw_guest *g, const struct inspect *im,
+		     const struct cli_edits *ed, const struct cli_fixups *fx,
+		     struct cli_edit_result *res, struct bw_error *err)
+{
+	int r = hive_step(g, ed, fx, res, err);
 	if (r == 0 && ed->setup_complete) {
 		if (res->setup_pending == 0)
 			fprintf(stderr, "boxwright: warning: %s: Windows setup has already completed on this image; SetupComplete.cmd runs only at the end of setup and will never run\n",
@@ -296,6 +350,11 @@ int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
 		r = put_copy_in(g, ed->copy_in[i], err);
 		res->files_written += r == 0;
 	}
+	return r;
+}
+
+int cli_session_end(struct bw_guest *g, int r, struct bw_error *err)
+{
 	struct bw_error cerr;
 	int rc = bw_guest_close(g, &cerr);
 	if (r == 0 && rc) {
@@ -303,6 +362,19 @@ int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
 		r = rc;
 	}
 	return r;
+}
+
+int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
+		    struct cli_edit_result *res, struct bw_error *err)
+{
+	struct bw_guest *g;
+	int r = cli_volumes_prepare(im, err);
+	if (r == 0)
+		r = cli_session_start(im, verbose, &g, err);
+	if (r)
+		return r;
+	r = cli_session_edit(g, im, ed, NULL, res, err);
+	return cli_session_end(g, r, err);
 }
 
 void cli_edits_json(struct json *j, const struct cli_edit_result *res)
@@ -313,6 +385,9 @@ void cli_edits_json(struct json *j, const struct cli_edit_result *res)
 	json_ku64(j, "software_values_set", res->software.values_set);
 	json_ku64(j, "keys_created", res->system.keys_created + res->software.keys_created);
 	json_ku64(j, "files_written", res->files_written);
+	json_ku64(j, "bcd_devices_patched", res->bcd.bcd_devices_patched);
+	json_ku64(j, "bcd_devices_unknown", res->bcd.bcd_devices_unknown);
+	json_ku64(j, "mounted_devices_patched", res->mounted.mounted_patched);
 	json_key(j, "setup_pending");
 	if (res->setup_pending < 0)
 		json_null(j);

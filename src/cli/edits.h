@@ -55,9 +55,15 @@ struct cli_edits {
 	int too_many;
 };
 
+/* Boot-chain fix-ups when the partition moves or the signature changes. */
+struct cli_fixups {
+	struct bw_win_location old_loc, new_loc;
+};
+
 struct cli_edit_result {
-	struct bw_win_report system, software;
+	struct bw_win_report system, software, bcd, mounted;
 	int setup_pending;          /* -1 unknown */
+	int has_ide, has_nic;       /* drivers a VirtualBox box needs; -1 unknown */
 	unsigned files_written;
 };
 
@@ -77,5 +83,20 @@ int cli_edits_check(const struct cli_edits *ed, const char *cmd, struct bw_error
 int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
 		    struct cli_edit_result *res, struct bw_error *err);
 void cli_edits_json(struct json *j, const struct cli_edit_result *res);
+
+/* The steps of cli_edits_apply, for build, which resizes in between. */
+struct bw_guest;
+/* Refuse untrusted volumes; copy each NTFS volume's used clusters. */
+int cli_volumes_prepare(struct inspect *im, struct bw_error *err);
+/* One read-write session over the working files; im->win_vol found and
+ * mounted. */
+int cli_session_start(struct inspect *im, int verbose, struct bw_guest **g,
+		      struct bw_error *err);
+/* Hives (edits, and FX's fix-ups when given), then files. */
+int cli_session_edit(struct bw_guest *g, const struct inspect *im,
+		     const struct cli_edits *ed, const struct cli_fixups *fx,
+		     struct cli_edit_result *res, struct bw_error *err);
+/* Shut the session down (checked); returns R or the close error. */
+int cli_session_end(struct bw_guest *g, int r, struct bw_error *err);
 
 #endif

@@ -494,7 +494,7 @@ int cmd_inspect(int argc, char **argv)
 	};
 	int json = 0, disk_only = 0, verbose = 0, c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'd': disk_only = 1; break;

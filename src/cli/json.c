@@ -26,7 +26,7 @@ static void json_push(struct json *j, char c)
 {
 	json_sep(j);
 	fputc(c, j->f);
-	if (j->depth < JSON_MAX_DEPTH - 1)
+	if (j->depth < JSONW_MAX_DEPTH - 1)
 		j->depth++;
 	j->need_comma[j->depth] = 0;
 }

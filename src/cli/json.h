@@ -10,12 +10,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define JSON_MAX_DEPTH 32
+#define JSONW_MAX_DEPTH 32
 
 struct json {
 	FILE *f;
 	int depth;
-	int need_comma[JSON_MAX_DEPTH];
+	int need_comma[JSONW_MAX_DEPTH];
 	int after_key;
 };
 

@@ -71,7 +71,7 @@ int cmd_patch(int argc, char **argv)
 	const char *outp = NULL;
 	int in_place = 0, verbose = 0, json = 0, progress_mode = 0, c, status;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+o:vqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': outp = optarg; break;
 		case 'i': in_place = 1; break;

@@ -72,10 +72,19 @@ int cli_tmp_init(struct bw_error *err)
 	return 0;
 }
 
-const char *cli_tmp_output(const char *final)
+/* A free slot of the registry: a forgotten one, or a new one. */
+static char *tmp_slot(void)
 {
+	for (int i = 0; i < tmp_nfiles; i++)
+		if (!tmp_files[i][0])
+			return tmp_files[i];
 	if (tmp_nfiles >= TMP_MAX_FILES)
 		return NULL;
+	return tmp_files[tmp_nfiles++];
+}
+
+const char *cli_tmp_output(const char *final)
+{
 	if (!tmp_handlers) {
 		install_handlers();
 	}
@@ -83,12 +92,15 @@ const char *cli_tmp_output(const char *final)
 	 * hidden, and unique to this process. */
 	const char *slash = strrchr(final, '/');
 	int dirlen = slash ? (int)(slash - final + 1) : 0;
-	char *p = tmp_files[tmp_nfiles];
+	char name[PATH_MAX];
 	static unsigned counter;
-	if ((size_t)snprintf(p, PATH_MAX, "%.*s.%s.boxwright-%ld-%u", dirlen, final,
-			     slash ? slash + 1 : final, (long)getpid(), counter++) >= PATH_MAX)
+	if ((size_t)snprintf(name, sizeof name, "%.*s.%s.boxwright-%ld-%u", dirlen, final,
+			     slash ? slash + 1 : final, (long)getpid(), counter++) >= sizeof name)
 		return NULL;
-	tmp_nfiles++;
+	char *p = tmp_slot();
+	if (!p)
+		return NULL;
+	memcpy(p, name, strlen(name) + 1);
 	return p;
 }
 
@@ -125,12 +137,14 @@ int cli_commit_output(const char *tmp, const char *final, struct bw_error *err)
 
 const char *cli_tmp_path(const char *name)
 {
-	if (!tmp_dir[0] || tmp_nfiles >= TMP_MAX_FILES)
+	char full[PATH_MAX];
+	if (!tmp_dir[0] ||
+	    (size_t)snprintf(full, sizeof full, "%s/%s", tmp_dir, name) >= sizeof full)
 		return NULL;
-	char *p = tmp_files[tmp_nfiles];
-	if ((size_t)snprintf(p, PATH_MAX, "%s/%s", tmp_dir, name) >= PATH_MAX)
+	char *p = tmp_slot();
+	if (!p)
 		return NULL;
-	tmp_nfiles++;
+	memcpy(p, full, strlen(full) + 1);
 	return p;
 }
 

@@ -17,6 +17,7 @@ struct copy {
 	struct bw_copy_stats *st;
 	uint8_t *buf;
 	uint64_t done, total;
+	uint64_t shift;         /* out_offset */
 };
 
 static int copy_check_stop(struct copy *c, struct bw_error *err)
@@ -43,7 +44,7 @@ static int copy_plain(struct copy *c, uint64_t off, uint64_t len, struct bw_erro
 		size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
 		r = bw_disk_pread(c->in, c->buf, n, off, err);
 		if (r == 0)
-			r = bw_writer_write(c->out, c->buf, n, off, err);
+			r = bw_writer_write(c->out, c->buf, n, off + c->shift, err);
 		if (r)
 			return r;
 		c->st->read += n;
@@ -121,7 +122,7 @@ static int copy_replaced(struct copy *c, const struct bw_copy_region *reg,
 			size_t n = e - s < COPY_CHUNK ? (size_t)(e - s) : COPY_CHUNK;
 			r = bw_disk_pread(src, c->buf, n, s, err);
 			if (r == 0)
-				r = bw_writer_write(c->out, c->buf, n, reg->offset + s, err);
+				r = bw_writer_write(c->out, c->buf, n, reg->offset + s + c->shift, err);
 			if (r)
 				return r;
 			c->st->read += n;
@@ -223,7 +224,8 @@ int bw_copy(struct bw_disk *in, struct bw_writer *out,
 					 i, (unsigned long long)reg->offset,
 					 (unsigned long long)reg->size);
 	}
-	struct copy c = { .in = in, .out = out, .o = o, .st = st };
+	struct copy c = { .in = in, .out = out, .o = o, .st = st,
+			  .shift = o ? o->out_offset : 0 };
 	c.buf = malloc(COPY_CHUNK);
 	if (!c.buf)
 		return bw_seterr(err, BW_ENOMEM, bw_disk_path(in), "out of memory");

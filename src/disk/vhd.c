@@ -950,6 +950,8 @@ static void vhd_info(struct bw_disk *d, struct bw_disk_info *info)
 	info->cylinders = bw_get_be16(v->footer + VHD_FTR_GEOMETRY);
 	info->heads = v->footer[VHD_FTR_GEOMETRY + 2];
 	info->sectors_per_track = v->footer[VHD_FTR_GEOMETRY + 3];
+	info->has_vhd_footer = 1;
+	memcpy(info->vhd_footer, v->footer, sizeof info->vhd_footer);
 }
 
 /* Also frees a half-built handle: a failed open leaves priv for us. */

@@ -230,7 +230,7 @@ static int gfs_write(struct bw_guest *g, const char *real, const void *data,
 	return 0;
 }
 
-static int gfs_resize(struct bw_guest *g, struct bw_error *err)
+static int gfs_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
 	char dev[16];
@@ -239,8 +239,42 @@ static int gfs_resize(struct bw_guest *g, struct bw_error *err)
 		return gfs_error(g, h, "cannot unmount the NTFS volume", err);
 	/* ntfsresize fills the device when no size is given; its refusal
 	 * (e.g. "new size is smaller than the data") is the message. */
-	if (guestfs_ntfsresize_opts(h, dev, -1) == -1)
+	int r = size ? guestfs_ntfsresize_opts(h, dev, GUESTFS_NTFSRESIZE_OPTS_SIZE,
+					      (int64_t)size, -1)
+		     : guestfs_ntfsresize_opts(h, dev, -1);
+	if (r == -1)
 		return gfs_error(g, h, "ntfsresize", err);
+	return gfs_mount(g, g->current, err);
+}
+
+/*
+ * libguestfs has no call for `ntfsfix -d`; its debug "sh" runs a command in
+ * the appliance (not in the guest's filesystem), which is what we need.
+ * The exit status comes back in the output because debug sh does not fail
+ * on a failing command.
+ */
+static int gfs_clear_dirty(struct bw_guest *g, struct bw_error *err)
+{
+	guestfs_h *h = g->priv;
+	char cmd[96];
+	snprintf(cmd, sizeof cmd, "ntfsfix -d /dev/sd%c 2>&1; echo \"rc=$?\"",
+		 (char)('a' + g->current));
+	if (guestfs_umount(h, "/") == -1)
+		return gfs_error(g, h, "cannot unmount the NTFS volume", err);
+	char *args[] = { cmd, NULL };
+	char *out = guestfs_debug(h, "sh", args);
+	if (!out)
+		return gfs_error(g, h, "ntfsfix", err);
+	const char *rc = strstr(out, "rc=");
+	int ok = rc && !strncmp(rc, "rc=0", 4) && (rc[4] == '\n' || rc[4] == '\0');
+	if (!ok) {
+		/* The line before rc= is ntfsfix's reason. */
+		int r = bw_seterr(err, BW_EGUEST, g->file,
+				  "ntfs-3g's check (ntfsfix) failed, the volume stays dirty: %.300s", out);
+		free(out);
+		return r;
+	}
+	free(out);
 	return gfs_mount(g, g->current, err);
 }
 
@@ -270,5 +304,6 @@ const struct bw_guest_backend bw_guest_guestfs = {
 	.upload = gfs_upload,
 	.write = gfs_write,
 	.resize = gfs_resize,
+	.clear_dirty = gfs_clear_dirty,
 	.close = gfs_close,
 };

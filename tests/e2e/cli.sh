@@ -12,10 +12,13 @@ for c in inspect patch convert build batch; do
   expect_exit 0 "$c --help" "$BOXWRIGHT" "$c" --help
   grep -q "^Usage: boxwright $c" "$SCRATCH/out" && ok "$c usage text" || bad "$c usage text"
 done
-for c in build batch; do
-  expect_exit 1 "$c is not implemented yet" "$BOXWRIGHT" "$c" x
-  grep -q "not implemented yet" "$SCRATCH/err" && ok "$c says not implemented" || bad "$c says not implemented"
-done
+expect_exit 2 "batch without MANIFEST" "$BOXWRIGHT" batch
+printf '{"command":"build","input":"a.vhd"}\n' > "$SCRATCH/m.jsonl"
+expect_exit 3 "batch with a job lacking output" "$BOXWRIGHT" batch "$SCRATCH/m.jsonl"
+grep -q "m.jsonl:1: expected \"input\" and \"output\"" "$SCRATCH/err" && ok "manifest error names file:line" || bad "manifest error: $(cat "$SCRATCH/err")"
+printf '{"command":"patch","input":"a.vhd","output":"b.vhd","options":["--winrm"]}\nnot json\n' > "$SCRATCH/m.jsonl"
+expect_exit 3 "batch with a line that is not JSON" "$BOXWRIGHT" batch "$SCRATCH/m.jsonl"
+grep -q "m.jsonl:2" "$SCRATCH/err" && ok "the bad line is named" || bad "bad line: $(cat "$SCRATCH/err")"
 expect_exit 2 "patch without an edit" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" -o "$SCRATCH/x.vhd"
 expect_exit 2 "patch without -o or --in-place" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --winrm
 expect_exit 2 "patch with both -o and --in-place" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --winrm -o "$SCRATCH/x.vhd" --in-place

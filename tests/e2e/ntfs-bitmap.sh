@@ -39,7 +39,7 @@ if mbr[510:512] == b'\x55\xaa':
 EOF
   )
   [ -n "${partno:-}" ] || { bad "$f: no NTFS partition in the MBR"; continue; }
-  dd if="$raw" of="$part" bs=512 skip="$start" count="$count" conv=sparse status=none ||
+  dd if="$raw" of="$part" bs=4M iflag=skip_bytes,count_bytes skip=$((start * 512)) count=$((count * 512)) conv=sparse status=none ||
     { bad "$f: dd"; continue; }
   if ntfscat "$part" '$Bitmap' >"$SCRATCH/expected" 2>"$SCRATCH/ntfscat.err"; then
     ok "$f: ntfscat read \$Bitmap of partition $partno (LBA $start, $count sectors)"

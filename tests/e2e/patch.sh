@@ -16,15 +16,28 @@ extract() {
   qemu-img convert -O raw "$1" "$SCRATCH/disk.raw" || return 1
   local start sectors
   read -r start sectors < <($PY -c "import sys,struct; d=open(sys.argv[1],'rb').read(512); print(*struct.unpack_from('<II',d,0x1BE+16*(int(sys.argv[2])-1)+8))" "$SCRATCH/disk.raw" "$2")
-  dd if="$SCRATCH/disk.raw" of="$SCRATCH/part.img" bs=512 skip="$start" count="$sectors" conv=sparse status=none
+  dd if="$SCRATCH/disk.raw" of="$SCRATCH/part.img" bs=4M iflag=skip_bytes,count_bytes skip=$((start * 512)) count=$((sectors * 512)) conv=sparse status=none
   head -c $((start * 512)) "$SCRATCH/disk.raw" > "$SCRATCH/head.bin"
   rm -f "$SCRATCH/disk.raw"
 }
+# ntfs_path PATH: PATH (any case) as it is spelled in part.img (ntfscat is
+# case-sensitive; the image may say \WINDOWS\system32\CONFIG\system)
+ntfs_path() {
+  local cur="" comp real
+  local IFS=/
+  for comp in ${1#/}; do
+    real=$(ntfsls -f "$SCRATCH/part.img" -p "${cur:-/}" 2>/dev/null | grep -ixF -- "$comp" | head -n 1)
+    [ -n "$real" ] || { echo "$cur/$comp"; return 1; }
+    cur="$cur/$real"
+  done
+  echo "$cur"
+}
+ncat() { local p; p=$(ntfs_path "$1") && ntfscat "$SCRATCH/part.img" "$p"; }
 export_hives() {   # DIR: SYSTEM.reg SOFTWARE.reg from part.img
   local d=$1 h
   mkdir -p "$d"
   for h in SYSTEM SOFTWARE; do
-    ntfscat "$SCRATCH/part.img" "/Windows/System32/config/$h" > "$d/$h" 2>/dev/null || return 1
+    ncat "/Windows/System32/config/$h" > "$d/$h" 2>/dev/null || return 1
     hivexregedit --export "$d/$h" '\' > "$d/$h.reg" || return 1
   done
 }
@@ -64,7 +77,9 @@ for name in nano-base nano-cs2 nano-mixedcase; do
 EOW
   if [ "$(sort "$SCRATCH/sys.got")" = "$(sort "$SCRATCH/sys.want")" ]; then ok "$name: SYSTEM changed exactly as asked"
   else bad "$name: SYSTEM changes differ:"; diff <(sort "$SCRATCH/sys.want") <(sort "$SCRATCH/sys.got") | sed 's/^/    /'; fi
-  grep -q 'Hostname = hex(1):6e,00,61,00,6e,00,6f,00,31,00,00,00' "$SCRATCH/SYSTEM.diff" && ok "$name: Hostname is REG_SZ \"nano1\" (UTF-16LE, terminated)" || bad "$name: Hostname value: $(grep 'Parameters\\Hostname' "$SCRATCH/SYSTEM.diff")"
+  grep -q 'Parameters\\Hostname = hex(1):6e,00,61,00,6e,00,6f,00,31,00,00,00 ' "$SCRATCH/SYSTEM.diff" && ok "$name: Hostname is REG_SZ \"nano1\" (UTF-16LE, terminated)" || bad "$name: Hostname value: $(grep 'Parameters\\Hostname' "$SCRATCH/SYSTEM.diff")"
+  # ComputerName is the NetBIOS name: upper case, as Windows stores it
+  grep -q 'ComputerName\\ComputerName = hex(1):4e,00,41,00,4e,00,4f,00,31,00,00,00 ' "$SCRATCH/SYSTEM.diff" && ok "$name: ComputerName is REG_SZ \"NANO1\"" || bad "$name: ComputerName value: $(grep 'ComputerName\\ComputerName' "$SCRATCH/SYSTEM.diff")"
   cat > "$SCRATCH/sw.want" <<'EOW'
 ~ \Microsoft\Windows\CurrentVersion\WSMAN\Client\auth_basic = dword:00000001
 ~ \Microsoft\Windows\CurrentVersion\WSMAN\Service\allow_unencrypted = dword:00000001
@@ -82,12 +97,12 @@ x = 1 if x==0 else (0xFFFFFFFE if x==0xFFFFFFFF else x)
 sys.exit(0 if s1==s2 and x==struct.unpack_from('<I',b,0x1FC)[0] else 1)" "$SCRATCH/after/$h" && ok "$name: $h hive clean after the edit" || bad "$name: $h hive dirty after the edit"
   done
   # files
-  ntfscat "$SCRATCH/part.img" /Windows/Setup/Scripts/SetupComplete.cmd > "$SCRATCH/sc.got" 2>/dev/null
+  ncat /Windows/Setup/Scripts/SetupComplete.cmd > "$SCRATCH/sc.got" 2>/dev/null
   printf '@echo off\r\nwinrm quickconfig -q\r\nexit /b 0\r\n' > "$SCRATCH/sc.want"
   cmp -s "$SCRATCH/sc.got" "$SCRATCH/sc.want" && ok "$name: SetupComplete.cmd content, CRLF" || bad "$name: SetupComplete.cmd: $(od -c "$SCRATCH/sc.got" | head -3)"
-  ntfscat "$SCRATCH/part.img" /Windows/Panther/unattend.xml > "$SCRATCH/u.got" 2>/dev/null
+  ncat /Windows/Panther/unattend.xml > "$SCRATCH/u.got" 2>/dev/null
   cmp -s "$SCRATCH/u.got" "$SCRATCH/u.xml" && ok "$name: unattend.xml replaced" || bad "$name: unattend.xml differs"
-  ntfscat "$SCRATCH/part.img" "/Program Files/boxwright/tool.txt" > "$SCRATCH/t.got" 2>/dev/null
+  ncat "/Program Files/boxwright/tool.txt" > "$SCRATCH/t.got" 2>/dev/null
   cmp -s "$SCRATCH/t.got" "$SCRATCH/tool.txt" && ok "$name: --copy-in file present" || bad "$name: --copy-in file missing"
   ntfsfix -n "$SCRATCH/part.img" > "$SCRATCH/fix" 2>&1 && ok "$name: ntfsfix -n finds the volume consistent" || bad "$name: ntfsfix -n: $(tail -2 "$SCRATCH/fix")"
   # identity of the container
@@ -103,7 +118,7 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 w = j["windows"]
 checks = [w["winrm"]["ready_for_vagrant"] is True, w["winrm"]["service_start"] == 2,
-          w["winrm"]["firewall_5985"] is True, w["computer_name"] == "nano1",
+          w["winrm"]["firewall_5985"] is True, w["computer_name"] == "NANO1",
           w["hostname"] == "nano1", w["setup_complete_cmd"] is True, w["unattend_xml"] is True,
           j["diagnoses"] == []]
 print(checks, j["diagnoses"])

@@ -7,28 +7,14 @@
  * (creator, geometry, size, unique id: bw_writer_opts.vhd_keep).  Prints
  * "FORMAT VIRTUAL_SIZE" on success.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boxwright/disk.h"
 
 #define CHUNK (4u << 20)
-
-/* The last 512 bytes of PATH: a VHD's footer. */
-static int read_footer(const char *path, uint8_t footer[512])
-{
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	int ok = fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 512 &&
-		 pread(fd, footer, 512, st.st_size - 512) == 512;
-	if (fd >= 0)
-		close(fd);
-	return ok ? 0 : -1;
-}
 
 int main(int argc, char **argv)
 {
@@ -58,11 +44,16 @@ int main(int argc, char **argv)
 	}
 	o.size = bw_disk_size(d);
 	if (keep) {
-		if (strncmp(bw_disk_format(d), "vhd", 3) != 0 ||
-		    read_footer(argv[1], o.vhd_footer) != 0) {
+		struct bw_disk_info info;
+		if ((r = bw_disk_get_info(d, &info, &e)) != 0) {
+			fprintf(stderr, "disk_write: %s\n", e.msg);
+			return bw_exit_status(r);
+		}
+		if (!info.has_vhd_footer) {
 			fprintf(stderr, "disk_write: --keep needs a VHD input\n");
 			return 2;
 		}
+		memcpy(o.vhd_footer, info.vhd_footer, sizeof o.vhd_footer);
 		o.vhd_keep = 1;
 	}
 	struct bw_writer *w;

@@ -572,7 +572,6 @@ static void test_differencing(void)
 		char rel[40];
 		snprintf(rel, sizeof rel, "chain%d.vhd", i - 1);
 		uint32_t lbs = i % 2 ? 512 * 1024 : bs;
-		uint32_t nb = (uint32_t)(csize / lbs);
 		uint8_t la[4] = { 1, 1, 1, 1 };
 		memset(small_bitmap, 0, sizeof small_bitmap);
 		small_bitmap[i / 8] = (uint8_t)(0x80 >> (i % 8));   /* sector i, block 0 */
@@ -581,7 +580,6 @@ static void test_differencing(void)
 		struct image im = { .path = names[i], .type = 4, .size = csize, .bs = lbs,
 				    .data = level, .alloc = la, .bitmap = small_bitmap,
 				    .loc = { { .code = PLAT_W2RU, .text = rel } } };
-		(void)nb;
 		set_uid(im.uid, 100 + (unsigned)i);
 		memcpy(im.parent_uid, prev_uid, 16);
 		memcpy(prev_uid, im.uid, 16);

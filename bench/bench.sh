@@ -1,0 +1,503 @@
+#!/usr/bin/env bash
+# bench.sh - boxwright vs qemu-img vs the deflate floor, on one image.
+#
+#   bench/bench.sh [--rebuild] [--runs N] [--best] [--rows "ROWS"] [--no-doc]
+#                  [--profile] [--report-only]
+#
+# Builds (once, cached in $BENCH_DIR) the benchmark image with
+# bench/mkbench.sh: a 4 GiB dynamic VHD, ~400 MiB of binaries in use and
+# ~1.5 GiB of deleted garbage in free space.  Then times, on that image,
+# in rounds (each round runs every row once, so background load hits all
+# rows alike), N rounds (default 3):
+#   qemu      qemu-img convert -f vpc -O vmdk -o subformat=streamOptimized
+#   convert   boxwright convert -O vmdk
+#   sparsify  boxwright convert -O vmdk --sparsify
+#   floor     bench/floor.c: the used clusters + MBR, already in memory,
+#             deflated in 64 KiB grains on all cores with boxwright's
+#             library and level (row "floor"), and read + compress
+#             (row "floor+read")
+# and, when BOXWRIGHT_ZLIB names a zlib build of boxwright (configure
+# --without-libdeflate), sparsify_zlib and floor_zlib (the floor is built
+# against the libboxwright.a beside that binary).  Hooks, off by default
+# (add them with --rows): build (boxwright build, issue 10; skipped while
+# the command is not implemented), classic (qemu-img -> raw, virt-sparsify
+# --in-place, qemu-img -> streamOptimized VMDK), convert_zlib.
+#
+# Every measurement: /usr/bin/time -f '%e %U %S %M' (wall, user, sys, peak
+# RSS), output size; the median of the runs per metric (--best: the
+# minimum).  The page cache is warmed first (the image is read once,
+# untimed) so every row reads from memory; each output is synced
+# (untimed) and deleted before the next row.  Prints a Markdown table with
+# the ratios and the PASS/MISS of the targets (issue 8) and writes it into
+# docs/bench.md between the bench:begin/bench:end markers (--no-doc: not).
+# --profile adds a perf (cpu-clock) profile of one sparsify run.
+# --report-only rebuilds the report from the last run's results
+# ($BENCH_DIR/results.tsv) without measuring.  The binaries are copied
+# into $BENCH_DIR/run first, so a concurrent `make` cannot swap them
+# between rounds.
+#
+# Environment: BENCH_DIR (/var/tmp/boxwright-bench: the image is 2.3 GB,
+# keep it out of the git tree), BOXWRIGHT (the tree's ./boxwright),
+# BOXWRIGHT_ZLIB, BENCH_RUNS, BENCH_ROWS, BENCH_LEVEL (6), BENCH_THREADS
+# (all CPUs), BENCH_BUILD_ARGS (extra arguments of the build row).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -euo pipefail
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/boxwright-bench}
+BOXWRIGHT=${BOXWRIGHT:-$TOP/boxwright}
+BOXWRIGHT_ZLIB=${BOXWRIGHT_ZLIB:-}
+RUNS=${BENCH_RUNS:-3}
+LEVEL=${BENCH_LEVEL:-6}
+THREADS=${BENCH_THREADS:-$(nproc)}
+ROWS=${BENCH_ROWS:-qemu convert sparsify floor}
+STAT=median
+REBUILD=0
+WRITE_DOC=1
+PROFILE=0
+REPORT_ONLY=0
+DOC=$TOP/docs/bench.md
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --rebuild) REBUILD=1 ;;
+    --runs) RUNS=$2; shift ;;
+    --best) STAT=best ;;
+    --rows) ROWS=$2; shift ;;
+    --no-doc) WRITE_DOC=0 ;;
+    --profile) PROFILE=1 ;;
+    --report-only) REPORT_ONLY=1 ;;
+    -h|--help) sed -n '2,/^if /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (try --help)" ;;
+    esac
+    shift
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs takes a positive number"
+if [ -n "$BOXWRIGHT_ZLIB" ]; then
+    [ -x "$BOXWRIGHT_ZLIB" ] || die "BOXWRIGHT_ZLIB=$BOXWRIGHT_ZLIB is not executable"
+    case " $ROWS " in *" sparsify_zlib "*) ;; *) ROWS="$ROWS sparsify_zlib" ;; esac
+    case " $ROWS " in *" floor_zlib "*) ;; *) ROWS="$ROWS floor_zlib" ;; esac
+fi
+
+# ---- tools ---------------------------------------------------------------
+need_pkg() {   # COMMAND PACKAGE
+    command -v "$1" >/dev/null && return 0
+    [ "$(id -u)" = 0 ] || die "$1 missing: apt-get install $2"
+    say "installing $2 (for $1)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; } ||
+        die "cannot install $2"
+}
+[ -x /usr/bin/time ] || need_pkg /usr/bin/time time
+need_pkg qemu-img qemu-utils
+need_pkg cc gcc
+need_pkg python3 python3
+[ -x "$BOXWRIGHT" ] || die "$BOXWRIGHT missing: run make first"
+[ -f "$TOP/libboxwright.a" ] || die "$TOP/libboxwright.a missing: run make first"
+TIME=/usr/bin/time
+
+mkdir -p "$BENCH_DIR"
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+case $BENCH_DIR/ in "$TOP"/*)
+    # never let `git add -A` pick up a 2 GB image
+    [ -f "$BENCH_DIR/.gitignore" ] || echo '*' > "$BENCH_DIR/.gitignore" ;;
+esac
+IMG=$BENCH_DIR/nano-bench.vhd
+RES=$BENCH_DIR/results.tsv
+META=$BENCH_DIR/results.meta
+PROFILE_TXT=$BENCH_DIR/profile.txt
+WORK=$BENCH_DIR/run
+
+measure_all() {
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+# ---- the image -------------------------------------------------------------
+if [ "$REBUILD" = 1 ] || [ ! -f "$IMG" ]; then
+    say "building the benchmark image in $BENCH_DIR (about 2 minutes)"
+    bash "$HERE/mkbench.sh" "$BENCH_DIR" > "$BENCH_DIR/mkbench.log" 2>&1 ||
+        { tail -n 30 "$BENCH_DIR/mkbench.log" >&2; die "mkbench.sh failed"; }
+    tail -n 1 "$BENCH_DIR/mkbench.log" >&2
+fi
+
+# ---- the floor program -------------------------------------------------------
+# cc against the tree's libboxwright.a: the same deflate.c, the same library
+build_floor() {   # LIBBOXWRIGHT.A OUT
+    local lib=$1 out=$2
+    if [ ! -x "$out" ] || [ "$HERE/floor.c" -nt "$out" ] || [ "$lib" -nt "$out" ]; then
+        cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -I"$TOP/include" -I"$TOP/src" \
+            -o "$out" "$HERE/floor.c" "$lib" -ldeflate -lz -lpthread ||
+            die "cannot build $out"
+    fi
+}
+build_floor "$TOP/libboxwright.a" "$BENCH_DIR/floor"
+FLOOR_ZLIB=
+if [ -n "$BOXWRIGHT_ZLIB" ]; then
+    zlib_lib=$(dirname "$BOXWRIGHT_ZLIB")/libboxwright.a
+    if [ -f "$zlib_lib" ]; then
+        build_floor "$zlib_lib" "$BENCH_DIR/floor-zlib"
+        FLOOR_ZLIB=$BENCH_DIR/floor-zlib
+    else
+        say "no $zlib_lib: no zlib floor"
+    fi
+fi
+# one binary for the whole run, whatever `make` does meanwhile
+cp "$BOXWRIGHT" "$WORK/boxwright"
+BW=$WORK/boxwright
+BWZ=
+if [ -n "$BOXWRIGHT_ZLIB" ]; then
+    cp "$BOXWRIGHT_ZLIB" "$WORK/boxwright-zlib"
+    BWZ=$WORK/boxwright-zlib
+fi
+
+# ---- measuring -----------------------------------------------------------------
+: > "$RES"
+ROUND=0
+
+# measure ROW OUTFILE CMD... : one timed run; appends a line to $RES
+measure() {
+    local row=$1 out=$2; shift 2
+    local tf="$WORK/$row.time" log="$WORK/$row.out" size=0
+    rm -f "$out"
+    if ! "$TIME" -f '%e %U %S %M' -o "$tf" "$@" > "$log" 2> "$WORK/$row.err"; then
+        cat "$WORK/$row.err" >&2
+        die "$row failed: $*"
+    fi
+    [ -e "$out" ] && size=$(stat -c %s "$out")
+    sync
+    local wall user sys rss
+    read -r wall user sys rss < <(tail -n 1 "$tf")
+    printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$row" "$ROUND" "$wall" "$user" "$sys" \
+        "$rss" "$size" >> "$RES"
+    rm -f "$out"
+    awk -v r="$row" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v z="$size" \
+        'BEGIN { printf "  %-14s %7.2f s wall %7.2f s cpu %6d MB rss %8.1f MB\n", r, w, u + s, m / 1024, z / 1e6 }' >&2
+}
+
+# The floor times itself: compress-only and read+compress rows come from
+# its key=value output; peak RSS is the whole process (it holds the used
+# data in memory on purpose).
+floor_row() {   # ROW FLOOR_BINARY
+    local row=$1 bin=$2 kv="$WORK/$1.out"
+    "$TIME" -f '%e %U %S %M' -o "$WORK/$row.time" "$bin" --reps 1 \
+        --threads "$THREADS" --level "$LEVEL" "$IMG" > "$kv" 2> "$WORK/$row.err" ||
+        { cat "$WORK/$row.err" >&2; die "$bin failed"; }
+    local rss cs ccpu rs z
+    rss=$(awk '{print $4}' "$WORK/$row.time" | tail -n 1)
+    cs=$(sed -n 's/^compress_s=//p' "$kv")
+    ccpu=$(sed -n 's/^compress_cpu_s=//p' "$kv")
+    rs=$(sed -n 's/^read_s=//p' "$kv")
+    z=$(sed -n 's/^compressed_bytes=//p' "$kv")
+    printf '%s\t%d\t%s\t%s\t0\t%s\t%s\n' "$row" "$ROUND" "$cs" "$ccpu" "$rss" "$z" >> "$RES"
+    # read+compress: wall = read + compress; CPU of the read is in its wall
+    # (single thread, from the page cache), so CPU = compress CPU + read
+    printf '%s+read\t%d\t%s\t%s\t0\t%s\t%s\n' "$row" "$ROUND" \
+        "$(awk -v a="$rs" -v b="$cs" 'BEGIN { printf "%.3f", a + b }')" \
+        "$(awk -v a="$rs" -v b="$ccpu" 'BEGIN { printf "%.3f", a + b }')" "$rss" "$z" >> "$RES"
+    cp "$kv" "$BENCH_DIR/$row.kv"
+    printf '  %-14s %7.2f s compress (%s s cpu), read %s s, %s bytes\n' "$row" "$cs" \
+        "$ccpu" "$rs" "$z" >&2
+}
+
+# One function per row: add rows here (and to ROW_TITLE in the report).
+row_qemu() {
+    measure qemu "$WORK/qemu.vmdk" qemu-img convert -f vpc -O vmdk \
+        -o subformat=streamOptimized "$IMG" "$WORK/qemu.vmdk"
+}
+bw_convert() {   # ROW BINARY [ARGS...]
+    local row=$1 bin=$2; shift 2
+    measure "$row" "$WORK/$row.vmdk" "$bin" convert --quiet --json \
+        --compress-level "$LEVEL" --threads "$THREADS" "$@" -O vmdk "$IMG" "$WORK/$row.vmdk"
+    cp "$WORK/$row.out" "$BENCH_DIR/$row.json"
+}
+row_convert() { bw_convert convert "$BW"; }
+row_sparsify() { bw_convert sparsify "$BW" --sparsify; }
+row_convert_zlib() { [ -z "$BWZ" ] || bw_convert convert_zlib "$BWZ"; }
+row_sparsify_zlib() { [ -z "$BWZ" ] || bw_convert sparsify_zlib "$BWZ" --sparsify; }
+row_floor() { floor_row floor "$BENCH_DIR/floor"; }
+row_floor_zlib() {
+    [ -n "$FLOOR_ZLIB" ] || return 0
+    floor_row floor_zlib "$FLOOR_ZLIB"
+}
+# issue 10: boxwright build (the whole pipeline: copy used clusters, resize,
+# edits, VMDK, box); skipped while the command says "not implemented".
+row_build() {
+    if "$BW" build --help 2>&1 | grep -q 'not implemented'; then
+        [ "$ROUND" = 1 ] && say "build: not implemented yet, row skipped"
+        return 0
+    fi
+    # shellcheck disable=SC2086
+    measure build "$WORK/bench.box" "$BW" build --quiet "$IMG" \
+        -o "$WORK/bench.box" ${BENCH_BUILD_ARGS:-}
+}
+# the classic pipeline people script today: raw copy, virt-sparsify, convert
+row_classic() {
+    command -v virt-sparsify >/dev/null || {
+        [ "$ROUND" = 1 ] && say "classic: virt-sparsify missing (guestfs-tools), row skipped"
+        return 0; }
+    # shellcheck disable=SC2016
+    measure classic "$WORK/classic.vmdk" sh -c '
+        set -e
+        qemu-img convert -f vpc -O raw "$1" "$2.raw"
+        LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct} virt-sparsify --quiet --in-place "$2.raw"
+        qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$2.raw" "$2"
+        rm -f "$2.raw"' classic "$IMG" "$WORK/classic.vmdk"
+}
+
+for r in $ROWS; do
+    declare -F "row_$r" >/dev/null || die "unknown row '$r' (rows: $(declare -F |
+        sed -n 's/^declare -f row_//p' | tr '\n' ' '))"
+done
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+say "warming the page cache with $IMG"
+cat "$IMG" > /dev/null
+T0=$SECONDS
+for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
+    say "round $ROUND of $RUNS"
+    for r in $ROWS; do "row_$r"; done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+say "measured in $((SECONDS - T0)) s"
+
+: > "$PROFILE_TXT"
+if [ "$PROFILE" = 1 ]; then
+    if command -v perf >/dev/null; then
+        say "profiling one sparsify run (perf record -e cpu-clock; perf stat)"
+        perf record -q -e cpu-clock -F 999 -o "$WORK/perf.data" -- "$BW" convert \
+            --quiet --sparsify -O vmdk "$IMG" "$WORK/prof.vmdk" >/dev/null 2>&1 || true
+        rm -f "$WORK/prof.vmdk"
+        perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+            grep -E '^ +[0-9.]+%' | head -n 6 > "$PROFILE_TXT" || true
+        perf stat -e task-clock,context-switches,cpu-migrations,page-faults -- \
+            "$BW" convert --quiet --sparsify -O vmdk "$IMG" "$WORK/prof.vmdk" \
+            2>&1 >/dev/null | grep -E '[0-9]' >> "$PROFILE_TXT" || true
+        rm -f "$WORK/prof.vmdk" "$WORK/perf.data"
+    else
+        say "--profile: perf missing (linux-perf), skipped"
+    fi
+fi
+
+ver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo '?'; }
+GITREV=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')
+git -C "$TOP" diff --quiet HEAD 2>/dev/null || GITREV="$GITREV+changes"
+BENCH_LIBS="boxwright $("$BW" --version | awk '{print $2}') (git $GITREV)"
+BENCH_LIBS="$BENCH_LIBS, libdeflate $(ver libdeflate0), zlib $(ver zlib1g)"
+BENCH_LIBS="$BENCH_LIBS, $(qemu-img --version | head -n 1 | sed 's/ (.*//'), gcc $(ver gcc-12 | cut -d- -f1)"
+{
+    printf 'BENCH_DATE=%q\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf 'BENCH_LIBS=%q\n' "$BENCH_LIBS"
+    printf 'BENCH_LOAD=%q\n' "$LOAD_BEFORE before, $LOAD_AFTER after"
+    printf 'RUNS=%q\nLEVEL=%q\nTHREADS=%q\n' "$RUNS" "$LEVEL" "$THREADS"
+} > "$META"
+}
+
+if [ "$REPORT_ONLY" = 1 ]; then
+    if [ ! -s "$RES" ] || [ ! -f "$META" ]; then
+        die "no results in $BENCH_DIR: run without --report-only"
+    fi
+else
+    measure_all
+fi
+mkdir -p "$WORK"
+# shellcheck disable=SC1090
+. "$META"
+
+# ---- the report --------------------------------------------------------------
+export BENCH_STAT=$STAT BENCH_RUNS=$RUNS BENCH_LEVEL=$LEVEL BENCH_THREADS=$THREADS
+BENCH_NPROC=$(nproc)
+BENCH_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+BENCH_MEM=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+BENCH_KERNEL=$(uname -r)
+export BENCH_DATE BENCH_NPROC BENCH_CPU BENCH_MEM BENCH_KERNEL BENCH_LIBS BENCH_LOAD
+export BENCH_IMG=$IMG BENCH_RES=$RES BENCH_DIR
+export BENCH_PROFILE=$PROFILE_TXT
+REPORT=$WORK/report.md
+/usr/bin/python3 - > "$REPORT" <<'PY'
+import json, os, statistics
+
+env = os.environ
+stat = env["BENCH_STAT"]
+rows = {}
+for line in open(env["BENCH_RES"]):
+    row, rnd, wall, user, sys_, rss, size = line.rstrip("\n").split("\t")
+    rows.setdefault(row, []).append(
+        dict(wall=float(wall), cpu=float(user) + float(sys_), rss=int(rss),
+             size=int(size)))
+pick = min if stat == "best" else statistics.median
+agg = {r: {k: pick([m[k] for m in ms]) for k in ("wall", "cpu", "rss", "size")}
+       | {"n": len(ms), "best": min(m["wall"] for m in ms),
+          "worst": max(m["wall"] for m in ms)} for r, ms in rows.items()}
+
+kv = {}
+for name in ("floor", "floor_zlib"):
+    p = os.path.join(env["BENCH_DIR"], name + ".kv")
+    if name in agg and os.path.exists(p):
+        kv[name] = dict(l.strip().split("=", 1) for l in open(p) if "=" in l)
+facts = json.load(open(env["BENCH_IMG"].replace(".vhd", ".facts.json")))
+conv = {}
+for name in ("sparsify", "convert"):
+    p = os.path.join(env["BENCH_DIR"], name + ".json")
+    if name in agg and os.path.exists(p):
+        conv[name] = json.load(open(p))
+
+lib = kv.get("floor", {}).get("backend", "?")
+lvl = env["BENCH_LEVEL"]
+thr = env["BENCH_THREADS"]
+TITLE = {
+    "qemu": "`qemu-img convert -f vpc -O vmdk -o subformat=streamOptimized`",
+    "convert": "`boxwright convert -O vmdk`",
+    "sparsify": "`boxwright convert -O vmdk --sparsify`",
+    "convert_zlib": "`boxwright convert -O vmdk` (zlib build)",
+    "sparsify_zlib": "`boxwright convert -O vmdk --sparsify` (zlib build)",
+    "floor": "deflate floor, compress only (%s L%s, %s threads)" % (lib, lvl, thr),
+    "floor+read": "deflate floor, read + compress",
+    "floor_zlib": "deflate floor, compress only (zlib L%s, %s threads)" % (lvl, thr),
+    "floor_zlib+read": "deflate floor (zlib), read + compress",
+    "build": "`boxwright build`",
+    "classic": "classic: qemu-img raw + virt-sparsify + qemu-img vmdk",
+}
+ORDER = ["qemu", "classic", "convert", "sparsify", "build", "floor", "floor+read",
+         "convert_zlib", "sparsify_zlib", "floor_zlib", "floor_zlib+read"]
+BOXWRIGHT = {"convert", "sparsify", "build", "convert_zlib", "sparsify_zlib"}
+
+
+def floor_for(r):
+    return "floor_zlib" if r.endswith("_zlib") else "floor"
+
+
+def fmt_ratio(x):
+    return "%.2f" % x if x is not None else ""
+
+
+q = agg.get("qemu")
+print("Measured %s on %s CPUs (%s), %s RAM, Linux %s." % (
+    env["BENCH_DATE"], env["BENCH_NPROC"], env["BENCH_CPU"], env["BENCH_MEM"],
+    env["BENCH_KERNEL"]))
+print("Versions: %s." % env["BENCH_LIBS"])
+b = facts.get("bench", {})
+used = int(kv["floor"]["used_bytes"]) if "floor" in kv else None
+print("Image: `%s`, 4 GiB dynamic VHD, %d MB allocated; NTFS: %s MB used "
+      "(%d files of binaries, %.0f MB), %.0f MB of deleted garbage in free space."
+      % (os.path.basename(env["BENCH_IMG"]), os.path.getsize(env["BENCH_IMG"]) / 1e6,
+         "%.0f" % (used / 1e6) if used else "?", b.get("files", 0),
+         b.get("bytes", 0) / 1e6, facts.get("garbage_bytes", 0) / 1e6))
+print("Each value is the %s of %s runs (rounds interleave the rows); "
+      "page cache warm; deflate level %s, %s threads. Load average %s "
+      "(other jobs shared the machine when it was above 0)."
+      % ("best" if stat == "best" else "median", env["BENCH_RUNS"], lvl, thr,
+         env["BENCH_LOAD"]))
+print()
+print("| what | wall s | wall s, best..worst | CPU s (user+sys) | peak RSS MB | output MB | time / qemu-img | size / qemu-img | time / floor |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in ORDER:
+    if r not in agg:
+        continue
+    a = agg[r]
+    tq = sq = tf = None
+    if q and r != "qemu":
+        tq = a["wall"] / q["wall"]
+        sq = a["size"] / q["size"] if q["size"] else None
+    f = agg.get(floor_for(r))
+    if r in BOXWRIGHT and f:
+        tf = a["wall"] / f["wall"]
+    print("| %s | %.2f | %.2f..%.2f | %.2f | %.0f | %.1f | %s | %s | %s |" % (
+        TITLE.get(r, r), a["wall"], a["best"], a["worst"], a["cpu"], a["rss"] / 1024,
+        a["size"] / 1e6, fmt_ratio(tq), fmt_ratio(sq), fmt_ratio(tf)))
+print()
+print("Floor rows: wall and CPU of the compression (and of the read) as the "
+      "program clocks them; its RSS holds all the used data in memory on purpose; "
+      "\"output\" is the sum of the deflate streams, without VMDK markers and tables.")
+if "floor" in kv:
+    k = kv["floor"]
+    gb = int(k["input_bytes"])
+    print("Floor input: %s grains of 64 KiB (%.0f MB, used clusters + MBR "
+          "%.0f MB), deflated %.2f:1, %.0f MB/s per thread of CPU."
+          % (k["grains"], gb / 1e6, int(k["used_bytes"]) / 1e6,
+             int(k["used_bytes"]) / int(k["compressed_bytes"]),
+             gb / 1e6 / float(k["compress_cpu_s"])))
+if "sparsify" in conv:
+    c = conv["sparsify"]
+    print("`--sparsify` read %.0f MB of the %.0f MB allocated and skipped %.0f MB of "
+          "free clusters." % (c["bytes_read"] / 1e6, c["bytes_mapped"] / 1e6,
+                              c["bytes_skipped_free"] / 1e6))
+print()
+print("Targets (issue 8):")
+print()
+s = agg.get("sparsify")
+f = agg.get("floor")
+
+
+def target(ok, text):
+    print("- **%s** %s" % ("PASS" if ok else "MISS", text))
+
+
+if s and q:
+    sp = q["wall"] / s["wall"]
+    target(sp >= 10, "convert --sparsify at least 10x faster than qemu-img: %.1fx" % sp)
+    sz = q["size"] / s["size"]
+    target(sz >= 5, "convert --sparsify output at least 5x smaller than qemu-img's: %.1fx" % sz)
+if s and f:
+    x = s["wall"] / f["wall"]
+    fr = agg.get("floor+read")
+    extra = (" (%.2fx of read + compress)" % (s["wall"] / fr["wall"])) if fr else ""
+    target(x <= 1.5, "convert --sparsify within 1.5x of the deflate floor (compress only): "
+           "%.2fx%s" % (x, extra))
+for r in ("sparsify", "convert", "build"):
+    if r in agg:
+        target(agg[r]["rss"] / 1024 < 256, "peak RSS of %s below 256 MB: %.0f MB"
+               % (TITLE[r], agg[r]["rss"] / 1024))
+if f and f["wall"] > 0 and f["cpu"] / f["wall"] < 0.8 * int(thr):
+    print()
+    print("**The machine was busy**: the floor's %s threads got %.2f CPUs on average "
+          "(CPU / wall), so other jobs held the rest and every multi-threaded row "
+          "ran slower than it would on an idle machine; single-threaded qemu-img "
+          "suffers less. Compare CPU times as well." % (thr, f["cpu"] / f["wall"]))
+if s and q and f:
+    print()
+    print("CPU time, which other jobs on the machine do not change: qemu-img / "
+          "sparsify %.1fx, sparsify / floor %.2fx; the wall-time speedup over "
+          "qemu-img with all %s CPUs free would be about %.1fx (qemu-img's CPU "
+          "time / sparsify's CPU time per thread)."
+          % (q["cpu"] / s["cpu"], s["cpu"] / f["cpu"], thr,
+             q["cpu"] / (s["cpu"] / int(thr))))
+prof = (open(env["BENCH_PROFILE"]).read().strip("\n")
+        if os.path.exists(env["BENCH_PROFILE"]) else "")
+if prof:
+    print()
+    print("Profile of one `convert --sparsify` (perf, cpu-clock samples):")
+    print()
+    print("```")
+    print(prof)
+    print("```")
+PY
+
+echo
+cat "$REPORT"
+cp "$REPORT" "$BENCH_DIR/report.md"
+
+if [ "$WRITE_DOC" = 1 ]; then
+    /usr/bin/python3 - "$DOC" "$REPORT" <<'PY'
+import os, sys
+doc, rep = sys.argv[1], sys.argv[2]
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+body = open(rep).read().rstrip("\n")
+text = open(doc).read() if os.path.exists(doc) else "# Benchmark\n\n"
+if BEGIN in text and END in text:
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+else:
+    head, tail = text.rstrip("\n") + "\n\n## Results\n\n", "\n"
+tmp = doc + ".tmp"
+with open(tmp, "w") as f:
+    f.write(head + BEGIN + "\n" + body + "\n" + END + tail)
+os.rename(tmp, doc)
+PY
+    say "results written to ${DOC#"$TOP"/}"
+fi
+rm -rf "$WORK"/*.vmdk

@@ -1,0 +1,101 @@
+/*
+ * Internal helpers of the box module (src/box/): a growing text buffer,
+ * random identities (UUIDs, MAC addresses), the validation of strings that
+ * are inserted into the OVF, the Vagrantfile and the catalog, and their
+ * escaping.  Nothing here is public; see include/boxwright/box.h.
+ */
+#ifndef BW_BOX_INTERNAL_H
+#define BW_BOX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boxwright/box.h"
+
+/* The disk's name inside the box: box.ovf's File ovf:href and the tar
+ * entry (VirtualBox's exporter names disks "<vm>-disk001.vmdk"). */
+#define BOX_DISK_NAME "box-disk001.vmdk"
+
+/* ---- text buffer ------------------------------------------------------
+ * Appends never fail loudly: the first failed allocation sets `failed`
+ * and later appends do nothing, so a writer checks once at the end
+ * (box_buf_finish) instead of after every line. */
+struct box_buf {
+	char *data;
+	size_t len, cap;
+	int failed;
+};
+
+void box_buf_init(struct box_buf *b);
+void box_buf_free(struct box_buf *b);
+void box_buf_add(struct box_buf *b, const char *s, size_t n);
+void box_buf_puts(struct box_buf *b, const char *s);
+void box_buf_printf(struct box_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* XML character data or attribute value: & < > " ' as entities (the
+ * caller has checked the string with box_check_text). */
+void box_buf_xml(struct box_buf *b, const char *s);
+/* A JSON string literal, quotes included. */
+void box_buf_json_str(struct box_buf *b, const char *s);
+/* A Ruby double-quoted string literal, quotes included: \ " # escaped
+ * (no #{} interpolation), control bytes as \xHH. */
+void box_buf_ruby_str(struct box_buf *b, const char *s);
+/* Hand the NUL-terminated text to *OUT (the buffer is emptied), or
+ * BW_ENOMEM if any append failed. */
+int box_buf_finish(struct box_buf *b, char **out, const char *what,
+		   struct bw_error *err);
+
+/* ---- identities ------------------------------------------------------- */
+
+/* N bytes from getrandom(2).  Returns 0 or BW_EIO. */
+int box_random(void *buf, size_t n, struct bw_error *err);
+
+/* A random version-4 UUID, lowercase, 36 characters + NUL. */
+int box_uuid_random(char out[37], struct bw_error *err);
+
+/* Is S a UUID in the 8-4-4-4-12 hex form, not all zero (VirtualBox's
+ * parseUUID refuses the zero UUID)?  Copies it lowercased to OUT. */
+int box_uuid_parse(const char *s, char out[37]);
+
+/* A random MAC for NAT: unicast (bit 0 of the first octet clear, as
+ * VirtualBox requires) and locally administered (bit 1 set), as 12
+ * uppercase hex digits + NUL (VirtualBox's MACAddress form). */
+int box_mac_random(char out[13], struct bw_error *err);
+
+/* Is S 12 hex digits naming a unicast, non-zero MAC?  Copies it
+ * uppercased to OUT. */
+int box_mac_parse(const char *s, char out[13]);
+
+/* ---- strings ---------------------------------------------------------- */
+
+/* Does S hold well-formed UTF-8 (no overlongs, surrogates or code points
+ * past U+10FFFF) without control characters (< 0x20, 0x7F), and at most
+ * MAX bytes?  These are the characters that XML 1.0, JSON and a Ruby
+ * literal all carry without surprises. */
+int box_check_text(const char *s, size_t max);
+
+/* The options with defaults applied and every field checked: what the
+ * OVF, the Vagrantfile and the tar writer use. */
+struct box_resolved {
+	const char *vm_name;
+	unsigned memory_mb, cpus;
+	const char *user, *password;
+	char mac[13];
+	int has_hardware_uuid;
+	char hardware_uuid[37];
+};
+
+/* Apply the defaults of box.h to O and validate it; draws a random MAC if
+ * O has none.  Returns 0, BW_EINVAL (naming the field) or BW_EIO. */
+int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
+		struct bw_error *err);
+
+/* bw_box_ovf and bw_box_vagrantfile on resolved options (bw_box_write
+ * resolves once so that both files carry the same MAC). */
+int box_ovf_text(const struct box_resolved *r, uint64_t capacity,
+		 const char *disk_uuid, const char *machine_uuid, char **out,
+		 struct bw_error *err);
+int box_vagrantfile_text(const struct box_resolved *r, char **out,
+			 struct bw_error *err);
+
+#endif

@@ -1,0 +1,558 @@
+/*
+ * The Vagrant box catalog ("metadata URL") that `vagrant box add NAME.json`
+ * reads (FORMATS.md "Vagrant box catalog"; hashicorp/vagrant
+ * lib/vagrant/box_metadata.rb):
+ *   {"name", "description",
+ *    "versions": [{"version", "providers": [{"name", "url",
+ *                                            "checksum_type", "checksum"}]}]}
+ * Vagrant parses each version with Gem::Version, picks a provider by name,
+ * downloads `url` (a relative one is resolved against the current
+ * directory of `vagrant box add`, not the catalog's, hence absolute URLs
+ * only) and checks `checksum` (case-insensitively) with `checksum_type`.
+ * `vagrant box add --name N` fails when N differs from "name".
+ *
+ * An update reads the existing catalog into a JSON tree, so members this
+ * code does not know survive, changes one provider of one version, sorts
+ * the versions, and replaces the file through a temporary file and
+ * rename(2).  Concurrent updaters (batch -j) are serialised by an flock on
+ * the catalog's directory: the catalog itself is replaced, so it cannot
+ * carry the lock, and a lock file would be left behind.
+ *
+ * bw_sha256_file uses nettle, which libarchive already links.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nettle/sha2.h>
+
+#include "box/json_read.h"
+
+#define CATALOG_DEFAULT_DESCRIPTION "Windows Nano Server, built by boxwright"
+#define CATALOG_CHECKSUM_TYPE "sha256"
+#define CATALOG_MAX_FIELD 4096      /* bytes of a name, version, URL... */
+#define SHA256_CHUNK (1u << 20)
+
+/* ---- versions as Gem::Version compares them -------------------------- */
+
+/* Vagrant sorts and matches versions with Ruby's Gem::Version: the string
+ * is cut into segments (/[0-9]+|[a-z]+/i, dots dropped), the shorter list
+ * is padded with 0, numbers compare as numbers, letters as strings, and a
+ * letter segment (a pre-release) sorts before any number.  We accept the
+ * plain form only: digits first, then dot-separated alphanumeric parts. */
+static int catalog_version_ok(const char *v)
+{
+	if (!(*v >= '0' && *v <= '9') || strlen(v) > 128)
+		return 0;
+	char prev = '.';
+	for (const char *p = v; *p; p++) {
+		int alnum = (*p >= '0' && *p <= '9') ||
+			    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+		if (!alnum && !(*p == '.' && prev != '.'))
+			return 0;
+		prev = *p;
+	}
+	return prev != '.';
+}
+
+/* The next Gem segment of *P: its start and length, and whether it is a
+ * number.  Returns 0 at the end. */
+static int gem_segment(const char **p, const char **seg, size_t *len,
+		       int *numeric)
+{
+	const char *s = *p;
+	while (*s && !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		       (*s >= 'A' && *s <= 'Z')))
+		s++;
+	if (!*s)
+		return 0;
+	*numeric = *s >= '0' && *s <= '9';
+	const char *e = s;
+	while (*e && (*numeric ? (*e >= '0' && *e <= '9')
+		      : ((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z'))))
+		e++;
+	*seg = s;
+	*len = (size_t)(e - s);
+	*p = e;
+	return 1;
+}
+
+/* Numbers of any length, as digit strings: without leading zeros, longer
+ * is bigger, equal lengths compare bytewise. */
+static int gem_cmp_numbers(const char *a, size_t an, const char *b, size_t bn)
+{
+	while (an > 0 && *a == '0') { a++; an--; }
+	while (bn > 0 && *b == '0') { b++; bn--; }
+	if (an != bn)
+		return an < bn ? -1 : 1;
+	int c = memcmp(a, b, an);
+	return (c > 0) - (c < 0);
+}
+
+static int gem_version_cmp(const char *a, const char *b)
+{
+	for (;;) {
+		const char *sa = "0", *sb = "0";
+		size_t la = 1, lb = 1;
+		int na = 1, nb = 1;
+		int ha = gem_segment(&a, &sa, &la, &na);
+		int hb = gem_segment(&b, &sb, &lb, &nb);
+		if (!ha && !hb)
+			return 0;
+		if (!ha) { sa = "0"; la = 1; na = 1; }
+		if (!hb) { sb = "0"; lb = 1; nb = 1; }
+		int c;
+		if (na && nb) {
+			c = gem_cmp_numbers(sa, la, sb, lb);
+		} else if (na != nb) {
+			c = na ? 1 : -1;
+		} else {
+			size_t m = la < lb ? la : lb;
+			c = memcmp(sa, sb, m);
+			c = c ? (c > 0) - (c < 0) : (la > lb) - (la < lb);
+		}
+		if (c)
+			return c;
+	}
+}
+
+/* ---- entry validation ------------------------------------------------- */
+
+static int catalog_url_ok(const char *url)
+{
+	/* Absolute only (see the head).  No whitespace: a path with spaces
+	 * must be percent-encoded, as curl (Vagrant's downloader) expects. */
+	if (!box_check_text(url, CATALOG_MAX_FIELD) || strpbrk(url, " "))
+		return 0;
+	if (strncasecmp(url, "file:///", 8) == 0)
+		return url[8] != '\0';
+	size_t skip = strncasecmp(url, "http://", 7) == 0 ? 7
+		      : strncasecmp(url, "https://", 8) == 0 ? 8 : 0;
+	/* A host must follow the scheme. */
+	return skip && url[skip] && url[skip] != '/';
+}
+
+static int catalog_check_entry(const char *path,
+			       const struct bw_catalog_entry *e,
+			       char sha[65], struct bw_error *err)
+{
+	if (!e->name || !e->name[0] || !box_check_text(e->name, CATALOG_MAX_FIELD))
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog: the box name must be non-empty UTF-8 text without control characters");
+	if (!e->version || !catalog_version_ok(e->version))
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog: version \"%.64s\" is not of the form 1.2.3 (digits first, then dot-separated letters or digits, as Vagrant's Gem::Version reads it)",
+				 e->version ? e->version : "");
+	const char *prov = e->provider ? e->provider : "virtualbox";
+	if (!prov[0] || !box_check_text(prov, 64))
+		return bw_seterr(err, BW_EINVAL, path, "catalog: bad provider name");
+	if (!e->url || !catalog_url_ok(e->url))
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog: URL \"%.200s\" is not absolute (file:///..., http://host/..., https://host/...; no spaces): Vagrant resolves a relative URL against its own current directory, not the catalog's",
+				 e->url ? e->url : "");
+	if (e->description && !box_check_text(e->description, CATALOG_MAX_FIELD))
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog: the description must be UTF-8 text without control characters");
+	size_t n = e->sha256 ? strlen(e->sha256) : 0;
+	if (n != 64)
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog: the SHA-256 must be 64 hex digits, got %zu characters",
+				 n);
+	for (size_t i = 0; i < 64; i++) {
+		char c = e->sha256[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return bw_seterr(err, BW_EINVAL, path,
+					 "catalog: the SHA-256 has a non-hex character at %zu",
+					 i);
+		sha[i] = c;
+	}
+	sha[64] = '\0';
+	return 0;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* The existing catalog as a tree, or a new one when PATH does not exist
+ * (*EXISTED = 0).  MODE receives the existing file's permissions. */
+static int catalog_load(const char *path, const struct bw_catalog_entry *e,
+			struct json_value **out, int *existed, mode_t *mode,
+			struct bw_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		*existed = 0;
+		struct json_value *root = json_new(JSON_OBJECT);
+		if (!root ||
+		    json_set(root, "name", json_new_string(e->name)) ||
+		    json_set(root, "description", json_new_string(
+			     e->description ? e->description
+					    : CATALOG_DEFAULT_DESCRIPTION)) ||
+		    json_set(root, "versions", json_new(JSON_ARRAY))) {
+			json_free(root);
+			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+		}
+		*out = root;
+		return 0;
+	}
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int r = bw_seterr(err, BW_EIO, path, "cannot open: %s",
+				  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*existed = 1;
+	*mode = st.st_mode & 07777;
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog is not a regular file");
+	}
+	if (st.st_size > (off_t)BW_CATALOG_MAX_BYTES) {
+		close(fd);
+		return bw_seterr(err, BW_EUNSUPPORTED, path,
+				 "catalog of %lld bytes: more than the %u bytes this reads",
+				 (long long)st.st_size, BW_CATALOG_MAX_BYTES);
+	}
+	size_t size = (size_t)st.st_size, got = 0;
+	char *text = malloc(size ? size : 1);
+	if (!text) {
+		close(fd);
+		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+	}
+	while (got < size) {
+		ssize_t n = read(fd, text + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = bw_seterr(err, BW_EIO, path,
+					  "read at offset %zu: %s", got,
+					  n < 0 ? strerror(errno) : "file shrank");
+			free(text);
+			close(fd);
+			return r;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	int r = json_parse(text, size, path, out, err);
+	free(text);
+	return r;
+}
+
+/* The array member KEY of OBJ, created empty if absent.  NULL with *R set
+ * when it is something else or memory ran out. */
+static struct json_value *catalog_array(struct json_value *obj, const char *key,
+					const char *path, int *r,
+					struct bw_error *err)
+{
+	struct json_value *a = json_get(obj, key);
+	if (!a) {
+		if (json_set(obj, key, json_new(JSON_ARRAY))) {
+			*r = bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+			return NULL;
+		}
+		return json_get(obj, key);
+	}
+	if (a->type != JSON_ARRAY) {
+		*r = bw_seterr(err, BW_EFORMAT, path,
+			       "catalog: \"%s\" is not an array", key);
+		return NULL;
+	}
+	return a;
+}
+
+/* A string member KEY of OBJ, or NULL. */
+static const char *catalog_str(const struct json_value *obj, const char *key)
+{
+	const struct json_value *v = json_get(obj, key);
+	return v && v->type == JSON_STRING ? v->str : NULL;
+}
+
+/* ---- the edit ------------------------------------------------------------ */
+
+struct version_ref {
+	struct json_value *v;
+	size_t index;
+};
+
+static int version_ref_cmp(const void *pa, const void *pb)
+{
+	const struct version_ref *a = pa, *b = pb;
+	int c = gem_version_cmp(catalog_str(a->v, "version"),
+				catalog_str(b->v, "version"));
+	if (c)
+		return c;
+	return (a->index > b->index) - (a->index < b->index);   /* stable */
+}
+
+static int catalog_edit(struct json_value *root, const struct bw_catalog_entry *e,
+			const char *sha, const char *path, struct bw_error *err)
+{
+	if (root->type != JSON_OBJECT)
+		return bw_seterr(err, BW_EFORMAT, path,
+				 "catalog: the top level is not an object");
+	const char *name = catalog_str(root, "name");
+	if (!name)
+		return bw_seterr(err, BW_EFORMAT, path,
+				 "catalog: no \"name\" string (vagrant box add needs one)");
+	if (strcmp(name, e->name) != 0)
+		return bw_seterr(err, BW_EINVAL, path,
+				 "catalog is for box \"%.200s\", not \"%.200s\": vagrant box add would refuse the mix",
+				 name, e->name);
+	int r = 0;
+	struct json_value *versions = catalog_array(root, "versions", path, &r, err);
+	if (!versions)
+		return r;
+
+	struct json_value *ver = NULL;
+	for (size_t i = 0; i < versions->n; i++) {
+		const char *vs = catalog_str(versions->items[i], "version");
+		if (!vs)
+			return bw_seterr(err, BW_EFORMAT, path,
+					 "catalog: versions[%zu] has no \"version\" string",
+					 i);
+		/* Gem::Version equality: "1.0" is "1.0.0" to Vagrant. */
+		if (!ver && gem_version_cmp(vs, e->version) == 0)
+			ver = versions->items[i];
+	}
+	if (!ver) {
+		ver = json_new(JSON_OBJECT);
+		if (!ver || json_set(ver, "version", json_new_string(e->version)) ||
+		    json_set(ver, "providers", json_new(JSON_ARRAY))) {
+			json_free(ver);
+			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+		}
+		if (json_append(versions, ver))     /* frees VER on failure */
+			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+	}
+	struct json_value *providers = catalog_array(ver, "providers", path, &r, err);
+	if (!providers)
+		return r;
+
+	const char *prov = e->provider ? e->provider : "virtualbox";
+	struct json_value *p = json_new(JSON_OBJECT);
+	if (!p || json_set(p, "name", json_new_string(prov)) ||
+	    json_set(p, "url", json_new_string(e->url)) ||
+	    json_set(p, "checksum_type", json_new_string(CATALOG_CHECKSUM_TYPE)) ||
+	    json_set(p, "checksum", json_new_string(sha))) {
+		json_free(p);
+		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+	}
+	/* Replace the provider of that name in place; one that names an
+	 * architecture (Vagrant 2.4) is another box and stays. */
+	int placed = 0;
+	for (size_t i = 0; i < providers->n;) {
+		const struct json_value *old = providers->items[i];
+		const char *pn = catalog_str(old, "name");
+		if (!pn) {
+			json_free(p);
+			return bw_seterr(err, BW_EFORMAT, path,
+					 "catalog: version %s: providers[%zu] has no \"name\" string",
+					 catalog_str(ver, "version"), i);
+		}
+		if (strcmp(pn, prov) != 0 || json_get(old, "architecture")) {
+			i++;
+			continue;
+		}
+		if (!placed) {
+			json_free(providers->items[i]);
+			providers->items[i] = p;
+			placed = 1;
+			i++;
+		} else {
+			json_remove(providers, i);
+		}
+	}
+	if (!placed && json_append(providers, p))
+		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+
+	/* Versions in ascending Gem::Version order. */
+	if (versions->n > 1) {
+		struct version_ref *refs = calloc(versions->n, sizeof *refs);
+		if (!refs)
+			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+		for (size_t i = 0; i < versions->n; i++) {
+			refs[i].v = versions->items[i];
+			refs[i].index = i;
+		}
+		qsort(refs, versions->n, sizeof *refs, version_ref_cmp);
+		for (size_t i = 0; i < versions->n; i++)
+			versions->items[i] = refs[i].v;
+		free(refs);
+	}
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* Write TEXT to a temporary file beside PATH, fsync it and rename it over
+ * PATH; then fsync the directory so that the rename itself is durable.
+ * MODE: an existing catalog's own; a new one is 0644 whatever the umask,
+ * as it is made to be served to `vagrant box add`. */
+static int catalog_replace(const char *path, int dir_fd, const char *text,
+			   mode_t mode, struct bw_error *err)
+{
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int r = bw_seterr(err, BW_EIO, path,
+				  "cannot create a temporary file beside it: %s",
+				  strerror(errno));
+		free(tmp);
+		return r;
+	}
+	int r = 0;
+	size_t len = strlen(text), done = 0;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = bw_seterr(err, BW_EIO, tmp, "write: %s", strerror(errno));
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
+		r = bw_seterr(err, BW_EIO, tmp, "chmod/fsync: %s", strerror(errno));
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		r = bw_seterr(err, BW_EIO, tmp, "close: %s", strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		r = bw_seterr(err, BW_EIO, path, "rename from %s: %s", tmp,
+			      strerror(errno));
+		goto fail;
+	}
+	free(tmp);
+	if (fsync(dir_fd) != 0 && errno != EINVAL)
+		return bw_seterr(err, BW_EIO, path, "fsync of its directory: %s",
+				 strerror(errno));
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* The directory holding PATH, opened for the lock and the fsync. */
+static int catalog_open_dir(const char *path, int *dir_fd, struct bw_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+			  : strdup(".");
+	if (!dir)
+		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+	*dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+	if (*dir_fd < 0)
+		r = bw_seterr(err, BW_EIO, path, "cannot open its directory %s: %s",
+			      dir, strerror(errno));
+	else if (flock(*dir_fd, LOCK_EX) != 0)
+		r = bw_seterr(err, BW_EIO, path, "cannot lock its directory %s: %s",
+			      dir, strerror(errno));
+	if (r && *dir_fd >= 0) {
+		close(*dir_fd);
+		*dir_fd = -1;
+	}
+	free(dir);
+	return r;
+}
+
+int bw_catalog_update(const char *path, const struct bw_catalog_entry *e,
+		      struct bw_error *err)
+{
+	char sha[65];
+	if (!path || !e)
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "bw_catalog_update: a path and an entry are required");
+	int r = catalog_check_entry(path, e, sha, err);
+	if (r)
+		return r;
+	int dir_fd = -1;
+	if ((r = catalog_open_dir(path, &dir_fd, err)) != 0)
+		return r;
+
+	struct json_value *root = NULL;
+	int existed = 0;
+	mode_t mode = 0644;
+	struct box_buf b;
+	box_buf_init(&b);
+	char *text = NULL;
+	if ((r = catalog_load(path, e, &root, &existed, &mode, err)) != 0 ||
+	    (r = catalog_edit(root, e, sha, path, err)) != 0)
+		goto out;
+	json_write(&b, root);
+	if ((r = box_buf_finish(&b, &text, "catalog", err)) != 0)
+		goto out;
+	r = catalog_replace(path, dir_fd, text, mode, err);
+out:
+	free(text);
+	box_buf_free(&b);
+	json_free(root);
+	close(dir_fd);          /* releases the lock */
+	return r;
+}
+
+/* ---- SHA-256 ---------------------------------------------------------------- */
+
+int bw_sha256_file(const char *path, char out[65], struct bw_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return bw_seterr(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
+				 path, "cannot open: %s", strerror(errno));
+	uint8_t *buf = malloc(SHA256_CHUNK);
+	if (!buf) {
+		close(fd);
+		return bw_seterr(err, BW_ENOMEM, path, "SHA-256: out of memory");
+	}
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	uint64_t off = 0;
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, SHA256_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = bw_seterr(err, BW_EIO, path, "read at offset %llu: %s",
+				      (unsigned long long)off, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		sha256_update(&ctx, (size_t)n, buf);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	if (r)
+		return r;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	sha256_digest(&ctx, sizeof digest, digest);
+	for (size_t i = 0; i < sizeof digest; i++) {
+		out[2 * i] = "0123456789abcdef"[digest[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}

@@ -1,0 +1,368 @@
+/*
+ * boxwright batch MANIFEST [-j N] [--index I]: run build/patch jobs from a
+ * JSON Lines manifest, one job per line:
+ *   {"command":"build","input":"a.vhd","output":"a.box","options":["--winrm","--size","8G"]}
+ * Each job is this same program run as a child process (its own address
+ * space: one failing or crashing job cannot take the others down), N at a
+ * time; each result is one JSON line on stdout.  With --index I, or else
+ * JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID
+ * (a Slurm array job), only job I runs: the job runner is the scheduler.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "boxwright/box.h"
+#include "box/json_read.h"      /* the library's bounded JSON reader */
+#include "cli/cli.h"
+#include "cli/json.h"
+
+#define BATCH_MAX_MANIFEST (16u << 20)
+#define BATCH_MAX_JOBS 100000
+#define BATCH_MAX_OPTIONS 256
+
+static const char batch_usage[] =
+	"Usage: boxwright batch MANIFEST [-j N] [--index I]\n"
+	"Run build and patch jobs from a JSON Lines manifest, one job per line:\n"
+	"  {\"command\":\"build\",\"input\":\"a.vhd\",\"output\":\"a.box\",\"options\":[\"--winrm\"]}\n"
+	"Relative paths are taken from the manifest's directory.  Each result is\n"
+	"printed as one JSON line (index, status, exit, seconds, output size, sha256).\n"
+	"\n"
+	"  -j, --jobs N     run N jobs at a time (default 1: each job deflates on all CPUs)\n"
+	"  --index I        run only job I (0-based); default: $JOB_COMPLETION_INDEX\n"
+	"                   (Kubernetes Indexed Job) or $SLURM_ARRAY_TASK_ID (Slurm array)\n"
+	"  -h, --help       this help\n"
+	"\n"
+	"Exit status: 0 all jobs done, 1 some job failed, 2 usage, 3 bad manifest.\n";
+
+struct job {
+	int index;
+	char *command, *input, *output;
+	char **options;
+	size_t noptions;
+	pid_t pid;
+	double start;
+	char out_path[PATH_MAX], err_path[PATH_MAX];
+};
+
+static void job_free(struct job *j)
+{
+	free(j->command);
+	free(j->input);
+	free(j->output);
+	for (size_t i = 0; i < j->noptions; i++)
+		free(j->options[i]);
+	free(j->options);
+}
+
+/* DIR/PATH unless PATH is absolute; NULL on no memory. */
+static char *job_path(const char *dir, const char *path)
+{
+	if (path[0] == '/' || !dir[0])
+		return strdup(path);
+	size_t n = strlen(dir) + strlen(path) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", dir, path);
+	return p;
+}
+
+static int parse_job(const char *line, size_t len, const char *manifest, int lineno,
+		     const char *dir, struct job *j, struct bw_error *err)
+{
+	struct json_value *v;
+	char where[PATH_MAX + 32];
+	snprintf(where, sizeof where, "%s:%d", manifest, lineno);
+	int r = json_parse(line, len, where, &v, err);
+	if (r)
+		return r;
+	struct json_value *c = json_get(v, "command"), *in = json_get(v, "input"),
+			  *out = json_get(v, "output"), *opts = json_get(v, "options");
+	if (!opts)
+		opts = json_get(v, "edits");
+	r = BW_EFORMAT;
+	if (v->type != JSON_OBJECT || !c || c->type != JSON_STRING ||
+	    (strcmp(c->str, "build") && strcmp(c->str, "patch"))) {
+		bw_seterr(err, r, where, "expected an object with \"command\": \"build\" or \"patch\"");
+		goto out;
+	}
+	if (!in || in->type != JSON_STRING || !out || out->type != JSON_STRING ||
+	    !in->str[0] || !out->str[0]) {
+		bw_seterr(err, r, where, "expected \"input\" and \"output\" strings");
+		goto out;
+	}
+	if (opts && (opts->type != JSON_ARRAY || opts->n > BATCH_MAX_OPTIONS)) {
+		bw_seterr(err, r, where, "\"options\" must be an array of at most %d strings", BATCH_MAX_OPTIONS);
+		goto out;
+	}
+	j->command = strdup(c->str);
+	j->input = job_path(dir, in->str);
+	j->output = job_path(dir, out->str);
+	j->options = calloc(opts ? opts->n + 1 : 1, sizeof *j->options);
+	if (!j->command || !j->input || !j->output || !j->options) {
+		r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; opts && i < opts->n; i++) {
+		if (opts->items[i]->type != JSON_STRING) {
+			bw_seterr(err, r, where, "\"options\" item %zu is not a string", i);
+			goto out;
+		}
+		if (!(j->options[j->noptions++] = strdup(opts->items[i]->str))) {
+			r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	json_free(v);
+	return r;
+}
+
+static int read_manifest(const char *path, struct job **jobs, int *njobs, struct bw_error *err)
+{
+	*jobs = NULL;
+	*njobs = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return bw_seterr(err, BW_EIO, path, "cannot open: %s", strerror(errno));
+	char *text = malloc(BATCH_MAX_MANIFEST + 1);
+	size_t len = text ? fread(text, 1, BATCH_MAX_MANIFEST + 1, f) : 0;
+	int ferr = ferror(f);
+	fclose(f);
+	if (!text || ferr) {
+		free(text);
+		return bw_seterr(err, text ? BW_EIO : BW_ENOMEM, path, "cannot read");
+	}
+	if (len > BATCH_MAX_MANIFEST) {
+		free(text);
+		return bw_seterr(err, BW_EFORMAT, path, "manifest larger than %u bytes", BATCH_MAX_MANIFEST);
+	}
+	char dir[PATH_MAX] = "";
+	const char *slash = strrchr(path, '/');
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
+	int r = 0, lineno = 0, cap = 0;
+	for (size_t p = 0; p < len && r == 0;) {
+		size_t e = p;
+		while (e < len && text[e] != '\n')
+			e++;
+		lineno++;
+		size_t q = p;
+		while (q < e && (text[q] == ' ' || text[q] == '\t' || text[q] == '\r'))
+			q++;
+		if (q < e) {
+			if (*njobs >= BATCH_MAX_JOBS) {
+				r = bw_seterr(err, BW_EFORMAT, path, "more than %d jobs", BATCH_MAX_JOBS);
+				break;
+			}
+			if (*njobs == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct job *nj = realloc(*jobs, (size_t)cap * sizeof **jobs);
+				if (!nj) {
+					r = bw_seterr(err, BW_ENOMEM, path, "out of memory");
+					break;
+				}
+				*jobs = nj;
+			}
+			struct job *j = &(*jobs)[*njobs];
+			memset(j, 0, sizeof *j);
+			j->index = *njobs;
+			(*njobs)++;
+			r = parse_job(text + p, e - p, path, lineno, dir, j, err);
+		}
+		p = e + 1;
+	}
+	free(text);
+	return r;
+}
+
+static int job_start(struct job *j, const char *self, struct bw_error *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "job%d.out", j->index);
+	const char *o = cli_tmp_path(name);
+	snprintf(name, sizeof name, "job%d.err", j->index);
+	const char *e = cli_tmp_path(name);
+	if (!o || !e)
+		return bw_seterr(err, BW_EIO, NULL, "too many temporary files");
+	snprintf(j->out_path, sizeof j->out_path, "%s", o);
+	snprintf(j->err_path, sizeof j->err_path, "%s", e);
+	size_t argc = 0;
+	char **argv = calloc(j->noptions + 10, sizeof *argv);
+	if (!argv)
+		return bw_seterr(err, BW_ENOMEM, NULL, "out of memory");
+	argv[argc++] = (char *)self;
+	argv[argc++] = j->command;
+	argv[argc++] = j->input;
+	argv[argc++] = (char *)"-o";
+	argv[argc++] = j->output;
+	for (size_t i = 0; i < j->noptions; i++)
+		argv[argc++] = j->options[i];
+	argv[argc++] = (char *)"--quiet";
+	argv[argc++] = (char *)"--json";
+	argv[argc] = NULL;
+	fflush(NULL);
+	j->start = cli_now();
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(argv);
+		return bw_seterr(err, BW_EIO, NULL, "cannot fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		int fo = open(j->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fe = open(j->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+			_exit(127);
+		execv(self, argv);
+		dprintf(2, "boxwright: cannot run %s: %s\n", self, strerror(errno));
+		_exit(127);
+	}
+	free(argv);
+	j->pid = pid;
+	return 0;
+}
+
+/* The last line of FILE (the child's one-line error), or "". */
+static void last_line(const char *file, char *out, size_t n)
+{
+	out[0] = '\0';
+	FILE *f = fopen(file, "r");
+	if (!f)
+		return;
+	char line[2048];
+	while (fgets(line, sizeof line, f))
+		if (line[0] != '\n')
+			snprintf(out, n, "%s", line);
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static int job_report(struct job *j, int status)
+{
+	double secs = cli_now() - j->start;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	struct json jj;
+	json_init(&jj, stdout);
+	json_obj_begin(&jj);
+	json_ki64(&jj, "index", j->index);
+	json_kstr(&jj, "command", j->command);
+	json_kstr(&jj, "input", j->input);
+	json_kstr(&jj, "output", j->output);
+	json_kstr(&jj, "status", code == 0 ? "ok" : "error");
+	json_ki64(&jj, "exit", code);
+	json_kdouble(&jj, "seconds", secs, 3);
+	if (code == 0) {
+		struct stat st;
+		char sha[65];
+		struct bw_error e;
+		json_ku64(&jj, "output_size", stat(j->output, &st) == 0 ? (uint64_t)st.st_size : 0);
+		json_kstr(&jj, "sha256", bw_sha256_file(j->output, sha, &e) == 0 ? sha : NULL);
+	} else {
+		char msg[2048];
+		last_line(j->err_path, msg, sizeof msg);
+		if (!WIFEXITED(status))
+			snprintf(msg, sizeof msg, "killed by signal %d", WTERMSIG(status));
+		json_kstr(&jj, "error", msg);
+	}
+	json_obj_end(&jj);
+	fflush(stdout);
+	unlink(j->out_path);
+	unlink(j->err_path);
+	cli_tmp_forget(j->out_path);
+	cli_tmp_forget(j->err_path);
+	return code == 0 ? 0 : 1;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long par = 1, index = -1;
+	char *end;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			par = strtol(optarg, &end, 10);
+			if (*end || par < 1 || par > 256)
+				return cli_usage_error("batch", "-j takes 1..256, not '%s'", optarg);
+			break;
+		case 'i':
+			index = strtol(optarg, &end, 10);
+			if (*end || index < 0 || index >= BATCH_MAX_JOBS)
+				return cli_usage_error("batch", "--index takes a job number, not '%s'", optarg);
+			break;
+		case 'h': fputs(batch_usage, stdout); return EXIT_DONE;
+		default:
+			return cli_usage_error("batch", "unknown option or missing value '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("batch", "one MANIFEST expected");
+	const char *envs[] = { "JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID" };
+	for (size_t i = 0; index < 0 && i < 2; i++) {
+		const char *e = getenv(envs[i]);
+		if (e && *e) {
+			index = strtol(e, &end, 10);
+			if (*end || index < 0)
+				return cli_usage_error("batch", "%s='%s' is not a job number", envs[i], e);
+		}
+	}
+	struct bw_error err;
+	bw_error_clear(&err);
+	struct job *jobs;
+	int njobs, r = read_manifest(argv[optind], &jobs, &njobs, &err);
+	if (r == 0 && index >= njobs)
+		r = bw_seterr(&err, BW_EINVAL, argv[optind], "job %ld asked for, the manifest has %d", index, njobs);
+	if (r == 0)
+		r = cli_tmp_init(&err);
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0)
+		self[n] = '\0';
+	else
+		snprintf(self, sizeof self, "%s", "boxwright");
+	int failed = 0, running = 0, next = index >= 0 ? (int)index : 0;
+	int last = index >= 0 ? (int)index + 1 : njobs;
+	while (r == 0 && (next < last || running > 0)) {
+		if (next < last && running < par) {
+			r = job_start(&jobs[next++], self, &err);
+			running += r == 0;
+			continue;
+		}
+		int status;
+		pid_t pid = wait(&status);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			r = bw_seterr(&err, BW_EIO, NULL, "wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < njobs; i++)
+			if (jobs[i].pid == pid) {
+				failed += job_report(&jobs[i], status);
+				jobs[i].pid = 0;
+				running--;
+			}
+	}
+	for (int i = 0; i < njobs; i++)
+		job_free(&jobs[i]);
+	free(jobs);
+	cli_tmp_cleanup();
+	if (r)
+		return r == BW_EINVAL ? cli_usage_error("batch", "%s", err.msg) : cli_fail(&err);
+	return failed ? EXIT_FAILED : EXIT_DONE;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# build on the base fixture and on the one whose partition is at sector 63
+# (so it really moves; with --new-signature): the box's parts, the OVF by
+# content, the VMDK by independent readers, and the disk inside it by
+# inspect (partition at 1 MiB filling --size, NTFS resized and clean,
+# hidden sectors, BCD and MountedDevices consistent, WinRM set,
+# SetupComplete.cmd present), free clusters zero, no garbage left.
+. "$SRCDIR/tests/e2e/lib.sh"
+printf '@echo off\nwinrm quickconfig -q\n' > "$SCRATCH/setup.cmd"
+
+run_build() {   # NAME SIZE EXTRA...
+  local name=$1 size=$2; shift 2
+  need_fixture "$name.vhd"
+  local img=$FIXTURES/$name.vhd box=$SCRATCH/$name.box
+  if "$BOXWRIGHT" build "$img" -o "$box" --size "$size" --winrm --setup-complete "$SCRATCH/setup.cmd" \
+       --hardware-uuid 8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f --quiet --json "$@" > "$SCRATCH/build.json" 2> "$SCRATCH/err"; then
+    ok "$name: build ($($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["seconds"], "s,", j["box_size"], "bytes")' "$SCRATCH/build.json"))"
+  else
+    bad "$name: build failed: $(cat "$SCRATCH/err")"; return 1
+  fi
+  rm -rf "$SCRATCH/box" && mkdir "$SCRATCH/box"
+  tar -xf "$box" -C "$SCRATCH/box" || { bad "$name: the box is not a tar"; return 1; }
+  [ "$(tar -tf "$box" | sort | tr '\n' ' ')" = "Vagrantfile box-disk001.vmdk box.ovf metadata.json " ] \
+    && ok "$name: box holds box.ovf, box-disk001.vmdk, metadata.json, Vagrantfile" || bad "$name: box entries: $(tar -tf "$box" | tr '\n' ' ')"
+  local vmdk=$SCRATCH/box/box-disk001.vmdk
+  qemu-img check "$vmdk" > /dev/null 2>&1 && ok "$name: qemu-img check" || bad "$name: qemu-img check"
+  vmdkinfo "$vmdk" > /dev/null 2>&1 && ok "$name: vmdkinfo" || bad "$name: vmdkinfo"
+  # the disk through qemu and through libvmdk must agree, byte for byte
+  qemu-img convert -f vmdk -O raw "$vmdk" "$SCRATCH/disk.raw"
+  $PY - "$vmdk" "$SCRATCH/disk.raw" <<'PYEOF' && ok "$name: libvmdk reads what qemu-img reads" || bad "$name: libvmdk and qemu-img differ"
+import sys, pyvmdk
+f = pyvmdk.handle(); f.open(sys.argv[1]); f.open_extent_data_files()
+r = open(sys.argv[2], "rb"); n = f.get_media_size(); off = 0
+while off < n:
+    k = min(4 << 20, n - off)
+    if f.read_buffer_at_offset(k, off) != r.read(k): sys.exit(1)
+    off += k
+sys.exit(0)
+PYEOF
+  $PY - "$SCRATCH/box" "$SCRATCH/disk.raw" <<'PYEOF' && ok "$name: OVF content (XML, items, parent, host resource, capacity, uuids, hrefs)" || bad "$name: OVF content"
+import json, os, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+ns = {"ovf": "http://schemas.dmtf.org/ovf/envelope/1",
+      "rasd": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData",
+      "vbox": "http://www.virtualbox.org/ovf/machine"}
+t = ET.parse(os.path.join(d, "box.ovf")).getroot()
+O = "{%s}" % ns["ovf"]
+errs = []
+for f in t.iter(O + "File"):
+    if not os.path.exists(os.path.join(d, f.get(O + "href"))): errs.append("href missing")
+disks = {x.get(O + "diskId"): x for x in t.iter(O + "Disk")}
+cap = int(next(iter(disks.values())).get(O + "capacity"))
+if cap != os.path.getsize(sys.argv[2]): errs.append("capacity %d != %d" % (cap, os.path.getsize(sys.argv[2])))
+items = list(t.iter(O + "Item"))
+R = "{%s}" % ns["rasd"]
+ids = {i.findtext(R + "InstanceID"): i for i in items}
+for i in items:
+    if i.find(R + "ResourceType") is None: errs.append("Item without ResourceType")
+    if i.findtext(R + "ResourceType") == "17":
+        if i.findtext(R + "Parent") not in ids: errs.append("disk Parent")
+        hr = i.findtext(R + "HostResource")
+        if hr.split("/")[-1] not in disks: errs.append("HostResource " + hr)
+V = "{%s}" % ns["vbox"]
+dis = {x.get(V + "uuid") for x in t.iter(O + "Disk")}
+imgs = {x.get("uuid").strip("{}") for x in t.iter() if x.tag.endswith("Image") and x.get("uuid")}
+if not dis or {u.strip("{}") for u in dis} != imgs: errs.append("vbox uuids %s %s" % (dis, imgs))
+if json.load(open(os.path.join(d, "metadata.json"))).get("provider") != "virtualbox": errs.append("metadata")
+print(errs)
+sys.exit(1 if errs else 0)
+PYEOF
+  grep -q 'communicator = "winrm"' "$SCRATCH/box/Vagrantfile" && grep -q -- '--hardwareuuid", "8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f"' "$SCRATCH/box/Vagrantfile" \
+    && ok "$name: Vagrantfile: winrm communicator, pinned hardware UUID" || bad "$name: Vagrantfile"
+  grep -v '^ *#' "$SCRATCH/box/Vagrantfile" | grep -q 'forwarded_port' && bad "$name: Vagrantfile forwards 5985 again" || ok "$name: no second forward of 5985"
+  # the disk inside, by inspect
+  "$BOXWRIGHT" inspect --json "$SCRATCH/disk.raw" > "$SCRATCH/insp.json" 2> "$SCRATCH/err" || bad "$name: inspect of the built disk: $(cat "$SCRATCH/err")"
+  $PY - "$SCRATCH/insp.json" "$size" <<'PYEOF' && ok "$name: inspect: partition at 1 MiB filling the disk, NTFS resized and clean, boot chain consistent, WinRM ready, SetupComplete.cmd" || bad "$name: inspect of the built disk"
+import json, sys
+j = json.load(open(sys.argv[1])); size = j["virtual_size"]
+p = j["partition_table"]["partitions"]; v = j["volumes"][0]["ntfs"]; w = j["windows"]
+c = {
+ "one partition": len(p) == 1, "active": p[0]["active"], "at 2048": p[0]["start_lba"] == 2048,
+ "spans the disk": 2048 + p[0]["sectors"] == size // 512,
+ "NTFS fills it": v["total_sectors"] * 512 >= p[0]["sectors"] * 512 - v["cluster_size"] - 512,
+ "not dirty": v["dirty"] is False, "hidden 2048": v["hidden_sectors"] == 2048,
+ "backup hidden 2048": v["backup_hidden_sectors"] == 2048,
+ "winrm": w["winrm"]["ready_for_vagrant"] is True, "setupcomplete": w["setup_complete_cmd"] is True,
+ "bcd devices at 1 MiB": all(d["offset"] == 1048576 and d["partition"] == 1
+     for o in j["bcd"]["objects"] for d in o["devices"] if d["kind"] == "partition-mbr"),
+ "no diagnoses": [d["code"] for d in j["diagnoses"]] == [],
+}
+bad = [k for k, ok in c.items() if not ok]
+print(bad, j["diagnoses"])
+sys.exit(1 if bad else 0)
+PYEOF
+  # free clusters read as zero; the garbage marker is gone
+  dd if="$SCRATCH/disk.raw" of="$SCRATCH/part.img" bs=1M skip=1 conv=sparse status=none
+  ntfscat "$SCRATCH/part.img" '$Bitmap' > "$SCRATCH/bitmap" 2>/dev/null
+  $PY - "$SCRATCH/part.img" "$SCRATCH/bitmap" <<'PYEOF' && ok "$name: every free cluster is zero" || bad "$name: free clusters hold data"
+import sys
+img = open(sys.argv[1], "rb"); bm = open(sys.argv[2], "rb").read()
+img.seek(0x28); tot = int.from_bytes(img.read(8), "little"); img.seek(0x0D); spc = img.read(1)[0]
+cs = spc * 512; n = tot * 512 // cs; bad = 0; l = 0
+while l < n:
+    u = (bm[l // 8] >> (l % 8)) & 1; e = l + 1
+    while e < n and e - l < 2048 and ((bm[e // 8] >> (e % 8)) & 1) == u: e += 1
+    if not u:
+        img.seek(l * cs); d = img.read((e - l) * cs)
+        if d.count(0) != len(d): bad += 1
+    l = e
+sys.exit(1 if bad else 0)
+PYEOF
+  local marker; marker=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["garbage_marker"])' "$FIXTURES/$name.facts.json")
+  grep -q "$marker" "$SCRATCH/disk.raw" && bad "$name: deleted-file garbage survived" || ok "$name: no deleted-file garbage in the box"
+  local used; used=$($PY -c 'import sys,os; print(os.stat(sys.argv[1]).st_blocks*512)' "$img")
+  [ "$(stat -c %s "$box")" -lt "$used" ] && ok "$name: box $(stat -c %s "$box") bytes < input's $used allocated" || bad "$name: box not smaller than the input"
+  rm -f "$SCRATCH/disk.raw" "$SCRATCH/part.img"
+}
+run_build nano-base 6G
+run_build nano-sector63 3G --new-signature
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["old_partition_offset"]==63*512 and j["edits"]["bcd_devices_patched"]>=5 and j["edits"]["mounted_devices_patched"]>=2 else 1)' "$SCRATCH/build.json" \
+  && ok "nano-sector63: moved from sector 63; BCD devices and MountedDevices patched" || bad "nano-sector63: fix-up counts: $(cat "$SCRATCH/build.json")"
+# refusals
+need_fixture nano-sysreserved.vhd
+expect_exit 3 "System Reserved layout refused" "$BOXWRIGHT" build "$FIXTURES/nano-sysreserved.vhd" -o "$SCRATCH/sr.box" --quiet
+[ -e "$SCRATCH/sr.box" ] && bad "a refused build left a box" || ok "no box after a refused build"
+expect_exit 3 "dirty SYSTEM hive refused" "$BOXWRIGHT" build "$FIXTURES/nano-dirty.vhd" -o "$SCRATCH/d.box" --winrm --quiet
+finish

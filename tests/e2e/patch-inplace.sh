@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# patch --in-place is atomic: killed with SIGKILL before, during and after
+# the rename, the image is byte-identical to the old one or is the whole
+# new one; SIGTERM while writing leaves the old image and no temporary
+# file; a complete run replaces it.
+. "$SRCDIR/tests/e2e/lib.sh"
+need_fixture nano-cs2.vhd
+img=$SCRATCH/work.vhd
+edits=(--quiet --winrm --hostname inplace1)
+
+# is_new: the image is a complete patched one (read whole by our reader,
+# and its SOFTWARE hive carries the WinRM edit)
+is_new() {
+  "$BUILDDIR/tests/tools/disk_cat" "$img" "$SCRATCH/check.raw" >/dev/null 2>&1 || return 1
+  dd if="$SCRATCH/check.raw" of="$SCRATCH/check.part" bs=4M iflag=skip_bytes skip=$((2048 * 512)) conv=sparse status=none
+  rm -f "$SCRATCH/check.raw"
+  ntfscat "$SCRATCH/check.part" /Windows/System32/config/SOFTWARE > "$SCRATCH/check.sw" 2>/dev/null || return 1
+  rm -f "$SCRATCH/check.part"
+  [ "$(hivexget "$SCRATCH/check.sw" 'Microsoft\Windows\CurrentVersion\WSMAN\Service' allow_unencrypted 2>/dev/null)" = 1 ]
+}
+tmpfiles() { ls -a "$SCRATCH" | grep -c '\.work\.vhd\.boxwright-'; }
+
+run_and_kill() {   # WHEN SIGNAL
+  local when=$1 sig=$2 pid
+  cp --sparse=always "$FIXTURES/nano-cs2.vhd" "$img"
+  "$BOXWRIGHT" patch "$img" --in-place "${edits[@]}" 2>/dev/null &
+  pid=$!
+  case $when in
+    early) sleep 1 ;;
+    writing) for _ in $(seq 1 2400); do [ "$(tmpfiles)" -gt 0 ] && break; sleep 0.025; done ;;
+    renamed) for _ in $(seq 1 2400); do [ "$(tmpfiles)" -gt 0 ] && break; sleep 0.025; done
+             for _ in $(seq 1 2400); do [ "$(tmpfiles)" -eq 0 ] && break; sleep 0.005; done ;;
+  esac
+  kill -"$sig" "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  # a SIGKILLed libguestfs child may linger a moment
+  sleep 0.5
+}
+
+old=$(sha256sum < "$FIXTURES/nano-cs2.vhd")
+for when in early writing renamed; do
+  run_and_kill "$when" KILL
+  now=$(sha256sum < "$img")
+  if [ "$now" = "$old" ]; then ok "SIGKILL $when: the old image, byte for byte"
+  elif is_new; then ok "SIGKILL $when: the whole new image"
+  else bad "SIGKILL $when: the image is neither old nor a complete new one"; fi
+  rm -f "$SCRATCH"/.work.vhd.boxwright-*     # SIGKILL cannot clean up
+done
+
+run_and_kill writing TERM
+[ "$(sha256sum < "$img")" = "$old" ] && ok "SIGTERM while writing: the old image" || bad "SIGTERM while writing: image changed"
+[ "$(tmpfiles)" -eq 0 ] && ok "SIGTERM: no temporary file left" || bad "SIGTERM: temporary file left"
+
+cp --sparse=always "$FIXTURES/nano-cs2.vhd" "$img"
+expect_exit 0 "complete patch --in-place" "$BOXWRIGHT" patch "$img" --in-place "${edits[@]}"
+[ "$(sha256sum < "$img")" != "$old" ] && is_new && ok "complete run: the new image" || bad "complete run: not the new image"
+[ "$(tmpfiles)" -eq 0 ] && ok "complete run: no temporary file left" || bad "complete run: temporary file left"
+ls /var/tmp | grep -q "^boxwright\.$$" && bad "temporary work directory left" || ok "work directory removed"
+finish

@@ -1,0 +1,878 @@
+/*
+ * The box module: box.ovf checked by a real XML parser (xmllint, Debian
+ * package libxml2-utils) and XPath on namespace URIs, not on our own
+ * text: well-formed, every Item with a rasd:ResourceType, the disk's
+ * Parent naming an IDE controller's InstanceID and its HostResource an
+ * existing Disk, the capacity, the vbox:uuid of the Disk equal to the
+ * <Image uuid> of vbox:Machine, and hostile strings (< & ' > in names)
+ * coming back out of the parser unchanged.  The Vagrantfile text and its
+ * Ruby escaping; the refusals of bad options.  bw_box_write: a tar read
+ * back with libarchive (entries, order, bytes, gzip), O_EXCL, no partial
+ * output on failure.  The catalog: create, update in place, Gem::Version
+ * order, name mismatch and relative URLs refused, unknown members kept,
+ * the JSON reader's refusals.  SHA-256 against FIPS 180-2 vectors ("abc",
+ * empty, one million "a") and sha256sum on a 3 MiB file.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "boxwright/box.h"
+#include "boxwright/disk.h"
+#include "box/box_internal.h"
+#include "box/json_read.h"
+#include "check.h"
+
+static char dir[] = "/tmp/bw-test-box.XXXXXX";
+
+#define DISK_UUID    "0b7c5c1e-3f2a-4d6e-9a1b-2c3d4e5f6a7b"
+#define MACHINE_UUID "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+#define CAPACITY     (40ull << 30)
+
+static char *path_in(const char *name)
+{
+	static char buf[8][512];
+	static int next;
+	char *p = buf[next++ % 8];
+	snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+	return p;
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t n = fwrite(data, 1, len, f);
+	return fclose(f) == 0 && n == len ? 0 : -1;
+}
+
+/* The whole file, NUL-terminated; NULL if unreadable. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *p = malloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			p = realloc(p, cap *= 2);
+		size_t r = fread(p + n, 1, cap - n - 1, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	p[n] = '\0';
+	if (len)
+		*len = n;
+	return p;
+}
+
+/* Run ARGV, capture stdout into OUT (NUL-terminated, truncated to
+ * OUTSZ); returns the exit status, or -1 if it could not run. */
+static int run_capture(char *const argv[], char *out, size_t outsz)
+{
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		close(pfd[0]);
+		close(pfd[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(pfd[0], out + n, n + 1 < outsz ? outsz - n - 1 : 0);
+		if (r <= 0) {
+			if (r == 0 || n + 1 >= outsz)
+				break;
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n += (size_t)r;
+		if (n + 1 >= outsz) {
+			char sink[256];
+			while (read(pfd[0], sink, sizeof sink) > 0)
+				;
+			break;
+		}
+	}
+	out[n] = '\0';
+	close(pfd[0]);
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int have_xmllint;
+
+/* XPath on FILE through xmllint; the result as a string in OUT. */
+static int xpath(const char *file, const char *expr, char *out, size_t outsz)
+{
+	char *argv[] = { "xmllint", "--xpath", (char *)expr, (char *)file, NULL };
+	return run_capture(argv, out, outsz);
+}
+
+static int xpath_eq(const char *file, const char *expr, const char *want)
+{
+	char got[4096];
+	if (xpath(file, expr, got, sizeof got) != 0) {
+		fprintf(stderr, "xpath %s: xmllint failed\n", expr);
+		return 0;
+	}
+	/* xmllint ends its answer with a newline */
+	size_t n = strlen(got);
+	if (n && got[n - 1] == '\n')
+		got[n - 1] = '\0';
+	if (strcmp(got, want) != 0) {
+		fprintf(stderr, "xpath %s: got \"%s\", expected \"%s\"\n", expr,
+			got, want);
+		return 0;
+	}
+	return 1;
+}
+
+/* Namespace-exact names: a wrong prefix binding fails these. */
+#define OVF_NS  "namespace-uri()='http://schemas.dmtf.org/ovf/envelope/1'"
+#define RASD_NS "namespace-uri()='http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData'"
+#define VSSD_NS "namespace-uri()='http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData'"
+#define VBOX_NS "namespace-uri()='http://www.virtualbox.org/ovf/machine'"
+#define OVF(n)  "*[local-name()='" n "' and " OVF_NS "]"
+#define RASD(n) "*[local-name()='" n "' and " RASD_NS "]"
+#define VSSD(n) "*[local-name()='" n "' and " VSSD_NS "]"
+#define VBOX(n) "*[local-name()='" n "' and " VBOX_NS "]"
+#define ATTR_OVF(n)  "@*[local-name()='" n "' and " OVF_NS "]"
+#define ATTR_VBOX(n) "@*[local-name()='" n "' and " VBOX_NS "]"
+#define ITEMS "/" OVF("Envelope") "/" OVF("VirtualSystem") "/" \
+	OVF("VirtualHardwareSection") "/" OVF("Item")
+
+/* The structural checks of FORMATS.md on an OVF file. */
+static void check_ovf_structure(const char *file, const char *capacity,
+				const char *name, unsigned mem, unsigned cpus,
+				const char *mac)
+{
+	char want[512];
+	CHECK(xpath_eq(file, "count(" ITEMS ")", "6"));
+	/* every Item has a rasd:ResourceType */
+	CHECK(xpath_eq(file, "count(" ITEMS "[not(" RASD("ResourceType") ")])", "0"));
+	/* the disk's Parent is the InstanceID of an IDE controller */
+	CHECK(xpath_eq(file, "count(" ITEMS "[" RASD("ResourceType") "=17])", "1"));
+	CHECK(xpath_eq(file,
+		       "count(" ITEMS "[" RASD("ResourceType") "=5][" RASD("ResourceSubType") "='PIIX4']"
+		       "[" RASD("InstanceID") "=" ITEMS "[" RASD("ResourceType") "=17]/" RASD("Parent") "])",
+		       "1"));
+	/* InstanceIDs are unique */
+	CHECK(xpath_eq(file,
+		       "count(" ITEMS "[" RASD("InstanceID") "=preceding-sibling::" OVF("Item") "/" RASD("InstanceID") "])",
+		       "0"));
+	/* HostResource /disk/<id> names a Disk of the DiskSection */
+	CHECK(xpath_eq(file,
+		       "string(" ITEMS "[" RASD("ResourceType") "=17]/" RASD("HostResource") ")",
+		       "/disk/vmdisk1"));
+	CHECK(xpath_eq(file,
+		       "count(//" OVF("DiskSection") "/" OVF("Disk") "[" ATTR_OVF("diskId") "=substring-after("
+		       ITEMS "[" RASD("ResourceType") "=17]/" RASD("HostResource") ",'/disk/')])",
+		       "1"));
+	CHECK(xpath_eq(file, "string(" ITEMS "[" RASD("ResourceType") "=17]/" RASD("AddressOnParent") ")", "0"));
+	/* the Disk's file is a File of References */
+	CHECK(xpath_eq(file,
+		       "string(//" OVF("References") "/" OVF("File") "[" ATTR_OVF("id") "=//" OVF("Disk") "/" ATTR_OVF("fileRef") "]/" ATTR_OVF("href") ")",
+		       "box-disk001.vmdk"));
+	CHECK(xpath_eq(file, "string(//" OVF("Disk") "/" ATTR_OVF("capacity") ")", capacity));
+	CHECK(xpath_eq(file, "string(//" OVF("Disk") "/" ATTR_OVF("format") ")",
+		       "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"));
+	/* vbox:uuid of the Disk = <Image uuid="{...}"> of vbox:Machine */
+	CHECK(xpath_eq(file, "string(//" OVF("Disk") "/" ATTR_VBOX("uuid") ")", DISK_UUID));
+	CHECK(xpath_eq(file,
+		       "string(//" VBOX("Machine") "//*[local-name()='StorageController'][@type='PIIX4']"
+		       "/*[local-name()='AttachedDevice'][@type='HardDisk'][@port='0'][@device='0']/*[local-name()='Image']/@uuid)",
+		       "{" DISK_UUID "}"));
+	CHECK(xpath_eq(file, "string(//" VBOX("Machine") "/@uuid)", "{" MACHINE_UUID "}"));
+	CHECK(xpath_eq(file, "string(//" VBOX("Machine") "/" ATTR_OVF("required") ")", "false"));
+	/* hostile names come back out of the parser unchanged */
+	CHECK(xpath_eq(file, "string(//" OVF("VirtualSystem") "/" ATTR_OVF("id") ")", name));
+	CHECK(xpath_eq(file, "string(//" VBOX("Machine") "/@name)", name));
+	CHECK(xpath_eq(file, "string(//" OVF("System") "/" VSSD("VirtualSystemIdentifier") ")", name));
+	CHECK(xpath_eq(file, "string(//" OVF("System") "/" VSSD("VirtualSystemType") ")", "virtualbox-2.2"));
+	/* OS: CIM 118 (Windows Server 2016) and VirtualBox's type */
+	CHECK(xpath_eq(file, "string(//" OVF("OperatingSystemSection") "/" ATTR_OVF("id") ")", "118"));
+	CHECK(xpath_eq(file, "string(//" OVF("OperatingSystemSection") "/" VBOX("OSType") ")", "Windows2016_64"));
+	CHECK(xpath_eq(file, "string(//" VBOX("Machine") "/@OSType)", "Windows2016_64"));
+	/* memory and CPUs, in the Items and in vbox:Machine */
+	snprintf(want, sizeof want, "%u", mem);
+	CHECK(xpath_eq(file, "string(" ITEMS "[" RASD("ResourceType") "=4]/" RASD("VirtualQuantity") ")", want));
+	CHECK(xpath_eq(file, "string(//" VBOX("Machine") "//*[local-name()='Memory']/@RAMSize)", want));
+	CHECK(xpath_eq(file, "string(" ITEMS "[" RASD("ResourceType") "=4]/" RASD("AllocationUnits") ")", "MegaBytes"));
+	snprintf(want, sizeof want, "%u", cpus);
+	CHECK(xpath_eq(file, "string(" ITEMS "[" RASD("ResourceType") "=3]/" RASD("VirtualQuantity") ")", want));
+	CHECK(xpath_eq(file, "string(//" VBOX("Machine") "//*[local-name()='CPU']/@count)", want));
+	/* the NAT E1000 and its MAC */
+	CHECK(xpath_eq(file, "string(" ITEMS "[" RASD("ResourceType") "=10]/" RASD("ResourceSubType") ")", "E1000"));
+	CHECK(xpath_eq(file, "string(" ITEMS "[" RASD("ResourceType") "=10]/" RASD("Connection") ")", "NAT"));
+	CHECK(xpath_eq(file, "string(//" OVF("NetworkSection") "/" OVF("Network") "/" ATTR_OVF("name") ")", "NAT"));
+	CHECK(xpath_eq(file,
+		       "string(//" VBOX("Machine") "//*[local-name()='Adapter'][@slot='0'][@type='82540EM'][*[local-name()='NAT']]/@MACAddress)",
+		       mac));
+}
+
+static void test_ovf(void)
+{
+	struct bw_box_opts o = {
+		.disk_capacity = CAPACITY,
+		.vm_name = "nano<&'> \xc3\xa9t\xc3\xa9",
+		.memory_mb = 2048,
+		.cpus = 2,
+		.mac = "0a0027aBcDeF",
+	};
+	struct bw_error e;
+	char *ovf = NULL;
+	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
+	if (!ovf)
+		return;
+	/* the hostile name is escaped, never raw */
+	CHECK(strstr(ovf, "nano&lt;&amp;&apos;&gt; \xc3\xa9t\xc3\xa9") != NULL);
+	CHECK(strstr(ovf, "nano<") == NULL);
+	/* literal prefixes as VirtualBox declares them */
+	CHECK(strstr(ovf, "xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"") != NULL);
+	CHECK(strstr(ovf, "xmlns:vbox=\"http://www.virtualbox.org/ovf/machine\"") != NULL);
+	CHECK(strstr(ovf, "<rasd:ResourceType>17</rasd:ResourceType>") != NULL);
+	CHECK(strstr(ovf, "ovf:capacity=\"42949672960\"") != NULL);
+	char *f = path_in("t.ovf");
+	CHECK(write_file(f, ovf, strlen(ovf)) == 0);
+	free(ovf);
+
+	if (!have_xmllint) {
+		CHECK(!"xmllint (Debian package libxml2-utils) is needed to parse the OVF");
+		return;
+	}
+	char out[256];
+	char *argv[] = { "xmllint", "--noout", f, NULL };
+	CHECK(run_capture(argv, out, sizeof out) == 0);
+	check_ovf_structure(f, "42949672960", "nano<&'> \xc3\xa9t\xc3\xa9", 2048, 2,
+			    "0A0027ABCDEF");
+
+	/* defaults: 1024 MB, 1 CPU, a random MAC, the default name */
+	struct bw_box_opts d = { .disk_capacity = 1 << 20 };
+	CHECK(bw_box_ovf(&d, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
+	if (!ovf)
+		return;
+	CHECK(write_file(f, ovf, strlen(ovf)) == 0);
+	const char *m = strstr(ovf, "MACAddress=\"");
+	char mac[13] = "";
+	if (m) {
+		memcpy(mac, m + 12, 12);
+		mac[12] = '\0';
+	}
+	free(ovf);
+	CHECK(strlen(mac) == 12 && strspn(mac, "0123456789ABCDEF") == 12);
+	/* unicast, locally administered */
+	CHECK(strchr("26AE", mac[1]) != NULL);
+	check_ovf_structure(f, "1048576", BW_BOX_DEFAULT_VM_NAME, 1024, 1, mac);
+}
+
+static void test_refusals(void)
+{
+	struct bw_error e;
+	char *t = NULL;
+	struct {
+		struct bw_box_opts o;
+		const char *what;
+	} bad[] = {
+		{ { .disk_capacity = 512, .vm_name = "a\"b" }, "quote in name" },
+		{ { .disk_capacity = 512, .vm_name = "a/b" }, "slash in name" },
+		{ { .disk_capacity = 512, .vm_name = "a\\b" }, "backslash in name" },
+		{ { .disk_capacity = 512, .vm_name = "" }, "empty name" },
+		{ { .disk_capacity = 512, .vm_name = "a\nb" }, "newline in name" },
+		{ { .disk_capacity = 512, .vm_name = "a\xc3" }, "truncated UTF-8" },
+		{ { .disk_capacity = 512, .vm_name = "\xc0\xafx" }, "overlong UTF-8" },
+		{ { .disk_capacity = 512, .vm_name = "\xed\xa0\x80" }, "UTF-8 surrogate" },
+		{ { .disk_capacity = 512, .vm_name = "a\xef\xbf\xbf" }, "U+FFFF, not an XML Char" },
+		{ { .disk_capacity = 512, .vm_name = "a\xc2\x85" }, "U+0085, a C1 control" },
+		{ { .disk_capacity = 512, .vm_name = "\xf4\x90\x80\x80" }, "past U+10FFFF" },
+		{ { .disk_capacity = 512, .cpus = 65 }, "65 CPUs" },
+		{ { .disk_capacity = 512, .memory_mb = 2 }, "2 MB" },
+		{ { .disk_capacity = 512, .mac = "010027000001" }, "multicast MAC" },
+		{ { .disk_capacity = 512, .mac = "000000000000" }, "zero MAC" },
+		{ { .disk_capacity = 512, .mac = "08:00:27:00:00:01" }, "MAC with colons" },
+		{ { .disk_capacity = 512, .hardware_uuid = "not-a-uuid" }, "bad hardware UUID" },
+		{ { .disk_capacity = 512, .hardware_uuid = "00000000-0000-0000-0000-000000000000" }, "zero hardware UUID" },
+		{ { .disk_capacity = 512, .winrm_password = "a\rb" }, "CR in password" },
+		{ { .disk_capacity = 512, .winrm_user = "" }, "empty user" },
+		{ { .disk_capacity = 0 }, "zero capacity" },
+		{ { .disk_capacity = 1000 }, "capacity not a sector multiple" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		t = NULL;
+		int r = bw_box_ovf(&bad[i].o, DISK_UUID, MACHINE_UUID, &t, &e);
+		if (r != BW_EINVAL)
+			fprintf(stderr, "refusal %zu (%s): got %d\n", i, bad[i].what, r);
+		CHECK(r == BW_EINVAL && t == NULL);
+		free(t);
+	}
+	char longname[BW_BOX_MAX_NAME + 2];
+	memset(longname, 'n', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	struct bw_box_opts o = { .disk_capacity = 512, .vm_name = longname };
+	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &t, &e) == BW_EINVAL);
+	longname[BW_BOX_MAX_NAME] = '\0';
+	t = NULL;
+	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &t, &e) == 0);
+	free(t);
+	struct bw_box_opts ok = { .disk_capacity = 512 };
+	CHECK(bw_box_ovf(&ok, "bad", MACHINE_UUID, &t, &e) == BW_EINVAL);
+	CHECK(bw_box_ovf(&ok, DISK_UUID, "00000000-0000-0000-0000-000000000000", &t, &e) == BW_EINVAL);
+	CHECK(bw_box_ovf(&ok, DISK_UUID, "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1", &t, &e) == BW_EINVAL);
+	/* uppercase UUIDs are accepted and written lowercase */
+	t = NULL;
+	CHECK(bw_box_ovf(&ok, "0B7C5C1E-3F2A-4D6E-9A1B-2C3D4E5F6A7B", MACHINE_UUID, &t, &e) == 0);
+	CHECK(t && strstr(t, "vbox:uuid=\"" DISK_UUID "\"") != NULL);
+	free(t);
+}
+
+static void test_vagrantfile(void)
+{
+	struct bw_box_opts o = {
+		.memory_mb = 3072,
+		.cpus = 4,
+		.mac = "0A0027000001",
+		.winrm_user = "Admin \"x\"",
+		.winrm_password = "p\"a\\ss#{`id`}'<&#@x#$y \xc3\xa9",
+		.hardware_uuid = "12345678-9ABC-def0-1234-56789abcdef0",
+	};
+	struct bw_error e;
+	char *v = NULL;
+	CHECK(bw_box_vagrantfile(&o, &v, &e) == 0);
+	if (!v)
+		return;
+	static const char want[] =
+		"Vagrant.configure(\"2\") do |config|\n"
+		"  config.vm.guest = :windows\n"
+		"  config.vm.communicator = \"winrm\"\n"
+		"  config.winrm.transport = :plaintext\n"
+		"  config.winrm.basic_auth_only = true\n"
+		"  config.winrm.username = \"Admin \\\"x\\\"\"\n"
+		"  config.winrm.password = \"p\\\"a\\\\ss\\#{`id`}'<&\\#@x\\#$y \xc3\xa9\"\n"
+		"  config.vm.base_mac = \"0A0027000001\"\n"
+		"  config.vm.provider \"virtualbox\" do |vb|\n"
+		"    vb.memory = 3072\n"
+		"    vb.cpus = 4\n"
+		"    vb.customize [\"modifyvm\", :id, \"--hardwareuuid\", \"12345678-9abc-def0-1234-56789abcdef0\"]\n"
+		"  end\n"
+		"end\n";
+	const char *body = strstr(v, "Vagrant.configure");
+	CHECK(body && strcmp(body, want) == 0);
+	if (body && strcmp(body, want) != 0)
+		fprintf(stderr, "Vagrantfile:\n%s\n", v);
+	/* no second forward of WinRM's port: Vagrant has id "winrm" */
+	CHECK(strstr(v, "forwarded_port") == NULL);
+	free(v);
+
+	/* defaults; no hardware UUID line without one */
+	struct bw_box_opts d = { .mac = "0A0027000002" };
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == 0);
+	if (!v)
+		return;
+	CHECK(strstr(v, "  config.winrm.username = \"administrator\"\n") != NULL);
+	CHECK(strstr(v, "  config.winrm.password = \"vagrant\"\n") != NULL);
+	CHECK(strstr(v, "    vb.memory = 1024\n    vb.cpus = 1\n  end\n") != NULL);
+	CHECK(strstr(v, "hardwareuuid") == NULL);
+	free(v);
+}
+
+/* A small streamOptimized VMDK through the library's own writer. */
+static int make_vmdk(const char *path, uint64_t size)
+{
+	struct bw_writer_opts wo = { .format = BW_WRITE_VMDK_STREAM, .size = size,
+				     .threads = 1 };
+	struct bw_writer *w = NULL;
+	struct bw_error e;
+	if (bw_writer_open(path, &wo, &w, &e))
+		return -1;
+	uint8_t buf[4096];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)(i * 7 + 1);
+	if (bw_writer_write(w, buf, sizeof buf, 0, &e) ||
+	    bw_writer_write(w, buf, sizeof buf, size / 2, &e)) {
+		bw_writer_abort(w);
+		return -1;
+	}
+	return bw_writer_finish(w, &e) ? -1 : 0;
+}
+
+struct tar_entry {
+	char name[64];
+	int64_t size;
+	char *data;
+};
+
+/* Read a .box back: up to 8 entries; returns the count or -1.  *FILTER
+ * gets the outermost filter code. */
+static int read_box(const char *path, struct tar_entry *ents, int *filter)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return -1;
+	}
+	int n = 0;
+	struct archive_entry *ae;
+	int s;
+	while ((s = archive_read_next_header(a, &ae)) == ARCHIVE_OK && n < 8) {
+		struct tar_entry *t = &ents[n++];
+		snprintf(t->name, sizeof t->name, "%s", archive_entry_pathname(ae));
+		t->size = archive_entry_size(ae);
+		t->data = malloc((size_t)t->size + 1);
+		la_ssize_t got = archive_read_data(a, t->data, (size_t)t->size);
+		if (got != t->size)
+			n = -100;
+		t->data[t->size > 0 ? t->size : 0] = '\0';
+		if (archive_entry_filetype(ae) != AE_IFREG ||
+		    (archive_entry_perm(ae) & 0777) != 0644)
+			n = -100;
+	}
+	*filter = archive_filter_code(a, 0);
+	if (s != ARCHIVE_EOF)
+		n = -1;
+	archive_read_free(a);
+	return n < 0 ? -1 : n;
+}
+
+static void free_entries(struct tar_entry *ents, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(ents[i].data);
+}
+
+static void test_box_write(void)
+{
+	const uint64_t size = 3 << 20;
+	char *vmdk = path_in("d.vmdk");
+	CHECK(make_vmdk(vmdk, size) == 0);
+	size_t vmdk_len = 0;
+	char *vmdk_bytes = read_file(vmdk, &vmdk_len);
+	CHECK(vmdk_bytes && vmdk_len > 0);
+
+	struct bw_box_opts o = {
+		.vmdk_path = vmdk,
+		.vm_name = "t&<",
+		.mac = "0A0027000003",
+		.disk_uuid = DISK_UUID,
+		.machine_uuid = MACHINE_UUID,
+		.hardware_uuid = "12345678-9abc-def0-1234-56789abcdef0",
+	};
+	struct bw_error e;
+	for (int gz = 0; gz < 2; gz++) {
+		char *box = path_in(gz ? "g.box" : "p.box");
+		o.gzip = gz;
+		int r = bw_box_write(box, &o, &e);
+		if (r)
+			fprintf(stderr, "bw_box_write: %s\n", e.msg);
+		CHECK(r == 0);
+		struct tar_entry ents[8];
+		int filter = -1;
+		int n = read_box(box, ents, &filter);
+		CHECK(n == 4);
+		CHECK(filter == (gz ? ARCHIVE_FILTER_GZIP : ARCHIVE_FILTER_NONE));
+		if (n != 4) {
+			if (n > 0)
+				free_entries(ents, n);
+			continue;
+		}
+		CHECK(strcmp(ents[0].name, "box.ovf") == 0);
+		CHECK(strcmp(ents[1].name, "metadata.json") == 0);
+		CHECK(strcmp(ents[2].name, "Vagrantfile") == 0);
+		CHECK(strcmp(ents[3].name, "box-disk001.vmdk") == 0);
+		/* the OVF is bw_box_ovf's for the same options and capacity */
+		struct bw_box_opts oc = o;
+		oc.disk_capacity = size;
+		char *ovf = NULL, *vf = NULL;
+		CHECK(bw_box_ovf(&oc, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
+		CHECK(ovf && strcmp(ents[0].data, ovf) == 0);
+		CHECK(strcmp(ents[1].data, "{\"provider\":\"virtualbox\"}\n") == 0);
+		CHECK(bw_box_vagrantfile(&oc, &vf, &e) == 0);
+		CHECK(vf && strcmp(ents[2].data, vf) == 0);
+		CHECK_EQ_U64(ents[3].size, vmdk_len);
+		CHECK(vmdk_bytes && (size_t)ents[3].size == vmdk_len &&
+		      memcmp(ents[3].data, vmdk_bytes, vmdk_len) == 0);
+		free(ovf);
+		free(vf);
+		/* plain ustar, nothing else: a 512-byte header per entry, data
+		 * padded to 512, two zero records, no padding to a block */
+		uint64_t want_size = 1024;
+		for (int i = 0; i < n; i++)
+			want_size += 512 + ((uint64_t)ents[i].size + 511) / 512 * 512;
+		free_entries(ents, n);
+		if (!gz) {
+			struct stat st;
+			CHECK(stat(box, &st) == 0);
+			CHECK_EQ_U64(st.st_size, want_size);
+		}
+	}
+
+	/* O_EXCL: an existing output is refused and left as it was */
+	char *p = path_in("p.box");
+	struct stat before, after;
+	CHECK(stat(p, &before) == 0);
+	o.gzip = 0;
+	CHECK(bw_box_write(p, &o, &e) == BW_EIO);
+	CHECK(stat(p, &after) == 0 && after.st_size == before.st_size &&
+	      after.st_ino == before.st_ino);
+
+	/* a capacity that disagrees with the VMDK: refused, nothing written */
+	char *q = path_in("q.box");
+	o.disk_capacity = size + 512;
+	CHECK(bw_box_write(q, &o, &e) == BW_EINVAL);
+	CHECK(access(q, F_OK) != 0);
+	o.disk_capacity = size;
+	CHECK(bw_box_write(q, &o, &e) == 0);
+	CHECK(access(q, F_OK) == 0);
+
+	/* not a streamOptimized VMDK (a raw file): refused, nothing written */
+	char *raw = path_in("d.raw");
+	char zeros[4096] = { 0 };
+	CHECK(write_file(raw, zeros, sizeof zeros) == 0);
+	struct bw_box_opts ro = { .vmdk_path = raw };
+	char *rbox = path_in("r.box");
+	CHECK(bw_box_write(rbox, &ro, &e) == BW_EINVAL);
+	CHECK(access(rbox, F_OK) != 0);
+	/* a missing VMDK */
+	ro.vmdk_path = path_in("missing.vmdk");
+	CHECK(bw_box_write(rbox, &ro, &e) < 0);
+	CHECK(access(rbox, F_OK) != 0);
+	/* bad options are refused before anything is created */
+	struct bw_box_opts bo = { .vmdk_path = vmdk, .vm_name = "x\"y" };
+	CHECK(bw_box_write(rbox, &bo, &e) == BW_EINVAL);
+	CHECK(access(rbox, F_OK) != 0);
+	bo.vm_name = NULL;
+	bo.disk_uuid = "nope";
+	CHECK(bw_box_write(rbox, &bo, &e) == BW_EINVAL);
+	CHECK(access(rbox, F_OK) != 0);
+	free(vmdk_bytes);
+}
+
+/* ---- catalog ------------------------------------------------------------ */
+
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* No temporary files beside the catalog. */
+static int no_temp_files(void)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	int ok = 1;
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".tmp"))
+			ok = 0;
+	closedir(d);
+	return ok;
+}
+
+static void test_catalog(void)
+{
+	char *cat = path_in("cat.json");
+	struct bw_catalog_entry ce = {
+		.name = "boxwright/nano",
+		.version = "1.0.0",
+		.provider = "virtualbox",
+		.url = "file:///srv/boxes/nano-1.0.0.box",
+		.sha256 = SHA_A,
+		.description = "Nano \"test\" \\ box",
+	};
+	struct bw_error e;
+	int r = bw_catalog_update(cat, &ce, &e);
+	if (r)
+		fprintf(stderr, "catalog: %s\n", e.msg);
+	CHECK(r == 0);
+	char *t = read_file(cat, NULL);
+	static const char want1[] =
+		"{\n"
+		"  \"name\": \"boxwright/nano\",\n"
+		"  \"description\": \"Nano \\\"test\\\" \\\\ box\",\n"
+		"  \"versions\": [\n"
+		"    {\n"
+		"      \"version\": \"1.0.0\",\n"
+		"      \"providers\": [\n"
+		"        {\n"
+		"          \"name\": \"virtualbox\",\n"
+		"          \"url\": \"file:///srv/boxes/nano-1.0.0.box\",\n"
+		"          \"checksum_type\": \"sha256\",\n"
+		"          \"checksum\": \"" SHA_A "\"\n"
+		"        }\n"
+		"      ]\n"
+		"    }\n"
+		"  ]\n"
+		"}\n";
+	CHECK(t && strcmp(t, want1) == 0);
+	if (t && strcmp(t, want1) != 0)
+		fprintf(stderr, "catalog:\n%s", t);
+	free(t);
+	struct stat st;
+	CHECK(stat(cat, &st) == 0 && (st.st_mode & 0777) == 0644);
+
+	/* the same version and provider: replaced in place, not added */
+	ce.url = "https://boxes.example/nano-1.0.0.box";
+	ce.sha256 = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+	ce.description = "ignored for an existing catalog";
+	CHECK(bw_catalog_update(cat, &ce, &e) == 0);
+	t = read_file(cat, NULL);
+	CHECK(t && strstr(t, "\"checksum\": \"" SHA_B "\"") != NULL);
+	CHECK(t && strstr(t, SHA_A) == NULL);
+	CHECK(t && strstr(t, "file:///srv") == NULL);
+	CHECK(t && strstr(t, "Nano \\\"test\\\"") != NULL);
+	free(t);
+
+	/* Gem::Version order, not string order; "1.0" is "1.0.0" */
+	const char *vs[] = { "1.10.0", "1.9.0", "1.0.0.beta", "0.9", "1.0" };
+	ce.url = "http://h/x.box";
+	for (size_t i = 0; i < 5; i++) {
+		ce.version = vs[i];
+		CHECK(bw_catalog_update(cat, &ce, &e) == 0);
+	}
+	t = read_file(cat, NULL);
+	const char *order[] = { "\"0.9\"", "\"1.0.0.beta\"", "\"1.0.0\"", "\"1.9.0\"", "\"1.10.0\"" };
+	const char *at = t;
+	for (size_t i = 0; i < 5 && at; i++) {
+		at = strstr(at, order[i]);
+		CHECK(at != NULL);
+	}
+	CHECK(t && strstr(t, "\"1.0\"") == NULL);
+	/* 1.0.0's provider was replaced by the "1.0" update: one provider */
+	int providers = 0;
+	for (const char *s = t; s && (s = strstr(s, "\"name\": \"virtualbox\"")); s++)
+		providers++;
+	CHECK(providers == 5);
+	free(t);
+
+	/* a different box name: refused, file untouched */
+	size_t len0 = 0;
+	char *t0 = read_file(cat, &len0);
+	struct bw_catalog_entry other = ce;
+	other.name = "someone/else";
+	CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	/* relative and malformed URLs, bad checksums and versions: refused */
+	const char *bad_urls[] = { "nano.box", "./nano.box", "/abs/nano.box",
+				   "file://nano.box", "file:///", "http:///x",
+				   "ftp://h/x", "file:///a b.box", "http://h/\x01" };
+	for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+		other = ce;
+		other.url = bad_urls[i];
+		CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	}
+	other = ce;
+	other.sha256 = SHA_A "0";
+	CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	char non_hex[65];
+	memcpy(non_hex, SHA_A, 65);
+	non_hex[17] = 'g';
+	other.sha256 = non_hex;
+	CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	const char *bad_versions[] = { "", "v1", "1..0", "1.0.", "1.0-beta", "1 0" };
+	for (size_t i = 0; i < sizeof bad_versions / sizeof bad_versions[0]; i++) {
+		other = ce;
+		other.version = bad_versions[i];
+		CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	}
+	size_t len1 = 0;
+	char *t1 = read_file(cat, &len1);
+	CHECK(t0 && t1 && len0 == len1 && memcmp(t0, t1, len0) == 0);
+	free(t0);
+	free(t1);
+	CHECK(no_temp_files());
+
+	/* unknown members survive; a provider of another architecture stays;
+	 * FILE:// in capitals is a file URL */
+	char *cat2 = path_in("cat2.json");
+	static const char foreign[] =
+		"{\"name\":\"b\",\"extra\":[1,-2.5e+3,true,false,null,{}],"
+		"\"versions\":[{\"version\":\"2.0\",\"status\":\"active\",\"providers\":["
+		"{\"name\":\"virtualbox\",\"architecture\":\"arm64\",\"url\":\"http://h/arm.box\"},"
+		"{\"name\":\"virtualbox\",\"url\":\"http://h/old.box\",\"checksum_type\":\"md5\",\"checksum\":\"x\"},"
+		"{\"name\":\"libvirt\",\"url\":\"http://h/lv.box\"},"
+		"{\"name\":\"virtualbox\",\"url\":\"http://h/dup.box\"}]}],"
+		"\"s\":\"caf\\u00e9 \\ud83d\\ude00 \\/\"}";
+	CHECK(write_file(cat2, foreign, sizeof foreign - 1) == 0);
+	chmod(cat2, 0640);
+	struct bw_catalog_entry c2 = { .name = "b", .version = "2.0.0",
+				       .url = "FILE:///x.box", .sha256 = SHA_A };
+	r = bw_catalog_update(cat2, &c2, &e);
+	if (r)
+		fprintf(stderr, "catalog 2: %s\n", e.msg);
+	CHECK(r == 0);
+	t = read_file(cat2, NULL);
+	CHECK(t && strstr(t, "\"extra\": [\n    1,\n    -2.5e+3,\n    true,\n    false,\n    null,\n    {}\n  ]") != NULL);
+	CHECK(t && strstr(t, "\"status\": \"active\"") != NULL);
+	CHECK(t && strstr(t, "\"architecture\": \"arm64\"") != NULL);
+	CHECK(t && strstr(t, "old.box") == NULL && strstr(t, "dup.box") == NULL);
+	CHECK(t && strstr(t, "lv.box") != NULL);
+	CHECK(t && strstr(t, "FILE:///x.box") != NULL);
+	CHECK(t && strstr(t, "\"s\": \"caf\xc3\xa9 \xf0\x9f\x98\x80 /\"") != NULL);
+	CHECK(t && strstr(t, "\"version\": \"2.0\"") != NULL);
+	free(t);
+	CHECK(stat(cat2, &st) == 0 && (st.st_mode & 0777) == 0640);
+
+	/* a catalog that is not JSON, or not a catalog: BW_EFORMAT, untouched */
+	static const char *broken[] = {
+		"{\"name\":\"b\",", "[1]", "{\"versions\":[]}",
+		"{\"name\":\"b\",\"versions\":{}}",
+		"{\"name\":\"b\",\"versions\":[{\"providers\":[]}]}",
+		"{\"name\":\"b\",\"versions\":[{\"version\":\"2.0.0\",\"providers\":[{}]}]}",
+	};
+	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+		CHECK(write_file(cat2, broken[i], strlen(broken[i])) == 0);
+		CHECK(bw_catalog_update(cat2, &c2, &e) == BW_EFORMAT);
+		t = read_file(cat2, NULL);
+		CHECK(t && strcmp(t, broken[i]) == 0);
+		free(t);
+	}
+	CHECK(no_temp_files());
+	/* a catalog in a directory that does not exist */
+	char *nodir = path_in("nodir/cat.json");
+	CHECK(bw_catalog_update(nodir, &c2, &e) == BW_EIO);
+}
+
+static void test_json(void)
+{
+	struct {
+		const char *text;
+		int ok;
+	} cases[] = {
+		{ "{}", 1 }, { " [ ] ", 1 }, { "\"a\\u00e9\\ud83d\\ude00\"", 1 },
+		{ "-0.5e+3", 1 }, { "0", 1 }, { "[1,2,3]", 1 },
+		{ "01", 0 }, { "1.", 0 }, { ".5", 0 }, { "1e", 0 }, { "-", 0 },
+		{ "\"\\ud83d\"", 0 }, { "\"\\ude00\"", 0 }, { "\"\\u0000\"", 0 },
+		{ "\"\\x\"", 0 }, { "\"a\nb\"", 0 }, { "\"\xff\"", 0 },
+		{ "\"\xc0\x80\"", 0 }, { "\"abc", 0 }, { "[1,]", 0 },
+		{ "{\"a\":1,}", 0 }, { "{\"a\":1,\"a\":2}", 0 }, { "{} x", 0 },
+		{ "\xef\xbb\xbf{}", 0 }, { "tru", 0 }, { "nul", 0 }, { "", 0 },
+		{ "{\"a\" 1}", 0 }, { "{1:2}", 0 },
+	};
+	struct bw_error e;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct json_value *v = NULL;
+		int r = json_parse(cases[i].text, strlen(cases[i].text), "t", &v, &e);
+		if ((r == 0) != cases[i].ok)
+			fprintf(stderr, "json case %zu: got %d\n", i, r);
+		CHECK((r == 0) == cases[i].ok);
+		CHECK(r == 0 || r == BW_EFORMAT);
+		json_free(v);
+	}
+	/* depth limit: 64 nested arrays parse, 65 do not */
+	char deep[2 * (JSON_MAX_DEPTH + 1) + 1];
+	for (int depth = JSON_MAX_DEPTH; depth <= JSON_MAX_DEPTH + 1; depth++) {
+		memset(deep, '[', (size_t)depth);
+		memset(deep + depth, ']', (size_t)depth);
+		struct json_value *v = NULL;
+		int r = json_parse(deep, 2 * (size_t)depth, "t", &v, &e);
+		CHECK(depth == JSON_MAX_DEPTH ? r == 0 : r == BW_EFORMAT);
+		json_free(v);
+	}
+	/* an escaped string round-trips through the writer */
+	const char *s = "[\"q\\\" b\\\\ \\t \\u001f \\u00e9\"]";
+	struct json_value *v = NULL;
+	CHECK(json_parse(s, strlen(s), "t", &v, &e) == 0);
+	if (v) {
+		CHECK(v->n == 1 && strcmp(v->items[0]->str, "q\" b\\ \t \x1f \xc3\xa9") == 0);
+		struct box_buf b;
+		box_buf_init(&b);
+		json_write(&b, v);
+		CHECK(b.data && strcmp(b.data, "[\n  \"q\\\" b\\\\ \\u0009 \\u001f \xc3\xa9\"\n]\n") == 0);
+		box_buf_free(&b);
+		json_free(v);
+	}
+}
+
+/* ---- SHA-256 -------------------------------------------------------------- */
+
+static void test_sha256(void)
+{
+	struct bw_error e;
+	char h[65];
+	char *f = path_in("sha");
+	CHECK(write_file(f, "abc", 3) == 0);
+	CHECK(bw_sha256_file(f, h, &e) == 0);
+	CHECK(strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+	CHECK(write_file(f, "", 0) == 0);
+	CHECK(bw_sha256_file(f, h, &e) == 0);
+	CHECK(strcmp(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+	char *million = malloc(1000000);
+	memset(million, 'a', 1000000);
+	CHECK(write_file(f, million, 1000000) == 0);
+	free(million);
+	CHECK(bw_sha256_file(f, h, &e) == 0);
+	CHECK(strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+	/* 3 MiB + 5 bytes (several read chunks) against coreutils */
+	size_t n = (3u << 20) + 5;
+	uint8_t *big = malloc(n);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (uint8_t)(x >> 16);
+	}
+	CHECK(write_file(f, big, n) == 0);
+	free(big);
+	CHECK(bw_sha256_file(f, h, &e) == 0);
+	char out[256];
+	char *argv[] = { "sha256sum", f, NULL };
+	CHECK(run_capture(argv, out, sizeof out) == 0);
+	CHECK(strncmp(out, h, 64) == 0);
+	CHECK(bw_sha256_file(path_in("no-such-file"), h, &e) == BW_ENOTFOUND);
+}
+
+static void rm_dir(void)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlink(path_in(de->d_name));
+	closedir(d);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 99;
+	}
+	char out[256];
+	char *argv[] = { "xmllint", "--version", NULL };
+	have_xmllint = run_capture(argv, out, sizeof out) == 0;
+	test_ovf();
+	test_refusals();
+	test_vagrantfile();
+	test_box_write();
+	test_catalog();
+	test_json();
+	test_sha256();
+	rm_dir();
+	return check_done("test_box");
+}
