@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/utf8.h"
 #include "disk/disk_internal.h"
 
 /* Footer (spec "Hard Disk Footer Format"), 512 bytes. */
@@ -224,32 +225,6 @@ static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 
 /* ---- differencing: finding and opening the parent ---------------------- */
 
-/* Append the UTF-8 form of code point CP to OUT (room checked by the
- * caller: 4 bytes). */
-static size_t vhd_put_utf8(char *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /*
  * UTF-16 (BE when BIG, else LE) of LEN bytes to a malloc'd UTF-8 string,
  * stopping at the first NUL unit.  Returns 0, BW_EFORMAT (odd length or an
@@ -286,7 +261,7 @@ static int vhd_utf16_to_utf8(struct bw_disk *d, const uint8_t *p, size_t len,
 					 "%s at offset %llu: unpaired UTF-16 surrogate 0x%04x at byte %zu",
 					 what, (unsigned long long)off, u, i);
 		}
-		n += vhd_put_utf8(s + n, u);
+		n += bw_utf8_put(s + n, u);
 	}
 	s[n] = '\0';
 	*out = s;

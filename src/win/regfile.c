@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/utf8.h"
 #include "win/win_internal.h"
 
 #define REGFILE_HEADER_V5 "Windows Registry Editor Version 5.00"
@@ -163,30 +164,6 @@ static int read_capped(const char *path, uint8_t **out, size_t *len,
 	return 0;
 }
 
-static size_t put_utf8(char *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xC0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xE0 | c >> 12);
-		o[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | c >> 18);
-	o[1] = (char)(0x80 | (c >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (c >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
 /* The line number of byte OFF of TEXT (1-based). */
 static unsigned line_of(const char *text, size_t off)
 {
@@ -238,7 +215,7 @@ static int decode_utf16le(const char *path, const uint8_t *b, size_t len,
 			free(s);
 			return ret;
 		}
-		o += put_utf8(s + o, c);
+		o += bw_utf8_put(s + o, c);
 	}
 	s[o] = '\0';
 	*out = s;

@@ -35,6 +35,7 @@
 #include <hivex.h>
 
 #include "common/bytes.h"
+#include "common/utf8.h"
 #include "win/win_internal.h"
 
 struct win_reg {
@@ -452,30 +453,6 @@ int win_reg_get_binary(struct win_reg *r, win_node node, const char *where,
 
 /* ---- UTF-16LE --------------------------------------------------------- */
 
-static size_t utf8_put(char *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xC0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xE0 | c >> 12);
-		o[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | c >> 18);
-	o[1] = (char)(0x80 | (c >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (c >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
 int win_utf16le_to_utf8(const uint8_t *p, size_t len, char **out,
 			size_t *out_len)
 {
@@ -506,7 +483,7 @@ int win_utf16le_to_utf8(const uint8_t *p, size_t len, char **out,
 		} else if (c >= 0xDC00 && c <= 0xDFFF) {
 			c = 0xFFFD;
 		}
-		o += utf8_put(s + o, c);
+		o += bw_utf8_put(s + o, c);
 	}
 	s[o] = '\0';
 	*out = s;
