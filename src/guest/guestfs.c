@@ -238,10 +238,17 @@ static int gfs_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
 	if (guestfs_umount(h, "/") == -1)
 		return gfs_error(g, h, "cannot unmount the NTFS volume", err);
 	/* ntfsresize fills the device when no size is given; its refusal
-	 * (e.g. "new size is smaller than the data") is the message. */
-	int r = size ? guestfs_ntfsresize_opts(h, dev, GUESTFS_NTFSRESIZE_OPTS_SIZE,
-					      (int64_t)size, -1)
-		     : guestfs_ntfsresize_opts(h, dev, -1);
+	 * (e.g. "new size is smaller than the data") is the message.  The
+	 * FUSE unmount may not have released the device yet (see
+	 * gfs_clear_dirty): a failure is retried twice, a second apart. */
+	int r = -1;
+	for (int tries = 0; tries < 3 && r == -1; tries++) {
+		if (tries)
+			guestfs_sleep(h, 1);
+		r = size ? guestfs_ntfsresize_opts(h, dev, GUESTFS_NTFSRESIZE_OPTS_SIZE,
+						  (int64_t)size, -1)
+			 : guestfs_ntfsresize_opts(h, dev, -1);
+	}
 	if (r == -1)
 		return gfs_error(g, h, "ntfsresize", err);
 	return gfs_mount(g, g->current, err);
@@ -251,13 +258,18 @@ static int gfs_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
  * libguestfs has no call for `ntfsfix -d`; its debug "sh" runs a command in
  * the appliance (not in the guest's filesystem), which is what we need.
  * The exit status comes back in the output because debug sh does not fail
- * on a failing command.
+ * on a failing command.  An ntfs-3g FUSE unmount returns before the
+ * daemon has let go of the device, and ntfsfix run in that window reads
+ * no NTFS signature (seen here, intermittently): so sync and retry a few
+ * times before calling the check failed.
  */
 static int gfs_clear_dirty(struct bw_guest *g, struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
-	char cmd[96];
-	snprintf(cmd, sizeof cmd, "ntfsfix -d /dev/sd%c 2>&1; echo \"rc=$?\"",
+	char cmd[256];
+	snprintf(cmd, sizeof cmd,
+		 "for i in 1 2 3 4 5; do sync; out=$(ntfsfix -d /dev/sd%c 2>&1); rc=$?; "
+		 "[ $rc = 0 ] && break; sleep 1; done; echo \"$out\"; echo \"rc=$rc\"",
 		 (char)('a' + g->current));
 	if (guestfs_umount(h, "/") == -1)
 		return gfs_error(g, h, "cannot unmount the NTFS volume", err);

@@ -56,7 +56,7 @@ host=$(hostname -s)
 mem=$(awk '/MemTotal/ {print int($2 / 1024 / 2)}' /proc/meminfo)
 cat > "$S/slurm.conf" <<EOC
 ClusterName=bwtest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation=$S/state
@@ -69,7 +69,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 ReturnToService=2
-NodeName=$host CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
 PartitionName=main Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOC
 export SLURM_CONF=$S/slurm.conf
@@ -83,7 +83,13 @@ stop_slurm() {   # by their pid files, and wait: their state dirs go next
   done
 }
 trap 'stop_slurm; rm -rf "$SCRATCH"' EXIT
-slurmctld && slurmd || { bad "Slurm daemons did not start: $(tail -3 "$S"/log/*.log)"; finish; exit 1; }
+# slurmd needs a cgroup filesystem even with proctrack/linuxproc (22.05):
+# a chroot without /sys/fs/cgroup (fresh-debian.sh) cannot run it.
+if [ ! -e /sys/fs/cgroup/cgroup.controllers ] && [ ! -d /sys/fs/cgroup/memory ]; then
+  echo "# no cgroup filesystem at /sys/fs/cgroup: slurmd cannot start here; Slurm part skipped"
+  stop_slurm; finish; exit $?
+fi
+slurmctld && slurmd || { bad "Slurm daemons did not start: $(tail -n 3 "$S"/log/*.log)"; finish; exit 1; }
 for _ in $(seq 1 60); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 1; done
 cat > "$S/job.sh" <<EOJ
 #!/bin/bash
@@ -94,7 +100,7 @@ chmod +x "$S/job.sh"
 if timeout 900 sbatch --array=0-2 --wait -o "$S/task-%a.log" "$S/job.sh" > "$S/sbatch.out" 2>&1; then
   ok "sbatch --array=0-2 --wait ($(cat "$S/sbatch.out"))"
 else
-  bad "sbatch: $(cat "$S/sbatch.out"; tail -5 "$S"/log/*.log)"
+  bad "sbatch: $(cat "$S/sbatch.out"; tail -n 5 "$S"/log/*.log)"
 fi
 cat "$S"/result.*.json > "$S/all.json" 2>/dev/null
 check_results "$S/all.json" 0,1,2 && ok "Slurm: one task per manifest entry, results right" || bad "Slurm results: $(cat "$S/all.json")"

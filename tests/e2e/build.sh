@@ -114,11 +114,37 @@ PYEOF
   local used; used=$($PY -c 'import sys,os; print(os.stat(sys.argv[1]).st_blocks*512)' "$img")
   [ "$(stat -c %s "$box")" -lt "$used" ] && ok "$name: box $(stat -c %s "$box") bytes < input's $used allocated" || bad "$name: box not smaller than the input"
   rm -f "$SCRATCH/disk.raw" "$SCRATCH/part.img"
+  rm -rf "$SCRATCH/box"
 }
 run_build nano-base 6G
-run_build nano-sector63 3G --new-signature
+run_build nano-sector63 3G --new-signature --catalog "$SCRATCH/catalog.json" --box-name boxwright/nano63 --box-version 1.2.0
 $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["old_partition_offset"]==63*512 and j["edits"]["bcd_devices_patched"]>=5 and j["edits"]["mounted_devices_patched"]>=2 else 1)' "$SCRATCH/build.json" \
   && ok "nano-sector63: moved from sector 63; BCD devices and MountedDevices patched" || bad "nano-sector63: fix-up counts: $(cat "$SCRATCH/build.json")"
+# the catalog build wrote: absolute file:// URL and the box's sha256
+$PY - "$SCRATCH/catalog.json" "$SCRATCH/nano-sector63.box" <<'PYEOF' && ok "catalog: name, version, provider, absolute URL, sha256 of the box" || bad "catalog: $(cat "$SCRATCH/catalog.json")"
+import hashlib, json, os, sys
+c = json.load(open(sys.argv[1])); box = os.path.abspath(sys.argv[2])
+p = c["versions"][0]["providers"][0]
+ok = (c["name"] == "boxwright/nano63" and c["versions"][0]["version"] == "1.2.0" and p["name"] == "virtualbox"
+      and p["url"] == "file://" + box and p["checksum_type"] == "sha256"
+      and p["checksum"] == hashlib.sha256(open(box, "rb").read()).hexdigest())
+sys.exit(0 if ok else 1)
+PYEOF
+# Vagrant itself, on the built boxes and the catalog (from another directory)
+if command -v vagrant >/dev/null 2>&1 && command -v bsdtar >/dev/null 2>&1; then
+  export VAGRANT_HOME=$SCRATCH/vagrant-home VAGRANT_CHECKPOINT_DISABLE=1
+  mkdir -p "$SCRATCH/elsewhere"
+  if (cd "$SCRATCH" && vagrant box add --name built-base ./nano-base.box) > "$SCRATCH/va" 2>&1 &&
+     vagrant box list 2>/dev/null | grep -q '^built-base *(virtualbox, 0)'; then
+    ok "vagrant box add of the built box; vagrant box list shows it"
+  else bad "vagrant box add of the built box: $(tail -3 "$SCRATCH/va")"; fi
+  if (cd "$SCRATCH/elsewhere" && vagrant box add "$SCRATCH/catalog.json") > "$SCRATCH/va" 2>&1 &&
+     vagrant box list 2>/dev/null | grep -q '^boxwright/nano63 *(virtualbox, 1.2.0)'; then
+    ok "vagrant box add of the catalog from another directory (checksum verified)"
+  else bad "vagrant box add of the catalog: $(tail -3 "$SCRATCH/va")"; fi
+else
+  echo "# vagrant or bsdtar not installed: vagrant box add skipped"
+fi
 # refusals
 need_fixture nano-sysreserved.vhd
 expect_exit 3 "System Reserved layout refused" "$BOXWRIGHT" build "$FIXTURES/nano-sysreserved.vhd" -o "$SCRATCH/sr.box" --quiet
