@@ -18,17 +18,28 @@
 #             (row "floor+read")
 # and, when BOXWRIGHT_ZLIB names a zlib build of boxwright (configure
 # --without-libdeflate), sparsify_zlib and floor_zlib (the floor is built
-# against the libboxwright.a beside that binary).  Hooks, off by default
-# (add them with --rows): build (boxwright build, issue 10; skipped while
-# the command is not implemented), classic (qemu-img -> raw, virt-sparsify
-# --in-place, qemu-img -> streamOptimized VMDK), convert_zlib.
+# against the libboxwright.a beside that binary), and the issue 10 rows:
+#   build     boxwright build IMAGE -o X.box --winrm --size $BENCH_SIZE
+#   classic   the Linux pipeline that does the same job: qemu-img -> raw,
+#             truncate + sfdisk (partition 1 at 2048 to the end, signature
+#             kept), ntfsresize (+ ntfsfix -d) on a loop device, one
+#             guestfish launch (download SOFTWARE/SYSTEM, hivexregedit
+#             --merge of the WinRM values, upload), virt-sparsify
+#             --in-place, qemu-img -> streamOptimized VMDK, tar with the
+#             build row's box.ovf, metadata.json and Vagrantfile; each
+#             step's wall time goes into the notes.
+# Both are skipped (with a message) when their tools are missing; the
+# guest rows need libguestfs, which runs under TCG here
+# (LIBGUESTFS_BACKEND_SETTINGS=force_tcg unless set).  Hook, off by
+# default (add it with --rows): convert_zlib.
 #
 # Every measurement: /usr/bin/time -f '%e %U %S %M' (wall, user, sys, peak
-# RSS), output size; the median of the runs per metric (--best: the
+# RSS: the largest of the process and its waited-for descendants, e.g. a
+# libguestfs appliance's qemu), output size; the median of the runs per metric (--best: the
 # minimum).  The page cache is warmed first (the image is read once,
 # untimed) so every row reads from memory; each output is synced
 # (untimed) and deleted before the next row.  Prints a Markdown table with
-# the ratios and the PASS/MISS of the targets (issue 8) and writes it into
+# the ratios and the PASS/MISS of the targets (issues 8 and 10) and writes it into
 # docs/bench.md between the bench:begin/bench:end markers (--no-doc: not).
 # --profile adds a perf (cpu-clock) profile of one sparsify run.
 # --report-only rebuilds the report from the last run's results
@@ -40,7 +51,8 @@
 # keep it out of the git tree), BOXWRIGHT (the tree's ./boxwright),
 # BOXWRIGHT_ZLIB, BENCH_RUNS, BENCH_ROWS, BENCH_LEVEL (6), BENCH_THREADS
 # (all CPUs), BENCH_BUILD_ARGS (the build row's edits and options,
-# default "--winrm --hardware-uuid none").
+# default "--winrm --hardware-uuid none"), BENCH_SIZE (the disk size of the
+# build and classic rows, 8G).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 export LC_ALL=C
@@ -56,7 +68,11 @@ BOXWRIGHT_ZLIB=${BOXWRIGHT_ZLIB:-}
 RUNS=${BENCH_RUNS:-3}
 LEVEL=${BENCH_LEVEL:-6}
 THREADS=${BENCH_THREADS:-$(nproc)}
-ROWS=${BENCH_ROWS:-qemu convert sparsify floor}
+ROWS=${BENCH_ROWS:-qemu convert sparsify floor build classic}
+SIZE=${BENCH_SIZE:-8G}
+# libguestfs (build, classic): TCG unless told otherwise (issue 10's targets
+# are stated for the libguestfs backend under TCG)
+export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS-force_tcg}
 STAT=median
 REBUILD=0
 WRITE_DOC=1
@@ -167,6 +183,7 @@ fi
 
 # ---- measuring -----------------------------------------------------------------
 : > "$RES"
+: > "$BENCH_DIR/classic-steps.tsv"
 ROUND=0
 
 # measure ROW OUTFILE CMD... : one timed run; appends a line to $RES
@@ -180,6 +197,8 @@ measure() {
     fi
     [ -e "$out" ] && size=$(stat -c %s "$out")
     sync
+    # untimed, before the output goes: MEASURE_AFTER OUTFILE
+    [ -z "${MEASURE_AFTER:-}" ] || "$MEASURE_AFTER" "$out"
     local wall user sys rss
     read -r wall user sys rss < <(tail -n 1 "$tf")
     printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$row" "$ROUND" "$wall" "$user" "$sys" \
@@ -236,28 +255,143 @@ row_floor_zlib() {
 }
 # issue 10: boxwright build (the whole pipeline: copy used clusters, resize,
 # edits, VMDK, box); skipped while the command says "not implemented".
-row_build() {
+# Untimed after each run: box.ovf, metadata.json and the Vagrantfile are
+# kept for the classic row's box.
+BOXMETA=$WORK/boxmeta
+keep_box_meta() {   # BOX
+    rm -rf "$BOXMETA"
+    mkdir -p "$BOXMETA"
+    tar -C "$BOXMETA" -xf "$1" box.ovf metadata.json Vagrantfile
+}
+build_cmd() {   # OUT.box
+    # shellcheck disable=SC2086
+    echo "$BW" build --quiet --json --compress-level "$LEVEL" --threads "$THREADS" \
+        "$IMG" -o "$1" --size "$SIZE" ${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}
+}
+build_missing() {
     if "$BW" build --help 2>&1 | grep -q 'not implemented'; then
-        [ "$ROUND" = 1 ] && say "build: not implemented yet, row skipped"
+        echo "the command is not implemented yet"
+    elif ! command -v guestfish >/dev/null; then
+        echo "libguestfs missing (libguestfs-tools)"
+    fi
+}
+row_build() {
+    local why
+    why=$(build_missing)
+    if [ -n "$why" ]; then
+        [ "$ROUND" = 1 ] && say "build: $why, row skipped"
         return 0
     fi
-    # shellcheck disable=SC2086
-    measure build "$WORK/bench.box" "$BW" build --quiet --compress-level "$LEVEL" \
-        --threads "$THREADS" "$IMG" -o "$WORK/bench.box" \
-        ${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}
+    # shellcheck disable=SC2046
+    MEASURE_AFTER=keep_box_meta measure build "$WORK/bench.box" $(build_cmd "$WORK/bench.box")
+    cp "$WORK/build.out" "$BENCH_DIR/build.json"
 }
-# the classic pipeline people script today: raw copy, virt-sparsify, convert
+# The classic pipeline a user scripts today for the same job as `build
+# --winrm --size SIZE`; written to $WORK/classic.sh and timed as a whole,
+# each step's wall time appended to $BENCH_DIR/classic-steps.tsv.
+write_classic() {
+    cat > "$WORK/classic.sh" <<'CLASSIC'
+# classic.sh IMAGE OUT.box META_DIR STEPS_FILE SIZE
+set -euo pipefail
+img=$1 out=$2 meta=$3 steps=$4 size=$5
+d=$(dirname "$out")/classic.d
+rm -rf "$d"
+mkdir -p "$d"
+raw=$d/disk.raw loop=
+trap '[ -z "$loop" ] || losetup -d "$loop" 2>/dev/null || true; rm -rf "$d"' EXIT
+t=$(date +%s.%N)
+step() {
+    local n
+    n=$(date +%s.%N)
+    awk -v s="$1" -v a="$t" -v b="$n" 'BEGIN { printf "%s\t%.2f\n", s, b - a }' >> "$steps"
+    t=$n
+}
+# 1. VHD -> raw
+qemu-img convert -f vpc -O raw "$img" "$raw"
+step "qemu-img convert -O raw"
+# 2. grow the disk; partition 1 (at sector 2048) to the end, signature kept
+truncate -s "$size" "$raw"
+echo '2048,+' | sfdisk -q --no-reread --no-tell-kernel -N 1 "$raw" > /dev/null
+step "truncate + sfdisk"
+# 3. NTFS to fill the partition, on a loop device at the partition's offset
+#    (no udev in a container for losetup -P's nodes); ntfsfix -d clears the
+#    dirty flag ntfsresize leaves, as build does without --chkdsk
+loop=$(losetup --show -f -o $((2048 * 512)) "$raw")
+ntfsresize -f "$loop" <<< y > /dev/null
+ntfsfix -d "$loop" > /dev/null
+losetup -d "$loop"
+loop=
+step "ntfsresize + ntfsfix -d (loop)"
+# 4. WinRM: one guestfish launch; the hives are merged on the host
+cat > "$d/software.reg" <<'REG'
+Windows Registry Editor Version 5.00
+
+[\Microsoft\Windows\CurrentVersion\WSMAN\Service]
+"allow_unencrypted"=dword:00000001
+"auth_basic"=dword:00000001
+
+[\Microsoft\Windows\CurrentVersion\WSMAN\Client]
+"auth_basic"=dword:00000001
+REG
+cat > "$d/system.reg" <<'REG'
+Windows Registry Editor Version 5.00
+
+[\ControlSet001\Services\WinRM]
+"Start"=dword:00000002
+REG
+guestfish --rw -a "$raw" -m /dev/sda1 <<GF
+download /Windows/System32/config/SOFTWARE $d/SOFTWARE
+download /Windows/System32/config/SYSTEM $d/SYSTEM
+! hivexregedit --merge $d/SOFTWARE $d/software.reg
+! hivexregedit --merge $d/SYSTEM $d/system.reg
+upload $d/SOFTWARE /Windows/System32/config/SOFTWARE
+upload $d/SYSTEM /Windows/System32/config/SYSTEM
+GF
+step "guestfish + hivexregedit"
+# (guestfish does not stop on a failed "!": check what was uploaded)
+[ "$(hivexget "$d/SYSTEM" '\Select' Current)" = 1 ]
+[ "$(hivexget "$d/SYSTEM" '\ControlSet001\Services\WinRM' Start)" = 2 ]
+[ "$(hivexget "$d/SOFTWARE" '\Microsoft\Windows\CurrentVersion\WSMAN\Service' auth_basic)" = 1 ]
+# 5. free space
+virt-sparsify --quiet --in-place "$raw"
+step "virt-sparsify --in-place"
+# 6. raw -> streamOptimized VMDK, under the name box.ovf gives it
+qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$raw" "$d/box-disk001.vmdk"
+rm -f "$raw"
+step "qemu-img convert -O vmdk streamOptimized"
+# 7. the box
+cp "$meta/box.ovf" "$meta/metadata.json" "$meta/Vagrantfile" "$d/"
+tar -C "$d" -cf "$out" box.ovf metadata.json Vagrantfile box-disk001.vmdk
+step "tar"
+CLASSIC
+}
+classic_missing() {
+    local t
+    [ "$(id -u)" = 0 ] || { echo "needs root (losetup)"; return; }
+    for t in guestfish virt-sparsify hivexregedit hivexget ntfsresize ntfsfix sfdisk losetup; do
+        command -v "$t" >/dev/null || { echo "$t missing"; return; }
+    done
+    build_missing
+}
 row_classic() {
-    command -v virt-sparsify >/dev/null || {
-        [ "$ROUND" = 1 ] && say "classic: virt-sparsify missing (guestfs-tools), row skipped"
-        return 0; }
-    # shellcheck disable=SC2016
-    measure classic "$WORK/classic.vmdk" sh -c '
-        set -e
-        qemu-img convert -f vpc -O raw "$1" "$2.raw"
-        LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct} virt-sparsify --quiet --in-place "$2.raw"
-        qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$2.raw" "$2"
-        rm -f "$2.raw"' classic "$IMG" "$WORK/classic.vmdk"
+    local why
+    why=$(classic_missing)
+    if [ -n "$why" ]; then
+        [ "$ROUND" = 1 ] && say "classic: $why, row skipped"
+        return 0
+    fi
+    if [ ! -f "$BOXMETA/box.ovf" ]; then   # no build row before it: one, untimed
+        # shellcheck disable=SC2046
+        $(build_cmd "$WORK/meta.box") > /dev/null || die "build failed"
+        keep_box_meta "$WORK/meta.box"
+        rm -f "$WORK/meta.box"
+    fi
+    [ -f "$WORK/classic.sh" ] || write_classic
+    : > "$WORK/classic.steps"
+    LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct} measure classic "$WORK/classic.box" \
+        bash "$WORK/classic.sh" "$IMG" "$WORK/classic.box" "$BOXMETA" \
+        "$WORK/classic.steps" "$SIZE"
+    awk -v r="$ROUND" '{ print r "\t" $0 }' "$WORK/classic.steps" >> "$BENCH_DIR/classic-steps.tsv"
 }
 
 for r in $ROWS; do
@@ -328,7 +462,8 @@ BENCH_KERNEL=$(uname -r)
 export BENCH_DATE BENCH_NPROC BENCH_CPU BENCH_MEM BENCH_KERNEL BENCH_LIBS BENCH_LOAD
 export BENCH_IMG=$IMG BENCH_RES=$RES BENCH_DIR
 export BENCH_PROFILE=$PROFILE_TXT
-export BENCH_BUILD_ARGS_SHOWN=${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}
+export BENCH_BUILD_ARGS_SHOWN="--size $SIZE ${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}"
+export BENCH_SIZE=$SIZE BENCH_TCG=${LIBGUESTFS_BACKEND_SETTINGS:-}
 REPORT=$WORK/report.md
 /usr/bin/python3 - > "$REPORT" <<'PY'
 import json, os, statistics
@@ -371,9 +506,10 @@ TITLE = {
     "floor+read": "deflate floor, read + compress",
     "floor_zlib": "deflate floor, compress only (zlib L%s, %s threads)" % (lvl, thr),
     "floor_zlib+read": "deflate floor (zlib), read + compress",
-    "build": "`boxwright build` (.box; edits: %s)" % env.get(
+    "build": "`boxwright build %s` (.box)" % env.get(
         "BENCH_BUILD_ARGS_SHOWN", "--winrm --hardware-uuid none"),
-    "classic": "classic: qemu-img raw + virt-sparsify + qemu-img vmdk",
+    "classic": "classic pipeline, same job (.box): qemu-img raw, sfdisk, ntfsresize, "
+               "guestfish + hivexregedit, virt-sparsify, qemu-img vmdk, tar",
 }
 ORDER = ["qemu", "classic", "convert", "sparsify", "build", "floor", "floor+read",
          "convert_zlib", "sparsify_zlib", "floor_zlib", "floor_zlib+read"]
@@ -465,9 +601,44 @@ for r in ("sparsify", "convert"):
     if r in agg:
         target(agg[r]["rss"] / 1024 < 256, "peak RSS of %s below 256 MB: %.0f MB"
                % (TITLE[r], agg[r]["rss"] / 1024))
-if "build" in agg:
+bd, cl = agg.get("build"), agg.get("classic")
+if bd or cl:
+    print()
+    print("Targets (issue 10; libguestfs backend, %s):" % (
+        "TCG" if "force_tcg" in env.get("BENCH_TCG", "") else "KVM if available"))
+    print()
+if bd and q:
+    x = bd["wall"] / q["wall"]
+    target(x <= 0.5, "build at most 0.5x the time of qemu-img convert: %.2fx "
+           "(%.1f s vs %.1f s; CPU %.2fx)" % (x, bd["wall"], q["wall"], bd["cpu"] / q["cpu"]))
+if bd and cl:
+    x = cl["wall"] / bd["wall"]
+    target(x >= 4, "build at least 4x faster than the classic pipeline: %.2fx "
+           "(%.1f s vs %.1f s; CPU %.2fx)" % (x, bd["wall"], cl["wall"], cl["cpu"] / bd["cpu"]))
+    target(bd["size"] <= cl["size"], "build's box no larger than the classic pipeline's: "
+           "%.1f MB vs %.1f MB" % (bd["size"] / 1e6, cl["size"] / 1e6))
+if bd:
     print("- (no target) peak RSS of `boxwright build`: %.0f MB: the largest process "
-          "of its tree, a guest backend's appliance included" % (agg["build"]["rss"] / 1024))
+          "of its tree, the libguestfs appliance's qemu included" % (bd["rss"] / 1024))
+if cl:
+    print("- (no target) peak RSS of the classic pipeline: %.0f MB (its largest process)"
+          % (cl["rss"] / 1024))
+sp = os.path.join(env["BENCH_DIR"], "classic-steps.tsv")
+steps = {}
+if cl and os.path.exists(sp):
+    for l in open(sp):
+        f_ = l.rstrip("\n").split("\t")
+        if len(f_) == 3:
+            steps.setdefault(f_[1], []).append(float(f_[2]))
+if steps:
+    print()
+    print("Classic pipeline, wall time per step (%s of %d runs; each run: %s):" % (
+        "best" if stat == "best" else "median", len(next(iter(steps.values()))),
+        ", ".join("%.1f" % sum(v[i] for v in steps.values() if i < len(v))
+                  for i in range(max(len(v) for v in steps.values())))))
+    print()
+    for k, v in steps.items():
+        print("- %s: %.2f s (%s)" % (k, pick(v), ", ".join("%.2f" % x for x in v)))
 if f and f["wall"] > 0 and f["cpu"] / f["wall"] < 0.8 * int(thr):
     print()
     print("**The machine was busy**: the floor's %s threads got %.2f CPUs on average "

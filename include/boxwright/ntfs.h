@@ -55,8 +55,9 @@ struct bw_ntfs;
  * disk D (which must outlive the handle).  Reads and validates the boot
  * sector, the $MFT record (its runlist locates every other record), $Volume
  * (record 3), $LogFile's restart page (record 2) and the whole $Bitmap
- * (record 6) into memory.  Update-sequence fixups are applied to every
- * record.  Returns 0, BW_EFORMAT (corrupt: names the record and offset),
+ * (record 6) into memory, and looks up hiberfil.sys in the root
+ * directory (record 5) to set hibernated.  Update-sequence fixups are
+ * applied to every record and INDX block.  Returns 0, BW_EFORMAT (corrupt: names the record and offset),
  * BW_EUNSUPPORTED, BW_EIO, BW_ENOMEM.
  */
 int bw_ntfs_open(struct bw_disk *d, uint64_t part_off, uint64_t part_size,
@@ -84,6 +85,12 @@ struct bw_ntfs_state {
 	 * Windows' cache) and 1.1 after a full shutdown; ntfs-3g refuses to
 	 * mount a 2.0 journal read-write even when it is marked clean. */
 	int16_t logfile_major, logfile_minor;
+	/* 1 when the root directory holds a hiberfil.sys whose data starts
+	 * "hibr", "HIBR", "wake" or "WAKE": Windows hibernated (or shut down
+	 * with fast startup) and will resume from it, so the volume must not
+	 * change under it; ntfs-3g refuses to mount it read-write.  -1 when
+	 * the root index is of a kind not supported (an $ATTRIBUTE_LIST). */
+	int hibernated;
 	char label[256];             /* $VOLUME_NAME in UTF-8, may be empty */
 	uint64_t used_clusters;      /* set bits of $Bitmap below total_clusters */
 	uint64_t free_clusters;

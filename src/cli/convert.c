@@ -79,6 +79,13 @@ static int sparsify_regions(struct inspect *lay, struct bw_copy_region *reg,
 					 "NTFS volume at offset %llu: $LogFile is %s, so its $Bitmap cannot be trusted (was Windows shut down cleanly?); convert without --sparsify",
 					 (unsigned long long)v->offset,
 					 v->st.logfile == BW_NTFS_LOG_UNCLEAN ? "not clean" : "not understood");
+		/* Hibernated (ntfs-3g's rule, read by bw_ntfs_open): the
+		 * volume's true state is in the hibernation image, not in
+		 * its $Bitmap. */
+		if (v->st.hibernated == 1)
+			return bw_seterr(err, BW_EUNSUPPORTED, lay->file,
+					 "NTFS volume at offset %llu: Windows is hibernated on it (hiberfil.sys), so its $Bitmap cannot be trusted (resume Windows and shut it down fully); convert without --sparsify",
+					 (unsigned long long)v->offset);
 		reg[(*n)++] = (struct bw_copy_region){ .offset = v->offset, .size = v->size,
 						       .ntfs = v->ntfs };
 	}

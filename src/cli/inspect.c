@@ -75,6 +75,9 @@ static int open_volume(struct inspect *in, struct inspect_vol *v, struct bw_erro
 	r = bw_ntfs_get_state(v->ntfs, &v->st);
 	if (r)
 		return r;
+	/* Read from the volume itself; when the guest runs,
+	 * inspect_probe_volume checks again through ntfs-3g. */
+	v->hibernated = v->st.hibernated;
 	/* The backup boot sector sits in the partition's last sector
 	 * (FORMATS.md); a volume without one is reported, not refused. */
 	r = bw_disk_pread(in->disk, bs, sizeof bs, v->offset + v->size - 512, err);

@@ -62,7 +62,12 @@
 #define NTFS_FILE_MFT      0
 #define NTFS_FILE_LOGFILE  2
 #define NTFS_FILE_VOLUME   3
+#define NTFS_FILE_ROOT     5   /* the root directory "." */
 #define NTFS_FILE_BITMAP   6
+/* A file reference (layout.h MFT_REF): record number in the low 48 bits,
+ * the record's sequence number in the high 16. */
+#define NTFS_MREF_RECORD(ref)   ((ref) & 0x0000FFFFFFFFFFFFull)
+#define NTFS_MREF_SEQUENCE(ref) ((uint16_t)((ref) >> 48))
 
 /* ---- attribute record (layout.h ATTR_RECORD) ---- */
 #define NTFS_ATTR_TYPE          0   /* le32 */
@@ -88,7 +93,10 @@
 #define NTFS_AT_ATTRIBUTE_LIST     0x20u
 #define NTFS_AT_VOLUME_NAME        0x60u
 #define NTFS_AT_VOLUME_INFORMATION 0x70u
+#define NTFS_AT_FILE_NAME          0x30u
 #define NTFS_AT_DATA               0x80u
+#define NTFS_AT_INDEX_ROOT         0x90u
+#define NTFS_AT_INDEX_ALLOCATION   0xA0u
 #define NTFS_AT_END                0xFFFFFFFFu
 #define NTFS_ATTR_IS_COMPRESSED    0x0001u
 #define NTFS_ATTR_IS_ENCRYPTED     0x4000u
@@ -99,6 +107,36 @@
 #define NTFS_VOLINFO_MINOR  9   /* u8 */
 #define NTFS_VOLINFO_FLAGS  10  /* le16 */
 #define NTFS_VOLINFO_SIZE   12
+
+/* ---- directory indexes (layout.h INDEX_ROOT, INDEX_HEADER, INDEX_BLOCK,
+ * INDEX_ENTRY, FILE_NAME_ATTR) ---- */
+/* $INDEX_ROOT value */
+#define NTFS_IR_TYPE                0   /* le32: indexed attribute, 0x30 */
+#define NTFS_IR_COLLATION           4   /* le32: COLLATION_FILE_NAME = 1 */
+#define NTFS_IR_BLOCK_SIZE          8   /* le32: bytes per INDX block */
+#define NTFS_IR_CLUSTERS_PER_BLOCK  12  /* u8 */
+#define NTFS_IR_HEADER              16  /* the INDEX_HEADER follows */
+#define NTFS_COLLATION_FILE_NAME    1u
+/* INDEX_HEADER; its offsets count from the header itself */
+#define NTFS_IH_ENTRIES_OFFSET      0   /* le32 */
+#define NTFS_IH_INDEX_LENGTH        4   /* le32: bytes in use */
+#define NTFS_IH_ALLOCATED_SIZE      8   /* le32 */
+#define NTFS_IH_FLAGS               12  /* u8: LARGE_INDEX = 1 */
+#define NTFS_IH_SIZE                16
+/* INDEX_BLOCK ("INDX", update-sequence protected like an MFT record) */
+#define NTFS_IB_VCN                 16  /* sle64: this block's VCN */
+#define NTFS_IB_HEADER              24  /* the INDEX_HEADER */
+/* INDEX_ENTRY */
+#define NTFS_IE_FILE_REF            0   /* le64 MFT_REF */
+#define NTFS_IE_LENGTH              8   /* le16, multiple of 8 */
+#define NTFS_IE_KEY_LENGTH          10  /* le16 */
+#define NTFS_IE_FLAGS               12  /* le16 */
+#define NTFS_IE_HEADER              16  /* the key (FILE_NAME_ATTR) */
+#define NTFS_IE_NODE                0x0001u /* child VCN in the last 8 bytes */
+#define NTFS_IE_END                 0x0002u /* last entry of the node, no key */
+/* FILE_NAME_ATTR, the key of a $I30 entry */
+#define NTFS_FN_NAME_LENGTH         64  /* u8, UTF-16 units */
+#define NTFS_FN_NAME                66  /* UTF-16LE name */
 
 /* ---- $LogFile restart page (logfile.h RESTART_PAGE_HEADER) ---- */
 #define NTFS_RSTR_CHKDSK_LSN        8   /* sle64, only in "CHKD" pages */
@@ -133,6 +171,13 @@
 #define BW_NTFS_MAX_ATTRS       (BW_NTFS_MAX_RECORD_SIZE / NTFS_ATTR_RESIDENT_HEADER)
 /* $LogFile system page size: 4 KiB on x86, 8 KiB on ia64; more is absurd. */
 #define BW_NTFS_MAX_LOG_PAGE    65536u
+/* An INDX block: 4 KiB from every Windows and mkntfs; the format allows
+ * any power of two, 64 KiB is already absurd. */
+#define BW_NTFS_MAX_INDEX_BLOCK 65536u
+/* B+tree depth we follow: a directory of millions of names is < 10 deep. */
+#define BW_NTFS_MAX_INDEX_DEPTH 32u
+/* Entries in one node: each is at least NTFS_IE_HEADER bytes. */
+#define BW_NTFS_MAX_INDEX_ENTRIES (BW_NTFS_MAX_INDEX_BLOCK / NTFS_IE_HEADER)
 /* A resident value we copy out of a record. */
 #define BW_NTFS_MAX_RESIDENT    BW_NTFS_MAX_RECORD_SIZE
 
@@ -293,6 +338,23 @@ int ntfs_open_stream(struct bw_ntfs *v, uint64_t recno, uint32_t type,
  */
 int ntfs_load_mft(struct bw_ntfs *v, struct bw_error *err);
 
+/* ---- index.c ---- */
+
+/*
+ * Look up ASCII_NAME (ASCII only) in the $I30 index of directory record
+ * DIR_RECORD: the $INDEX_ROOT and, for a large directory, the INDX blocks
+ * of $INDEX_ALLOCATION, descending the B+tree.  Names compare as NTFS
+ * collates them (upcased) with ASCII case folding, which is exact for an
+ * ASCII name.  On 0, *OUT_RECORD is the entry's whole file reference
+ * (NTFS_MREF_RECORD / NTFS_MREF_SEQUENCE split it).  Returns 0,
+ * BW_ENOTFOUND (no message set), BW_EFORMAT (naming the record or INDX
+ * block and the byte), BW_EUNSUPPORTED (another collation, an
+ * $ATTRIBUTE_LIST holding the index), BW_EIO, BW_ENOMEM.
+ */
+int ntfs_dir_lookup(struct bw_ntfs *v, uint64_t dir_record,
+		    const char *ascii_name, uint64_t *out_record,
+		    struct bw_error *err);
+
 /* ---- volume.c (exposed for tests) ---- */
 
 /*
@@ -314,6 +376,16 @@ struct ntfs_restart_verdict {
  * filled, or -1 (not understood).  Applies the fixups in place. */
 int ntfs_restart_page_judge(uint8_t *page, size_t page_size, uint64_t pos,
 			    struct ntfs_restart_verdict *verdict);
+
+/*
+ * Is Windows hibernated on the volume?  ntfs-3g's
+ * ntfs_volume_check_hiberfile: look up hiberfil.sys in the root directory
+ * and read the first bytes of its unnamed $DATA.  Sets st->hibernated.
+ * Returns 0 (also when there is no hiberfil.sys), BW_EFORMAT,
+ * BW_EUNSUPPORTED, BW_EIO, BW_ENOMEM.
+ */
+int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
+			 struct bw_error *err);
 
 /* UTF-16LE (N units) to NUL-terminated UTF-8 in OUT (OUTSZ >= 1 bytes),
  * truncated at a character boundary; bad surrogates become U+FFFD. */

@@ -8,7 +8,8 @@
  * Sources: ntfs-3g's include/ntfs-3g/layout.h (VOLUME_INFORMATION,
  * VOLUME_NAME), include/ntfs-3g/logfile.h and libntfs-3g/logfile.c
  * (ntfs_check_logfile, ntfs_is_logfile_clean), whose judgement of a clean
- * journal we follow, since ntfs-3g is what later mounts the volume.
+ * journal we follow, since ntfs-3g is what later mounts the volume; and
+ * libntfs-3g/volume.c (ntfs_volume_check_hiberfile) for hiberfil.sys.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -374,6 +375,122 @@ out:
 	return r;
 }
 
+/* ---- hiberfil.sys ---- */
+
+/* The signatures ntfs-3g's ntfs_volume_check_hiberfile refuses on: the
+ * header of a hibernation image Windows will resume from. */
+static int hiber_signature(const uint8_t magic[4])
+{
+	return memcmp(magic, "hibr", 4) == 0 || memcmp(magic, "HIBR", 4) == 0 ||
+	       memcmp(magic, "wake", 4) == 0 || memcmp(magic, "WAKE", 4) == 0;
+}
+
+#define HIBERFIL_MAGIC_LEN 4
+
+int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
+			 struct bw_error *err)
+{
+	uint8_t rec[BW_NTFS_MAX_RECORD_SIZE];
+	uint8_t magic[HIBERFIL_MAGIC_LEN] = {0};
+	struct ntfs_loc loc;
+	struct ntfs_attr_iter it;
+	struct ntfs_attr a = {0}, cur;
+	struct ntfs_runlist rl = {0};
+	uint64_t ref;
+	int r, found = 0, has_list = 0;
+
+	st->hibernated = 0;
+	r = ntfs_dir_lookup(v, NTFS_FILE_ROOT, "hiberfil.sys", &ref, err);
+	if (r == BW_ENOTFOUND)
+		return 0;
+	if (r)
+		return r;
+	uint64_t recno = NTFS_MREF_RECORD(ref);
+	uint16_t seq = NTFS_MREF_SEQUENCE(ref);
+	r = ntfs_read_record(v, recno, rec, &loc, err);
+	if (r)
+		return r;
+	/* A stale directory entry names a record since reused (ntfs-3g's
+	 * ntfs_file_record_read checks the same; 0 means "any"). */
+	uint16_t rec_seq = bw_get_le16(rec + NTFS_MFT_SEQUENCE);
+	if (seq != 0 && seq != rec_seq)
+		return bw_seterr(err, BW_EFORMAT, loc.file,
+				 "%s at offset %llu: the root directory's hiberfil.sys entry has sequence number %u (expected the record's %u)",
+				 loc.what, (unsigned long long)loc.off,
+				 (unsigned)seq, (unsigned)rec_seq);
+	/* The unnamed $DATA's first extent (lowest VCN 0): a large,
+	 * fragmented hiberfil.sys may keep its other extents in extension
+	 * records behind an $ATTRIBUTE_LIST, but the first bytes are here. */
+	ntfs_attr_iter_init(&it, rec, &loc);
+	while ((r = ntfs_attr_next(&it, &cur, err)) == 1) {
+		if (cur.type == NTFS_AT_ATTRIBUTE_LIST)
+			has_list = 1;
+		if (!found && cur.type == NTFS_AT_DATA && cur.name_length == 0 &&
+		    (!cur.non_resident || cur.lowest_vcn == 0)) {
+			a = cur;
+			found = 1;
+		}
+	}
+	if (r < 0)
+		return r;
+	if (!found)
+		return bw_seterr(err, has_list ? BW_EUNSUPPORTED : BW_EFORMAT,
+				 loc.file, "%s at offset %llu: hiberfil.sys has no unnamed $DATA in its base record%s",
+				 loc.what, (unsigned long long)loc.off,
+				 has_list ? " (it has an $ATTRIBUTE_LIST; not supported)" : "");
+	if (!a.non_resident) {
+		/* ntfs_attr_next checked the value lies in the attribute. */
+		if (a.value_length >= HIBERFIL_MAGIC_LEN)
+			memcpy(magic, rec + a.offset + a.value_offset,
+			       HIBERFIL_MAGIC_LEN);
+		st->hibernated = hiber_signature(magic);
+		return 0;
+	}
+	if (a.flags & (NTFS_ATTR_IS_COMPRESSED | NTFS_ATTR_IS_ENCRYPTED))
+		return bw_seterr(err, BW_EUNSUPPORTED, loc.file,
+				 "%s at offset %llu: hiberfil.sys is compressed or encrypted (flags 0x%04x; not supported)",
+				 loc.what, (unsigned long long)loc.off,
+				 (unsigned)a.flags);
+	if (a.initialized_size > a.data_size || a.data_size > a.allocated_size)
+		return bw_seterr(err, BW_EFORMAT, loc.file,
+				 "%s at offset %llu: hiberfil.sys $DATA sizes inconsistent (allocated %llu, data %llu, initialized %llu)",
+				 loc.what, (unsigned long long)loc.off,
+				 (unsigned long long)a.allocated_size,
+				 (unsigned long long)a.data_size,
+				 (unsigned long long)a.initialized_size);
+	/* Empty (data size 0), too short for a signature, or never written
+	 * (bytes past initialized_size read as zeros): not hibernated. */
+	if (a.initialized_size < HIBERFIL_MAGIC_LEN)
+		return 0;
+	r = ntfs_runlist_decode(a.rec + a.offset + a.mapping_pairs_offset,
+				a.length - a.mapping_pairs_offset, 0,
+				v->geo.total_clusters, v->geo.cluster_size,
+				&loc, &rl, err);
+	if (r)
+		return r;
+	/* The 4 bytes lie in VCN 0: cluster_size >= 512. */
+	const struct ntfs_run *run = ntfs_runlist_find(&rl, 0);
+	if (!run) {
+		r = bw_seterr(err, BW_EFORMAT, loc.file,
+			      "%s at offset %llu: hiberfil.sys $DATA of %llu bytes maps no cluster 0",
+			      loc.what, (unsigned long long)loc.off,
+			      (unsigned long long)a.data_size);
+		goto out;
+	}
+	if (!run->sparse) {
+		/* lcn < total_clusters (decode checked): inside the volume. */
+		r = bw_disk_pread(v->disk, magic, HIBERFIL_MAGIC_LEN,
+				  v->part_off + run->lcn * v->geo.cluster_size,
+				  err);
+		if (r)
+			goto out;
+	}
+	st->hibernated = hiber_signature(magic);
+out:
+	ntfs_runlist_free(&rl);
+	return r;
+}
+
 /* ---- open / close / accessors ---- */
 
 void bw_ntfs_close(struct bw_ntfs *v)
@@ -437,6 +554,16 @@ int bw_ntfs_open(struct bw_disk *d, uint64_t part_off, uint64_t part_size,
 		goto fail;
 
 	r = load_bitmap(v, err);
+	if (r)
+		goto fail;
+	/* A root index we do not support (an $ATTRIBUTE_LIST) leaves the
+	 * answer unknown (-1) rather than the volume unreadable; a corrupt
+	 * one is still an error. */
+	r = ntfs_hiberfile_state(v, &v->state, err);
+	if (r == BW_EUNSUPPORTED) {
+		v->state.hibernated = -1;
+		r = 0;
+	}
 	if (r)
 		goto fail;
 	*out = v;

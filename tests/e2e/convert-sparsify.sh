@@ -35,4 +35,25 @@ expect_exit 2 "convert without OUT" "$BOXWRIGHT" convert "$FIXTURES/nano-nowin.v
 expect_exit 2 "convert with an unknown format" "$BOXWRIGHT" convert -O qcow9 "$FIXTURES/nano-nowin.vhd" "$SCRATCH/x"
 cp "$FIXTURES/nano-nowin.vhd" "$SCRATCH/self.vhd"
 expect_exit 2 "convert onto its own input" "$BOXWRIGHT" convert "$SCRATCH/self.vhd" "$SCRATCH/self.vhd"
+# A hibernated Windows (hiberfil.sys starting "hibr" in the root): its
+# $Bitmap is stale, so --sparsify refuses it; inspect --disk-only says so.
+need_fixture nano-nowin.vhd
+qemu-img convert -f vpc -O raw "$FIXTURES/nano-nowin.vhd" "$SCRATCH/h.raw"
+dd if="$SCRATCH/h.raw" of="$SCRATCH/h.part" bs=1M skip=1 status=none
+mkdir -p "$SCRATCH/mnt"
+if ntfs-3g "$SCRATCH/h.part" "$SCRATCH/mnt" 2>/dev/null; then
+  { printf 'hibr'; head -c 65536 /dev/zero; } > "$SCRATCH/mnt/hiberfil.sys"
+  for i in $(seq 1 40); do touch "$SCRATCH/mnt/file$i.txt"; done
+  fusermount -u "$SCRATCH/mnt" 2>/dev/null || umount "$SCRATCH/mnt"
+  for _ in $(seq 1 50); do pgrep -f "ntfs-3g $SCRATCH/h.part" >/dev/null || break; sleep 0.1; done
+  dd if="$SCRATCH/h.part" of="$SCRATCH/h.raw" bs=1M seek=1 conv=notrunc status=none
+  expect_exit 3 "convert --sparsify of a hibernated volume refused" "$BOXWRIGHT" convert --sparsify "$SCRATCH/h.raw" "$SCRATCH/h.vmdk"
+  grep -q "hibernated" "$SCRATCH/err" && ok "the error says hibernated" || bad "error: $(cat "$SCRATCH/err")"
+  [ -e "$SCRATCH/h.vmdk" ] && bad "an output was left" || ok "no output left"
+  "$BOXWRIGHT" inspect --disk-only --json "$SCRATCH/h.raw" > "$SCRATCH/h.json"
+  $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["volumes"][0]["ntfs"]["hibernated"] is True and "volume-hibernated" in [d["code"] for d in j["diagnoses"]] else 1)' "$SCRATCH/h.json" \
+    && ok "inspect --disk-only: hibernated, diagnosed" || bad "inspect --disk-only: $(cat "$SCRATCH/h.json")"
+else
+  bad "cannot mount the test volume with ntfs-3g (FUSE)"
+fi
 finish

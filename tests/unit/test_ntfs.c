@@ -680,7 +680,22 @@ struct vol_opts {
 	int bitmap_resident, bitmap_attr_list, bitmap_run_past, bitmap_huge;
 	int bitmap_init_short;    /* initialized 8 bytes short of data_size */
 	int mft_first_lcn_wrong, vol_attr_len0, torn_record6, no_volinfo;
+	/* The root directory (record 5) and hiberfil.sys (record 7). */
+	int root_mode;            /* ROOT_* */
+	const char *hiber;        /* hiberfil.sys's first bytes; NULL: no file */
+	uint32_t hiber_len;       /* its data size */
+	int hiber_nonres;         /* data in a cluster at HIBER_AT */
+	uint16_t hiber_seq;       /* sequence number in the entry (0: right) */
+	int root_corrupt;         /* ROOT_CORRUPT_* */
 };
+
+enum { ROOT_RESIDENT, ROOT_ALLOC };
+enum { ROOT_CORRUPT_NONE, ROOT_CORRUPT_ENTRY_LEN, ROOT_CORRUPT_KEY_LEN,
+       ROOT_CORRUPT_NO_END, ROOT_CORRUPT_BLOCK_VCN, ROOT_CORRUPT_LOOP,
+       ROOT_CORRUPT_BLOCK_FIXUP, ROOT_CORRUPT_CHILD_PAST, ROOT_CORRUPT_BLOCK_SIZE };
+#define INDX_AT   (768u * 1024)           /* two 4 KiB INDX blocks */
+#define HIBER_AT  (800u * 1024)
+#define HIBER_REC 7u
 
 struct vol_img {
 	uint8_t *img;
@@ -736,6 +751,173 @@ static void make_rstr(uint8_t *p, const struct vol_opts *o, int64_t lsn,
 	protect(p, 4096, 7);
 	if (o->rstr_torn)
 		bw_put_le16(p + 3 * 512 - 2, 0x1234);
+}
+
+/* ------------------------------------------------------------------ */
+/* directory indexes                                                   */
+
+/* An $I30 index entry for NAME (ASCII) naming REF; NODE: child VCN. */
+static uint32_t put_entry(uint8_t *p, uint64_t ref, const char *name,
+			  int node, uint64_t vcn)
+{
+	uint32_t nlen = (uint32_t)strlen(name);
+	uint32_t key_len = 66 + 2 * nlen;
+	uint32_t len = ((16 + key_len + 7) & ~7u) + (node ? 8 : 0);
+	memset(p, 0, len);
+	bw_put_le64(p, ref);
+	bw_put_le16(p + 8, (uint16_t)len);
+	bw_put_le16(p + 10, (uint16_t)key_len);
+	bw_put_le16(p + 12, node ? 1 : 0);
+	uint8_t *key = p + 16;
+	bw_put_le64(key, 5 | (5ull << 48));           /* parent: the root */
+	key[64] = (uint8_t)nlen;
+	key[65] = 3;                                   /* Win32 and DOS */
+	for (uint32_t i = 0; i < nlen; i++)
+		bw_put_le16(key + 66 + 2 * i, (uint16_t)name[i]);
+	if (node)
+		bw_put_le64(p + len - 8, vcn);
+	return len;
+}
+
+static uint32_t put_end(uint8_t *p, int node, uint64_t vcn)
+{
+	uint32_t len = 16 + (node ? 8 : 0);
+	memset(p, 0, len);
+	bw_put_le16(p + 8, (uint16_t)len);
+	bw_put_le16(p + 12, (uint16_t)(2 | (node ? 1 : 0)));
+	if (node)
+		bw_put_le64(p + 16, vcn);
+	return len;
+}
+
+static void rec_nonresident_named(struct rec_builder *r, uint32_t type,
+				  const char *name, const struct test_run *runs,
+				  size_t n, uint64_t cs, uint64_t data_size)
+{
+	uint8_t mp[64];
+	size_t mp_len = enc_runlist(mp, runs, n);
+	uint64_t clusters = 0;
+	for (size_t i = 0; i < n; i++)
+		clusters += runs[i].length;
+	uint32_t nlen = (uint32_t)strlen(name);
+	uint32_t mp_off = (64 + 2 * nlen + 7) & ~7u;
+	uint32_t length = (uint32_t)((mp_off + mp_len + 7) & ~(size_t)7);
+	uint8_t *p = rec_attr(r, type, 1, length);
+	p[9] = (uint8_t)nlen;
+	bw_put_le16(p + 10, 64);
+	for (uint32_t i = 0; i < nlen; i++)
+		bw_put_le16(p + 64 + 2 * i, (uint16_t)name[i]);
+	bw_put_le64(p + 24, clusters - 1);
+	bw_put_le16(p + 32, (uint16_t)mp_off);
+	bw_put_le64(p + 40, clusters * cs);
+	bw_put_le64(p + 48, data_size);
+	bw_put_le64(p + 56, data_size);
+	memcpy(p + mp_off, mp, mp_len);
+}
+
+/* An INDX block at VOL + INDX_AT + VCN * 4096 holding ENTRIES. */
+static void put_indx(uint8_t *vol, uint64_t vcn, const uint8_t *entries,
+		     uint32_t len, uint64_t self_vcn)
+{
+	uint8_t *b = vol + INDX_AT + vcn * 4096;
+	memset(b, 0, 4096);
+	memcpy(b, "INDX", 4);
+	bw_put_le16(b + 4, 40);
+	bw_put_le16(b + 6, 9);
+	bw_put_le64(b + 16, self_vcn);
+	bw_put_le32(b + 24, 40);                       /* entries at 64 */
+	bw_put_le32(b + 28, 40 + len);
+	bw_put_le32(b + 32, 4096 - 24);
+	memcpy(b + 64, entries, len);
+	protect(b, 4096, 9);
+}
+
+/* Record 5 (the root directory) and record 7 (hiberfil.sys). */
+static void build_root(struct vol_img *v, const struct vol_opts *o,
+		       uint8_t *vol)
+{
+	struct rec_builder r;
+	uint8_t std[48] = {0};
+	uint8_t ir[1024], ents[2048];
+	uint32_t n = 0;
+	uint64_t href = HIBER_REC | ((uint64_t)(o->hiber_seq ? o->hiber_seq :
+						HIBER_REC) << 48);
+
+	if (o->root_mode == ROOT_RESIDENT) {
+		n += put_entry(ents + n, 9 | (9ull << 48), "bootmgr", 0, 0);
+		if (o->hiber)
+			n += put_entry(ents + n, href, "hiberfil.sys", 0, 0);
+		if (o->root_corrupt != ROOT_CORRUPT_NO_END)
+			n += put_entry(ents + n, 10 | (10ull << 48), "pagefile.sys", 0, 0);
+		if (o->root_corrupt == ROOT_CORRUPT_ENTRY_LEN)
+			bw_put_le16(ents + 8, 0);
+		if (o->root_corrupt == ROOT_CORRUPT_KEY_LEN)
+			bw_put_le16(ents + 10, 400);
+		if (o->root_corrupt != ROOT_CORRUPT_NO_END)
+			n += put_end(ents + n, 0, 0);
+	} else {
+		/* Root: "MMM" (child block 0), END (child block 1).  Block 0:
+		 * "aaa", "hiberfil.sys", "Hz"; block 1: "zzz". */
+		uint8_t blk[1024];
+		uint32_t bn = 0;
+		bn += put_entry(blk + bn, 11 | (11ull << 48), "aaa", 0, 0);
+		if (o->hiber)
+			bn += put_entry(blk + bn, href, "HIBERFIL.SYS", 0, 0);
+		/* A loop: "Hz" points back at block 0. */
+		bn += put_entry(blk + bn, 12 | (12ull << 48), "Hz",
+				o->root_corrupt == ROOT_CORRUPT_LOOP, 0);
+		bn += put_end(blk + bn, 0, 0);
+		put_indx(vol, 0, blk, bn,
+			 o->root_corrupt == ROOT_CORRUPT_BLOCK_VCN ? 3 : 0);
+		if (o->root_corrupt == ROOT_CORRUPT_BLOCK_FIXUP)
+			bw_put_le16(vol + INDX_AT + 2 * 512 - 2, 0x4444);
+		bn = 0;
+		bn += put_entry(blk + bn, 13 | (13ull << 48), "zzz", 0, 0);
+		bn += put_end(blk + bn, 0, 0);
+		put_indx(vol, 1, blk, bn, 1);
+		n += put_entry(ents + n, 14 | (14ull << 48), "MMM", 1,
+			       o->root_corrupt == ROOT_CORRUPT_CHILD_PAST ? 2 : 0);
+		n += put_end(ents + n, 1, 1);
+	}
+	/* $INDEX_ROOT: INDEX_ROOT header, INDEX_HEADER, entries. */
+	memset(ir, 0, sizeof ir);
+	bw_put_le32(ir + 0, 0x30);
+	bw_put_le32(ir + 4, 1);
+	bw_put_le32(ir + 8, o->root_corrupt == ROOT_CORRUPT_BLOCK_SIZE ? 3000 : 4096);
+	ir[12] = 1;
+	bw_put_le32(ir + 16, 16);
+	bw_put_le32(ir + 20, 16 + n);
+	bw_put_le32(ir + 24, 16 + n);
+	ir[28] = o->root_mode == ROOT_ALLOC;
+	memcpy(ir + 32, ents, n);
+
+	rec_init(&r, 5, REC);
+	bw_put_le16(r.b + 22, 0x0003);                 /* in use, directory */
+	rec_resident(&r, 0x10, std, sizeof std);
+	rec_resident_named(&r, 0x90, "$I30", ir, 32 + n);
+	if (o->root_mode == ROOT_ALLOC) {
+		struct test_run irun = { 2, (int64_t)(INDX_AT / o->cs), 0 };
+		rec_nonresident_named(&r, 0xA0, "$I30", &irun, 1, o->cs, 8192);
+	}
+	rec_finish(&r);
+	put_record(v, o, &r, 5);
+
+	if (!o->hiber)
+		return;
+	rec_init(&r, HIBER_REC, REC);
+	rec_resident(&r, 0x10, std, sizeof std);
+	if (o->hiber_nonres) {
+		memcpy(vol + HIBER_AT, o->hiber, strlen(o->hiber));
+		struct test_run hrun = { 1, (int64_t)(HIBER_AT / o->cs), 0 };
+		rec_nonresident(&r, 0x80, &hrun, 1, o->cs, o->hiber_len,
+				o->hiber_len);
+	} else {
+		uint8_t data[64] = {0};
+		memcpy(data, o->hiber, strlen(o->hiber));
+		rec_resident(&r, 0x80, data, o->hiber_len);
+	}
+	rec_finish(&r);
+	put_record(v, o, &r, HIBER_REC);
 }
 
 static int build_volume(struct vol_img *v, const struct vol_opts *o)
@@ -860,6 +1042,8 @@ static int build_volume(struct vol_img *v, const struct vol_opts *o)
 		uint64_t sec1 = mft_stream_to_vol(v, 6 * REC + 1022);
 		bw_put_le16(vol + sec1, 0x1234);
 	}
+
+	build_root(v, o, vol);
 
 	snprintf(v->path, sizeof v->path, "%s/vol.img", tmpdir);
 	int fd = open(v->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -1232,6 +1416,122 @@ static void test_restart_page(void)
 	}
 }
 
+/* hiberfil.sys in the root directory (ntfs-3g's hibernation rule). */
+static int hibernated_of(const struct vol_opts *o, struct bw_error *err)
+{
+	struct vol_img v;
+	struct bw_disk *d;
+	struct bw_ntfs *n;
+	struct bw_ntfs_state st;
+	int r = open_volume(o, &v, &d, &n, err);
+	if (r == 0) {
+		bw_ntfs_get_state(n, &st);
+		r = st.hibernated;
+	}
+	close_volume(&v, d, n);
+	return r;
+}
+
+static void test_hiberfile(void)
+{
+	struct bw_error err = {0};
+	struct vol_opts o;
+
+	/* No hiberfil.sys (the default volume), resident index. */
+	o = (struct vol_opts){ .cs = 4096 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);
+	o = (struct vol_opts){ .cs = 512 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);
+	/* Resident "hibr": hibernated; resident empty: not. */
+	o = (struct vol_opts){ .cs = 4096, .hiber = "hibr", .hiber_len = 16 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 1);
+	o = (struct vol_opts){ .cs = 4096, .hiber = "", .hiber_len = 0 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);
+	o = (struct vol_opts){ .cs = 4096, .hiber = "hib", .hiber_len = 3 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);
+	o = (struct vol_opts){ .cs = 4096, .hiber = "WAKE", .hiber_len = 8 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 1);
+	o = (struct vol_opts){ .cs = 4096, .hiber = "Hibr", .hiber_len = 8 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);     /* ntfs-3g: exact case */
+	/* Non-resident data: its first cluster. */
+	o = (struct vol_opts){ .cs = 4096, .hiber = "HIBR", .hiber_len = 4096,
+			       .hiber_nonres = 1 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 1);
+	o = (struct vol_opts){ .cs = 4096, .hiber = "\0\0\0\0", .hiber_len = 4096,
+			       .hiber_nonres = 1 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);
+	o = (struct vol_opts){ .cs = 4096, .hiber = "wake", .hiber_len = 0,
+			       .hiber_nonres = 1 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);     /* data size 0 */
+	/* A large index: the name sits in an INDX block under "MMM". */
+	o = (struct vol_opts){ .cs = 4096, .root_mode = ROOT_ALLOC,
+			       .hiber = "hibr", .hiber_len = 4096, .hiber_nonres = 1 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 1);
+	o = (struct vol_opts){ .cs = 4096, .root_mode = ROOT_ALLOC };
+	CHECK_EQ_U64(hibernated_of(&o, &err), 0);
+
+	/* Lookups of other names through the same tree. */
+	{
+		struct vol_img v;
+		struct bw_disk *d;
+		struct bw_ntfs *n;
+		uint64_t ref = 0;
+		o = (struct vol_opts){ .cs = 4096, .root_mode = ROOT_ALLOC };
+		if (open_volume(&o, &v, &d, &n, &err) == 0) {
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "mmm", &ref, &err), 0);
+			CHECK_EQ_U64(ref, 14 | (14ull << 48));
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "ZZZ", &ref, &err), 0);
+			CHECK_EQ_U64(ref, 13 | (13ull << 48));
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "hz", &ref, &err), 0);
+			CHECK_EQ_U64(ref, 12 | (12ull << 48));
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "aaa", &ref, &err), 0);
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "a", &ref, &err),
+				     (uint64_t)BW_ENOTFOUND);
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "zzzz", &ref, &err),
+				     (uint64_t)BW_ENOTFOUND);
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 5, "n", &ref, &err),
+				     (uint64_t)BW_ENOTFOUND);
+			/* Not a directory: no $INDEX_ROOT. */
+			CHECK_EQ_U64(ntfs_dir_lookup(n, 6, "x", &ref, &err),
+				     (uint64_t)BW_EFORMAT);
+			CHECK(has(&err, "no $INDEX_ROOT"));
+		} else {
+			CHECK(!"ROOT_ALLOC volume did not open");
+		}
+		close_volume(&v, d, n);
+	}
+
+	/* Corrupt indexes: BW_EFORMAT naming the place. */
+	static const struct { int mode, corrupt; const char *msg; } bad[] = {
+		{ ROOT_RESIDENT, ROOT_CORRUPT_ENTRY_LEN, "NTFS MFT record 5 at offset" },
+		{ ROOT_RESIDENT, ROOT_CORRUPT_KEY_LEN, "key length 400" },
+		{ ROOT_RESIDENT, ROOT_CORRUPT_NO_END, "without an end entry" },
+		{ ROOT_RESIDENT, ROOT_CORRUPT_BLOCK_SIZE, "index block size 3000" },
+		{ ROOT_ALLOC, ROOT_CORRUPT_BLOCK_VCN, "block says it is VCN 3" },
+		{ ROOT_ALLOC, ROOT_CORRUPT_BLOCK_FIXUP, "index block VCN 0 at offset 786432: fixup mismatch in sector 1" },
+		{ ROOT_ALLOC, ROOT_CORRUPT_CHILD_PAST, "block VCN 2, past" },
+		{ ROOT_ALLOC, ROOT_CORRUPT_LOOP, "deeper than" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		o = (struct vol_opts){ .cs = 4096, .root_mode = bad[i].mode,
+				       .root_corrupt = bad[i].corrupt,
+				       .hiber = "hibr", .hiber_len = 8 };
+		if (bad[i].corrupt == ROOT_CORRUPT_LOOP ||
+		    bad[i].corrupt == ROOT_CORRUPT_NO_END)
+			o.hiber = NULL;      /* the walk must go past its place */
+		int r = hibernated_of(&o, &err);
+		if (r != BW_EFORMAT)
+			fprintf(stderr, "  corrupt index case %zu gave %d\n", i, r);
+		CHECK_EQ_U64(r, (uint64_t)BW_EFORMAT);
+		CHECK(has(&err, bad[i].msg));
+	}
+	/* A stale entry: the record's sequence number differs. */
+	o = (struct vol_opts){ .cs = 4096, .hiber = "hibr", .hiber_len = 8,
+			       .hiber_seq = 99 };
+	CHECK_EQ_U64(hibernated_of(&o, &err), (uint64_t)BW_EFORMAT);
+	CHECK(has(&err, "sequence number 99 (expected the record's 7)"));
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -1252,6 +1552,7 @@ int main(void)
 	test_volume_bad();
 	test_volume_state();
 	test_restart_page();
+	test_hiberfile();
 	rmdir(tmpdir);
 	return check_done("test_ntfs");
 }
