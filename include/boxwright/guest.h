@@ -71,9 +71,12 @@ int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
  * fill its partition file when SIZE is 0 (grow: extend the file first;
  * shrink: truncate it after the session).  The volume is unmounted for it
  * and mounted again.  BW_EGUEST carries ntfsresize's own reason (e.g. the
- * data does not fit).  ntfsresize leaves the volume marked dirty.
+ * data does not fit).  ntfsresize leaves the volume marked dirty; with
+ * CLEAR_DIRTY, ntfs-3g's check (ntfsfix -d) runs right after it, before
+ * the volume is mounted again, and clears the flag when it passes.
  */
-int bw_guest_resize(struct bw_guest *g, uint64_t size, struct bw_error *err);
+int bw_guest_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+		    struct bw_error *err);
 
 /*
  * Run ntfs-3g's consistency check on the current volume and, when it

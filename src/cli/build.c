@@ -206,7 +206,7 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 			      "the Windows partition lacks \\bootmgr or \\Boot\\BCD: it cannot boot alone");
 		goto end_session;
 	}
-	r = bw_guest_resize(g, new_part < wv->size ? new_part : 0, err);
+	r = bw_guest_resize(g, new_part < wv->size ? new_part : 0, !b->chkdsk, err);
 	if (r)
 		goto end_session;
 	struct bw_mbr mbr = im->mbr;
@@ -224,8 +224,6 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 	r = cli_session_edit(g, im, &b->ed, &fx, &res, err);
 	if (r == 0)
 		warn_drivers(&res, b->in);
-	if (r == 0 && !b->chkdsk)
-		r = bw_guest_clear_dirty(g, err);
 end_session:
 	r = cli_session_end(g, r, err);
 	g = NULL;

@@ -237,9 +237,10 @@ int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
 	return r;
 }
 
-int bw_guest_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
+int bw_guest_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+		    struct bw_error *err)
 {
-	return g->be->resize(g, size, err);
+	return g->be->resize(g, size, clear_dirty, err);
 }
 
 int bw_guest_clear_dirty(struct bw_guest *g, struct bw_error *err)

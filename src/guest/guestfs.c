@@ -230,7 +230,10 @@ static int gfs_write(struct bw_guest *g, const char *real, const void *data,
 	return 0;
 }
 
-static int gfs_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
+static int gfs_ntfsfix(struct bw_guest *g, struct bw_error *err);
+
+static int gfs_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+		      struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
 	char dev[16];
@@ -251,6 +254,10 @@ static int gfs_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
 	}
 	if (r == -1)
 		return gfs_error(g, h, "ntfsresize", err);
+	/* Check and clear now, while no FUSE mount has touched the resized
+	 * volume (see gfs_ntfsfix); ntfs-3g's later mounts leave it clean. */
+	if (clear_dirty && (r = gfs_ntfsfix(g, err)) != 0)
+		return r;
 	return gfs_mount(g, g->current, err);
 }
 
@@ -263,7 +270,8 @@ static int gfs_resize(struct bw_guest *g, uint64_t size, struct bw_error *err)
  * no NTFS signature (seen here, intermittently): so sync and retry a few
  * times before calling the check failed.
  */
-static int gfs_clear_dirty(struct bw_guest *g, struct bw_error *err)
+/* ntfsfix -d on the current volume, which must be unmounted. */
+static int gfs_ntfsfix(struct bw_guest *g, struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
 	char cmd[256];
@@ -271,8 +279,6 @@ static int gfs_clear_dirty(struct bw_guest *g, struct bw_error *err)
 		 "for i in 1 2 3 4 5; do sync; out=$(ntfsfix -d /dev/sd%c 2>&1); rc=$?; "
 		 "[ $rc = 0 ] && break; sleep 1; done; echo \"$out\"; echo \"rc=$rc\"",
 		 (char)('a' + g->current));
-	if (guestfs_umount(h, "/") == -1)
-		return gfs_error(g, h, "cannot unmount the NTFS volume", err);
 	char *args[] = { cmd, NULL };
 	char *out = guestfs_debug(h, "sh", args);
 	if (!out)
@@ -287,7 +293,15 @@ static int gfs_clear_dirty(struct bw_guest *g, struct bw_error *err)
 		return r;
 	}
 	free(out);
-	return gfs_mount(g, g->current, err);
+	return 0;
+}
+
+static int gfs_clear_dirty(struct bw_guest *g, struct bw_error *err)
+{
+	if (guestfs_umount(g->priv, "/") == -1)
+		return gfs_error(g, g->priv, "cannot unmount the NTFS volume", err);
+	int r = gfs_ntfsfix(g, err);
+	return r ? r : gfs_mount(g, g->current, err);
 }
 
 static int gfs_close(struct bw_guest *g, struct bw_error *err)
