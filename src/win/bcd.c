@@ -137,7 +137,7 @@ static unsigned hex_val(char c)
 }
 
 /* An element key name: exactly 8 hex digits. */
-static int parse_element_id(const char *name, uint32_t *id)
+int win_bcd_element_id(const char *name, uint32_t *id)
 {
 	uint32_t v = 0;
 	size_t i;
@@ -282,7 +282,7 @@ static int load_object(struct win_reg *r, win_node obj, const char *guid,
 		if (ret)
 			break;
 		uint32_t id;
-		if (parse_element_id(name, &id) == 0) {
+		if (win_bcd_element_id(name, &id) == 0) {
 			snprintf(where, sizeof where, "Objects\\%s\\Elements\\%s",
 				 guid, name);
 			ret = load_element(r, children[i], id, o, where, err);

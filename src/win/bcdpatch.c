@@ -153,30 +153,6 @@ static enum fix_result fix_device(uint8_t *data, size_t len,
 	return fix_plain(data, len, old_loc, new_loc);
 }
 
-/* An element key name: exactly 8 hex digits. */
-static int element_id(const char *name, uint32_t *id)
-{
-	uint32_t v = 0;
-	size_t i;
-	for (i = 0; i < 8; i++) {
-		char c = name[i];
-		uint32_t digit;
-		if (c >= '0' && c <= '9')
-			digit = (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			digit = (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			digit = (uint32_t)(c - 'A' + 10);
-		else
-			return -1;
-		v = v << 4 | digit;
-	}
-	if (name[i] != '\0')
-		return -1;
-	*id = v;
-	return 0;
-}
-
 /* One element key ELEM (named NAME) of an object. */
 static int fix_element(struct win_reg *r, win_node elem, const char *where,
 		       const struct bw_win_location *old_loc,
@@ -260,7 +236,7 @@ static int fix_object(struct win_reg *r, win_node obj, const char *guid,
 		uint32_t id;
 		/* Only device elements hold devices; other binary
 		 * elements are never read as one. */
-		if (element_id(name, &id) == 0 &&
+		if (win_bcd_element_id(name, &id) == 0 &&
 		    BCD_ELEMENT_FORMAT(id) == BCD_FORMAT_DEVICE) {
 			char where[160];
 			snprintf(where, sizeof where,
