@@ -7,6 +7,9 @@
  * own error handler is switched off so that the library never prints.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,11 +277,30 @@ static int gfs_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 static int gfs_ntfsfix(struct bw_guest *g, struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
-	char cmd[256];
+	/* debug sh sees the kernel's device names, which the daemon does not
+	 * translate: when the appliance's own disk probes first, /dev/sda is
+	 * not our volume (seen under load: "NTFS signature is missing").  So
+	 * find the device by the volume's serial number (boot sector 0x48),
+	 * read from our own partition file, and require exactly one match. */
+	uint8_t serial[8];
+	int fd = open(g->file, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : pread(fd, serial, sizeof serial, 0x48);
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof serial)
+		return bw_seterr(err, BW_EIO, g->file, "cannot read the NTFS volume serial number");
+	char want[17];
+	for (int i = 0; i < 8; i++)
+		snprintf(want + 2 * i, 3, "%02x", serial[i]);
+	char cmd[640];
 	snprintf(cmd, sizeof cmd,
-		 "for i in 1 2 3 4 5; do sync; out=$(ntfsfix -d /dev/sd%c 2>&1); rc=$?; "
+		 "dev=; n=0; for d in /dev/sd[a-z] /dev/sd[a-z][a-z]; do [ -b \"$d\" ] || continue; "
+		 "s=$(dd if=\"$d\" bs=1 skip=72 count=8 2>/dev/null | od -An -tx1 | tr -d ' \\n'); "
+		 "[ \"$s\" = %s ] && { dev=$d; n=$((n+1)); }; done; "
+		 "if [ $n != 1 ]; then echo \"$n devices carry the volume serial %s\"; echo rc=98; exit 0; fi; "
+		 "for i in 1 2 3 4 5; do sync; out=$(ntfsfix -d \"$dev\" 2>&1); rc=$?; "
 		 "[ $rc = 0 ] && break; sleep 1; done; echo \"$out\"; echo \"rc=$rc\"",
-		 (char)('a' + g->current));
+		 want, want);
 	char *args[] = { cmd, NULL };
 	char *out = guestfs_debug(h, "sh", args);
 	if (!out)
