@@ -1,7 +1,9 @@
 /*
  * The guest interface: one session over the NTFS volume of a working
- * partition file (never the user's input).  Backends: libguestfs appliance
- * (now); libntfs-3g in process (next).  Callers never know which one runs.
+ * partition file (never the user's input).  Backends: libntfs-3g in
+ * process ("native", no VM) and the libguestfs appliance ("guestfs", the
+ * sandbox that keeps a hostile filesystem out of our process).  Callers
+ * choose one by name and never see which code runs.
  */
 #ifndef BOXWRIGHT_GUEST_H
 #define BOXWRIGHT_GUEST_H
@@ -13,7 +15,21 @@
 
 struct bw_guest;
 
+enum bw_guest_kind {
+	BW_GUEST_DEFAULT = 0,   /* native when built, else guestfs */
+	BW_GUEST_NATIVE,
+	BW_GUEST_GUESTFS,
+};
+
+/* "native", "guestfs" (or "sandbox") -> *KIND; BW_EINVAL otherwise. */
+int bw_guest_kind_parse(const char *name, enum bw_guest_kind *kind);
+/* Is KIND built into this binary?  DEFAULT: is any backend? */
+int bw_guest_have(enum bw_guest_kind kind);
+/* The name of the backend DEFAULT means, or of KIND. */
+const char *bw_guest_kind_name(enum bw_guest_kind kind);
+
 struct bw_guest_opts {
+	enum bw_guest_kind backend;
 	int readonly;       /* mount read-only (inspect) */
 	int verbose;        /* let the backend say what it does (TCG retry) */
 	/* Called with backend notes (e.g. "KVM launch failed, retrying with
@@ -26,7 +42,10 @@ struct bw_guest_opts {
  * Start one session over NFILES partition files (whole-volume NTFS images;
  * inspect of a "System Reserved" layout needs two) and mount the first.
  * libguestfs: one launch for all of them, the default backend first, TCG
- * if that fails.  Returns 0, BW_EINVAL, BW_EGUEST, BW_ENOMEM.
+ * if that fails.  native: a read-write mount refuses a hibernated volume
+ * or an unclean $LogFile (BW_EDIRTY); a corrupt volume is BW_EFORMAT.
+ * Returns 0, BW_EINVAL (backend not built), BW_EGUEST, BW_EFORMAT,
+ * BW_EDIRTY, BW_EIO, BW_ENOMEM.
  */
 #define BW_GUEST_MAX_VOLUMES 4
 int bw_guest_open(const char *const *files, size_t nfiles,

@@ -51,6 +51,7 @@ static const char build_usage[] =
 	"  --chkdsk                 keep the dirty flag ntfsresize sets (Windows checks the disk)\n"
 	"  --compress-level N, --threads N   VMDK deflate level (6) and threads (all CPUs)\n"
 	EDITS_USAGE
+	GUESTOPT_USAGE
 	"  -v, --verbose, --progress, --quiet, --json, -h, --help\n"
 	"\n"
 	"Exit status: 0 done, 1 failed, 2 usage, 3 unreadable, unsupported or dirty input.\n";
@@ -116,7 +117,8 @@ static void random_uuid(char out[37])
 struct build_opts {
 	const char *in, *out;
 	uint64_t size;
-	int new_signature, chkdsk, gzip, verbose, json, progress;
+	int new_signature, chkdsk, gzip, json, progress;
+	struct cli_guest guest;
 	const char *hwuuid_arg;
 	char hwuuid[37];
 	unsigned memory, cpus;
@@ -186,7 +188,7 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 			goto out;
 		}
 	}
-	r = cli_session_start(im, b->verbose, &g, err);
+	r = cli_session_start(im, &b->guest, &g, err);
 	if (r)
 		goto out;
 	struct inspect_vol *wv = &im->vols[im->win_vol];
@@ -398,6 +400,7 @@ int cmd_build(int argc, char **argv)
 		{ "compress-level", required_argument, NULL, OPT_LEVEL },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		EDITS_OPTIONS,
+		GUESTOPT_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -408,6 +411,7 @@ int cmd_build(int argc, char **argv)
 	struct build_opts b = { .memory = 1024, .cpus = 1, .user = "administrator",
 				.password = "vagrant", .level = 6, .hwuuid_arg = "random" };
 	cli_edits_init(&b.ed);
+	cli_guest_init(&b.guest);
 	char *end;
 	long v;
 	int c;
@@ -449,17 +453,20 @@ int cmd_build(int argc, char **argv)
 		case OPT_BOXVER: b.box_version = optarg; break;
 		case OPT_BASEURL: b.base_url = optarg; break;
 		case OPT_CHKDSK: b.chkdsk = 1; break;
-		case 'v': b.verbose = 1; break;
+		case 'v': b.guest.verbose = 1; break;
 		case 'P': b.progress = 1; break;
 		case 'q': b.progress = -1; break;
 		case 'j': b.json = 1; break;
 		case 'h': fputs(build_usage, stdout); return EXIT_DONE;
 		default:
-			if (cli_edits_option(&b.ed, c, optarg) == 0)
+			if (cli_edits_option(&b.ed, c, optarg) == 0 ||
+			    cli_guest_option(&b.guest, c, optarg) == 0)
 				break;
 			return cli_usage_error("build", "unknown option or missing value '%s'", argv[optind - 1]);
 		}
 	}
+	if (cli_guest_check(&b.guest, "build") != 0)
+		return EXIT_USAGE;
 	if (argc - optind != 1)
 		return cli_usage_error("build", "one IMAGE expected");
 	b.in = argv[optind];

@@ -289,7 +289,7 @@ int cli_volumes_prepare(struct inspect *im, struct bw_error *err)
 	return 0;
 }
 
-int cli_session_start(struct inspect *im, int verbose, struct bw_guest **out,
+int cli_session_start(struct inspect *im, const struct cli_guest *cg, struct bw_guest **out,
 		      struct bw_error *err)
 {
 	const char *files[BW_GUEST_MAX_VOLUMES];
@@ -298,7 +298,7 @@ int cli_session_start(struct inspect *im, int verbose, struct bw_guest **out,
 	for (int i = 0; i < im->nvols; i++)
 		if (im->vols[i].workfile)
 			files[nfiles++] = im->vols[i].workfile;
-	struct bw_guest_opts o = { .readonly = 0, .verbose = verbose, .note = inspect_note_stderr };
+	struct bw_guest_opts o = cli_guest_opts(cg, 0);
 	struct bw_guest *g;
 	int r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)
@@ -364,13 +364,13 @@ int cli_session_end(struct bw_guest *g, int r, struct bw_error *err)
 	return r;
 }
 
-int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
+int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, const struct cli_guest *cg,
 		    struct cli_edit_result *res, struct bw_error *err)
 {
 	struct bw_guest *g;
 	int r = cli_volumes_prepare(im, err);
 	if (r == 0)
-		r = cli_session_start(im, verbose, &g, err);
+		r = cli_session_start(im, cg, &g, err);
 	if (r)
 		return r;
 	r = cli_session_edit(g, im, ed, NULL, res, err);

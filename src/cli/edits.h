@@ -8,6 +8,7 @@
 #include <getopt.h>
 
 #include "boxwright/win.h"
+#include "cli/guestopt.h"
 #include "cli/inspect.h"
 #include "cli/json.h"
 
@@ -80,7 +81,7 @@ int cli_edits_check(const struct cli_edits *ed, const char *cmd, struct bw_error
  * session down.  Refuses (BW_EUNSUPPORTED/BW_EDIRTY) a volume with an
  * unclean $LogFile, a hibernated one, no Windows, a dirty hive.
  */
-int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, int verbose,
+int cli_edits_apply(struct inspect *im, const struct cli_edits *ed, const struct cli_guest *cg,
 		    struct cli_edit_result *res, struct bw_error *err);
 void cli_edits_json(struct json *j, const struct cli_edit_result *res);
 
@@ -90,7 +91,7 @@ struct bw_guest;
 int cli_volumes_prepare(struct inspect *im, struct bw_error *err);
 /* One read-write session over the working files; im->win_vol found and
  * mounted. */
-int cli_session_start(struct inspect *im, int verbose, struct bw_guest **g,
+int cli_session_start(struct inspect *im, const struct cli_guest *cg, struct bw_guest **g,
 		      struct bw_error *err);
 /* Hives (edits, and FX's fix-ups when given), then files. */
 int cli_session_edit(struct bw_guest *g, const struct inspect *im,

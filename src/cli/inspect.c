@@ -14,10 +14,11 @@
 
 #include "boxwright/guest.h"
 #include "cli/cli.h"
+#include "cli/guestopt.h"
 #include "cli/inspect.h"
 
 static const char inspect_usage[] =
-	"Usage: boxwright inspect IMAGE [--json] [--disk-only] [-v]\n"
+	"Usage: boxwright inspect IMAGE [--json] [--disk-only] [--backend B|--sandbox] [-v]\n"
 	"Print what is in a Windows disk image without booting it: container format,\n"
 	"partitions, NTFS volumes, Windows product, BCD objects with decoded devices,\n"
 	"MountedDevices, WinRM and setup state, drivers; then diagnose what would stop\n"
@@ -27,6 +28,7 @@ static const char inspect_usage[] =
 	"  --json        one JSON object on stdout\n"
 	"  --disk-only   disk, partition and NTFS facts only: no guest session\n"
 	"  -v, --verbose say what the guest backend does (e.g. a TCG retry)\n"
+	GUESTOPT_USAGE
 	"  -h, --help    this help\n"
 	"\n"
 	"Exit status: 0 reported (diagnoses do not fail), 1 failed, 2 usage,\n"
@@ -212,7 +214,7 @@ static int fetch_hive(struct bw_guest *g, const char *winpath, const char *name,
 	return 0;
 }
 
-static int guest_step(struct inspect *in, int verbose, struct bw_error *err)
+static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_error *err)
 {
 	const char *files[BW_GUEST_MAX_VOLUMES];
 	size_t nfiles = 0;
@@ -237,8 +239,7 @@ static int guest_step(struct inspect *in, int verbose, struct bw_error *err)
 	if (!sys_local || !sw_local || !bcd_local)
 		return bw_seterr(err, BW_EIO, NULL, "too many temporary files");
 
-	struct bw_guest_opts o = { .readonly = 1, .verbose = verbose,
-				      .note = inspect_note_stderr };
+	struct bw_guest_opts o = cli_guest_opts(cg, 1);
 	struct bw_guest *g;
 	r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)
@@ -492,21 +493,28 @@ int cmd_inspect(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "disk-only", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
+		GUESTOPT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int json = 0, disk_only = 0, verbose = 0, c;
+	int json = 0, disk_only = 0, c;
+	struct cli_guest cg;
+	cli_guest_init(&cg);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'd': disk_only = 1; break;
-		case 'v': verbose = 1; break;
+		case 'v': cg.verbose = 1; break;
 		case 'h': fputs(inspect_usage, stdout); return EXIT_DONE;
 		default:
+			if (cli_guest_option(&cg, c, optarg) == 0)
+				break;
 			return cli_usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (cli_guest_check(&cg, "inspect") != 0)
+		return EXIT_USAGE;
 	if (optind != argc - 1)
 		return cli_usage_error("inspect", optind >= argc ? "no IMAGE given"
 							    : "one IMAGE expected");
@@ -525,7 +533,7 @@ int cmd_inspect(int argc, char **argv)
 	if (r == 0)
 		r = inspect_read_layout(in, &err);
 	if (r == 0 && !disk_only)
-		r = guest_step(in, verbose, &err);
+		r = guest_step(in, &cg, &err);
 	cli_tmp_cleanup();
 	int status;
 	if (r) {

@@ -34,6 +34,7 @@ static const char patch_usage[] =
 	"  --in-place              replace IMAGE atomically (written beside it, synced,\n"
 	"                          renamed over it: never half-changed)\n"
 	EDITS_USAGE
+	GUESTOPT_USAGE
 	"  -v, --verbose           say what the guest backend does\n"
 	"  --progress, --quiet     force or silence progress on stderr\n"
 	"  --json                  print a JSON summary on stdout\n"
@@ -60,6 +61,7 @@ int cmd_patch(int argc, char **argv)
 		{ "in-place", no_argument, NULL, 'i' },
 		EDITS_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
+		GUESTOPT_OPTIONS,
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
@@ -69,24 +71,31 @@ int cmd_patch(int argc, char **argv)
 	struct cli_edits ed;
 	cli_edits_init(&ed);
 	const char *outp = NULL;
-	int in_place = 0, verbose = 0, json = 0, progress_mode = 0, c, status;
+	int in_place = 0, json = 0, progress_mode = 0, c, status;
+	struct cli_guest cg;
+	cli_guest_init(&cg);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': outp = optarg; break;
 		case 'i': in_place = 1; break;
-		case 'v': verbose = 1; break;
+		case 'v': cg.verbose = 1; break;
 		case 'P': progress_mode = 1; break;
 		case 'q': progress_mode = -1; break;
 		case 'j': json = 1; break;
 		case 'h': fputs(patch_usage, stdout); cli_edits_free(&ed); return EXIT_DONE;
 		default:
-			if (cli_edits_option(&ed, c, optarg) == 0)
+			if (cli_edits_option(&ed, c, optarg) == 0 ||
+			    cli_guest_option(&cg, c, optarg) == 0)
 				break;
 			cli_edits_free(&ed);
 			return cli_usage_error("patch", "unknown option or missing value '%s'",
 					       argv[optind - 1]);
 		}
+	}
+	if (cli_guest_check(&cg, "patch") != 0) {
+		cli_edits_free(&ed);
+		return EXIT_USAGE;
 	}
 	if (argc - optind != 1) {
 		cli_edits_free(&ed);
@@ -131,7 +140,7 @@ int cmd_patch(int argc, char **argv)
 	if (r == 0)
 		r = cli_tmp_init(&err);
 	if (r == 0)
-		r = cli_edits_apply(im, &ed, verbose, &res, &err);
+		r = cli_edits_apply(im, &ed, &cg, &res, &err);
 	if (r)
 		goto out;
 

@@ -9,6 +9,55 @@
 
 #include "guest/guest_internal.h"
 
+int bw_guest_kind_parse(const char *name, enum bw_guest_kind *kind)
+{
+	if (!strcmp(name, "native"))
+		*kind = BW_GUEST_NATIVE;
+	else if (!strcmp(name, "guestfs") || !strcmp(name, "sandbox"))
+		*kind = BW_GUEST_GUESTFS;
+	else
+		return BW_EINVAL;
+	return 0;
+}
+
+static const struct bw_guest_backend *guest_backend(enum bw_guest_kind kind)
+{
+	switch (kind) {
+	case BW_GUEST_DEFAULT:
+#ifdef HAVE_LIBNTFS3G
+		return &bw_guest_native;
+#elif defined HAVE_LIBGUESTFS
+		return &bw_guest_guestfs;
+#else
+		return NULL;
+#endif
+	case BW_GUEST_NATIVE:
+#ifdef HAVE_LIBNTFS3G
+		return &bw_guest_native;
+#else
+		return NULL;
+#endif
+	case BW_GUEST_GUESTFS:
+#ifdef HAVE_LIBGUESTFS
+		return &bw_guest_guestfs;
+#else
+		return NULL;
+#endif
+	}
+	return NULL;
+}
+
+int bw_guest_have(enum bw_guest_kind kind)
+{
+	return guest_backend(kind) != NULL;
+}
+
+const char *bw_guest_kind_name(enum bw_guest_kind kind)
+{
+	const struct bw_guest_backend *be = guest_backend(kind);
+	return be ? be->name : kind == BW_GUEST_NATIVE ? "native" : "guestfs";
+}
+
 void bw_guest_note(struct bw_guest *g, const char *msg)
 {
 	if (g->opts.verbose && g->opts.note)
@@ -31,6 +80,13 @@ int bw_guest_open(const char *const *files, size_t nfiles,
 		return bw_seterr(err, BW_EINVAL, NULL,
 				 "a guest session takes 1 to %d volumes, not %zu",
 				 BW_GUEST_MAX_VOLUMES, nfiles);
+	enum bw_guest_kind kind = o ? o->backend : BW_GUEST_DEFAULT;
+	const struct bw_guest_backend *be = guest_backend(kind);
+	if (!be)
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "the %s backend is not built into this boxwright (configure found no %s)",
+				 bw_guest_kind_name(kind),
+				 kind == BW_GUEST_GUESTFS ? "libguestfs" : "libntfs-3g");
 	struct bw_guest *g = calloc(1, sizeof *g);
 	if (!g)
 		return bw_seterr(err, BW_ENOMEM, files[0], "out of memory");
@@ -44,7 +100,7 @@ int bw_guest_open(const char *const *files, size_t nfiles,
 	g->file = g->files[0];
 	if (o)
 		g->opts = *o;
-	g->be = &bw_guest_guestfs;
+	g->be = be;
 	int r = g->be->open(g, err);
 	if (r) {
 		g->be->close(g, NULL);

@@ -1,11 +1,13 @@
 /*
  * Backends of the guest interface.  guest.c owns the handle and
- * dispatches; a backend keeps its state in priv.  The libntfs-3g backend
- * (issue 11) will be a second table like bw_guest_guestfs.
+ * dispatches; a backend keeps its state in priv.  guestfs.c is the
+ * libguestfs appliance, ntfs3g.c libntfs-3g in process; configure builds
+ * whichever libraries are installed.
  */
 #ifndef BW_GUEST_INTERNAL_H
 #define BW_GUEST_INTERNAL_H
 
+#include "config.h"
 #include "boxwright/guest.h"
 
 struct bw_guest_backend {
@@ -43,6 +45,11 @@ struct bw_guest {
 
 void bw_guest_note(struct bw_guest *g, const char *msg);
 
+#ifdef HAVE_LIBGUESTFS
 extern const struct bw_guest_backend bw_guest_guestfs;
+#endif
+#ifdef HAVE_LIBNTFS3G
+extern const struct bw_guest_backend bw_guest_native;
+#endif
 
 #endif
