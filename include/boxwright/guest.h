@@ -31,6 +31,9 @@ const char *bw_guest_kind_name(enum bw_guest_kind kind);
 struct bw_guest_opts {
 	enum bw_guest_kind backend;
 	int readonly;       /* mount read-only (inspect) */
+	/* What messages call each file (e.g. "nano.vhd: partition 1"), one
+	 * per file; NULL: the file names. */
+	const char *const *labels;
 	int verbose;        /* let the backend say what it does (TCG retry) */
 	/* Called with backend notes (e.g. "KVM launch failed, retrying with
 	 * TCG") when verbose; may be NULL. */

@@ -292,13 +292,18 @@ int cli_volumes_prepare(struct inspect *im, struct bw_error *err)
 int cli_session_start(struct inspect *im, const struct cli_guest *cg, struct bw_guest **out,
 		      struct bw_error *err)
 {
-	const char *files[BW_GUEST_MAX_VOLUMES];
+	const char *files[BW_GUEST_MAX_VOLUMES], *labels[BW_GUEST_MAX_VOLUMES];
+	char names[BW_GUEST_MAX_VOLUMES][CLI_LABEL_MAX];
 	size_t nfiles = 0;
 	*out = NULL;
 	for (int i = 0; i < im->nvols; i++)
-		if (im->vols[i].workfile)
+		if (im->vols[i].workfile) {
+			cli_guest_label(names[nfiles], im->file, im->vols[i].part);
+			labels[nfiles] = names[nfiles];
 			files[nfiles++] = im->vols[i].workfile;
+		}
 	struct bw_guest_opts o = cli_guest_opts(cg, 0);
+	o.labels = labels;
 	struct bw_guest *g;
 	int r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)

@@ -1,4 +1,5 @@
 /* The backend options (guestopt.h). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
@@ -59,4 +60,9 @@ struct bw_guest_opts cli_guest_opts(const struct cli_guest *cg, int readonly)
 		.note = inspect_note_stderr,
 	};
 	return o;
+}
+
+void cli_guest_label(char *buf, const char *image, int part)
+{
+	snprintf(buf, CLI_LABEL_MAX, "%s: partition %d", image, part);
 }

@@ -40,4 +40,8 @@ int cli_guest_check(const struct cli_guest *cg, const char *cmd);
 /* Options for bw_guest_open. */
 struct bw_guest_opts cli_guest_opts(const struct cli_guest *cg, int readonly);
 
+/* What messages call a volume's working file: "IMAGE: partition N". */
+#define CLI_LABEL_MAX 4200
+void cli_guest_label(char *buf, const char *image, int part);
+
 #endif

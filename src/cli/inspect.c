@@ -216,7 +216,8 @@ static int fetch_hive(struct bw_guest *g, const char *winpath, const char *name,
 
 static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_error *err)
 {
-	const char *files[BW_GUEST_MAX_VOLUMES];
+	const char *files[BW_GUEST_MAX_VOLUMES], *labels[BW_GUEST_MAX_VOLUMES];
+	char names[BW_GUEST_MAX_VOLUMES][CLI_LABEL_MAX];
 	size_t nfiles = 0;
 	int r = cli_tmp_init(err);
 	if (r)
@@ -229,6 +230,8 @@ static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_
 		if (r)
 			return r;
 		v->guest_idx = (int)nfiles;
+		cli_guest_label(names[nfiles], in->file, v->part);
+		labels[nfiles] = names[nfiles];
 		files[nfiles++] = v->workfile;
 	}
 	if (nfiles == 0)
@@ -240,6 +243,7 @@ static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_
 		return bw_seterr(err, BW_EIO, NULL, "too many temporary files");
 
 	struct bw_guest_opts o = cli_guest_opts(cg, 1);
+	o.labels = labels;
 	struct bw_guest *g;
 	r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)

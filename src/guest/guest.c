@@ -66,8 +66,10 @@ void bw_guest_note(struct bw_guest *g, const char *msg)
 
 static void guest_free(struct bw_guest *g)
 {
-	for (size_t i = 0; i < g->nfiles; i++)
+	for (size_t i = 0; i < BW_GUEST_MAX_VOLUMES; i++) {
 		free(g->files[i]);
+		free(g->labels[i]);
+	}
 	free(g);
 }
 
@@ -91,15 +93,20 @@ int bw_guest_open(const char *const *files, size_t nfiles,
 	if (!g)
 		return bw_seterr(err, BW_ENOMEM, files[0], "out of memory");
 	for (size_t i = 0; i < nfiles; i++) {
-		if (!(g->files[i] = strdup(files[i]))) {
+		const char *label = o && o->labels ? o->labels[i] : files[i];
+		g->files[i] = strdup(files[i]);
+		g->labels[i] = strdup(label);
+		if (!g->files[i] || !g->labels[i]) {
 			guest_free(g);
 			return bw_seterr(err, BW_ENOMEM, files[0], "out of memory");
 		}
 		g->nfiles++;
 	}
-	g->file = g->files[0];
+	g->path = g->files[0];
+	g->file = g->labels[0];
 	if (o)
 		g->opts = *o;
+	g->opts.labels = NULL;      /* the caller's; copied above */
 	g->be = be;
 	int r = g->be->open(g, err);
 	if (r) {
@@ -120,7 +127,8 @@ int bw_guest_use(struct bw_guest *g, size_t idx, struct bw_error *err)
 	int r = g->be->use(g, idx, err);
 	if (r == 0) {
 		g->current = idx;
-		g->file = g->files[idx];
+		g->path = g->files[idx];
+		g->file = g->labels[idx];
 	}
 	return r;
 }

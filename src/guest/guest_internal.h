@@ -37,9 +37,11 @@ struct bw_guest {
 	const struct bw_guest_backend *be;
 	struct bw_guest_opts opts;
 	char *files[BW_GUEST_MAX_VOLUMES];
+	char *labels[BW_GUEST_MAX_VOLUMES];
 	size_t nfiles;
 	size_t current;         /* the mounted volume */
-	const char *file;       /* files[current], for messages */
+	const char *path;       /* files[current] */
+	const char *file;       /* labels[current], for messages */
 	void *priv;
 };
 

@@ -283,7 +283,7 @@ static int gfs_ntfsfix(struct bw_guest *g, struct bw_error *err)
 	 * find the device by the volume's serial number (boot sector 0x48),
 	 * read from our own partition file, and require exactly one match. */
 	uint8_t serial[8];
-	int fd = open(g->file, O_RDONLY | O_CLOEXEC);
+	int fd = open(g->path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : pread(fd, serial, sizeof serial, 0x48);
 	if (fd >= 0)
 		close(fd);

@@ -114,7 +114,7 @@ static int n3g_mount(struct bw_guest *g, size_t idx, struct bw_error *err)
 	int e = errno;
 	ntfs_device_free(dev);
 	const char *saved = g->file;
-	g->file = g->files[idx];
+	g->file = g->labels[idx];
 	int r;
 	if (e == EPERM && !p->dev.oob && !p->dev.host_errno)
 		/* ntfs-3g's refusal of a hibernated Windows or of a $LogFile
@@ -591,7 +591,7 @@ static int n3g_program(struct bw_guest *g, char *const argv[], const char *what,
 
 static int n3g_ntfsfix(struct bw_guest *g, struct bw_error *err)
 {
-	char *argv[] = { (char *)"ntfsfix", (char *)"-d", (char *)g->file, NULL };
+	char *argv[] = { (char *)"ntfsfix", (char *)"-d", (char *)g->path, NULL };
 	return n3g_program(g, argv, "ntfs-3g's check (ntfsfix) failed, the volume stays dirty", err);
 }
 
@@ -607,8 +607,8 @@ static int n3g_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 	 * as in libguestfs' call; no --force, so a volume already marked for
 	 * chkdsk is refused, with ntfsresize's reason. */
 	char *argv[] = { (char *)"ntfsresize", (char *)"--no-progress-bar",
-			 size ? (char *)"--size" : (char *)g->file, size ? sz : NULL,
-			 size ? (char *)g->file : NULL, NULL };
+			 size ? (char *)"--size" : (char *)g->path, size ? sz : NULL,
+			 size ? (char *)g->path : NULL, NULL };
 	r = n3g_program(g, argv, "ntfsresize", err);
 	if (r == 0 && clear_dirty)
 		r = n3g_ntfsfix(g, err);
