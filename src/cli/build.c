@@ -351,6 +351,7 @@ end_session:
 		json_ku64(&jj, "old_partition_offset", fx.old_loc.part_offset);
 		json_ku64(&jj, "partition_offset", BUILD_PART_OFFSET);
 		json_kstr(&jj, "hardware_uuid", b->hwuuid[0] ? b->hwuuid : NULL);
+		json_kstr(&jj, "backend", bw_guest_kind_name(b->guest.backend));
 		json_ku64(&jj, "bytes_read", st.read);
 		json_ku64(&jj, "bytes_skipped_free", st.skipped);
 		cli_edits_json(&jj, &res);

@@ -194,6 +194,7 @@ int cmd_patch(int argc, char **argv)
 		json_kstr(&jj, "input", in);
 		json_kstr(&jj, "output", outp);
 		json_kbool(&jj, "in_place", in_place);
+		json_kstr(&jj, "backend", bw_guest_kind_name(cg.backend));
 		json_kstr(&jj, "format", bw_disk_format(im->disk));
 		json_ki64(&jj, "windows_partition", wv->part);
 		cli_edits_json(&jj, &res);

@@ -21,6 +21,10 @@ expect_exit 3 "batch with a line that is not JSON" "$BOXWRIGHT" batch "$SCRATCH/
 grep -q "m.jsonl:2" "$SCRATCH/err" && ok "the bad line is named" || bad "bad line: $(cat "$SCRATCH/err")"
 expect_exit 2 "patch without an edit" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" -o "$SCRATCH/x.vhd"
 expect_exit 2 "patch without -o or --in-place" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --winrm
+expect_exit 2 "--backend with an unknown name" "$BOXWRIGHT" inspect --backend qemu "$FIXTURES/nano-nowin.vhd"
+grep -q "expected native or guestfs" "$SCRATCH/err" && ok "the error names the backends" || bad "backend error: $(cat "$SCRATCH/err")"
+expect_exit 2 "BOXWRIGHT_BACKEND with an unknown name" env BOXWRIGHT_BACKEND=vm "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" -o "$SCRATCH/x.vhd" --winrm
+expect_exit 0 "--sandbox overrides a bad BOXWRIGHT_BACKEND" env BOXWRIGHT_BACKEND=vm "$BOXWRIGHT" inspect --sandbox --disk-only "$FIXTURES/nano-nowin.vhd"
 expect_exit 2 "patch with both -o and --in-place" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --winrm -o "$SCRATCH/x.vhd" --in-place
 expect_exit 2 "patch with a missing --setup-complete file" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --setup-complete "$SCRATCH/none.cmd" -o "$SCRATCH/x.vhd"
 expect_exit 2 "patch with a bad --copy-in" "$BOXWRIGHT" patch "$FIXTURES/nano-nowin.vhd" --copy-in nocolon -o "$SCRATCH/x.vhd"

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# tests/e2e/batch.sh again on the libguestfs backend (--sandbox): every e2e
+# test of build and patch runs on both backends.
+BOXWRIGHT_BACKEND=guestfs exec bash "$SRCDIR/tests/e2e/batch.sh"
