@@ -66,7 +66,10 @@ int bw_guest_use(struct bw_guest *g, size_t idx, struct bw_error *err);
 int bw_guest_resolve(struct bw_guest *g, const char *winpath, char **real,
 		     struct bw_error *err);
 
-/* Copy the guest file WINPATH to the local file LOCAL.  0, BW_ENOTFOUND, BW_EGUEST. */
+/* Copy the guest file WINPATH to the local file LOCAL.  0, BW_ENOTFOUND,
+ * BW_EGUEST; BW_EFORMAT for a file over BW_GUEST_DOWNLOAD_MAX (only hives
+ * and the BCD are downloaded: a bigger one is a hostile image). */
+#define BW_GUEST_DOWNLOAD_MAX (UINT64_C(1) << 30)
 int bw_guest_download(struct bw_guest *g, const char *winpath,
 		      const char *local, struct bw_error *err);
 

@@ -197,6 +197,14 @@ int bw_guest_read(struct bw_guest *g, const char *winpath, size_t max,
 	return r;
 }
 
+/* The write side refuses a read-only session before any backend sees it. */
+static int guest_writable(struct bw_guest *g, struct bw_error *err)
+{
+	if (g->opts.readonly)
+		return bw_seterr(err, BW_EINVAL, g->file, "the guest session is read-only");
+	return 0;
+}
+
 /*
  * Resolve WINPATH for writing: the parent must exist (resolved in any
  * case); the last component keeps its real name when it exists.
@@ -244,6 +252,8 @@ static int guest_resolve_new(struct bw_guest *g, const char *winpath, char **rea
 
 int bw_guest_mkdir_p(struct bw_guest *g, const char *windir, struct bw_error *err)
 {
+	if (guest_writable(g, err))
+		return BW_EINVAL;
 	char *path = guest_unix_path(windir);
 	if (!path)
 		return bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
@@ -280,6 +290,8 @@ int bw_guest_mkdir_p(struct bw_guest *g, const char *windir, struct bw_error *er
 int bw_guest_upload(struct bw_guest *g, const char *local, const char *winpath,
 		    struct bw_error *err)
 {
+	if (guest_writable(g, err))
+		return BW_EINVAL;
 	char *real;
 	int r = guest_resolve_new(g, winpath, &real, err);
 	if (r)
@@ -292,6 +304,8 @@ int bw_guest_upload(struct bw_guest *g, const char *local, const char *winpath,
 int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
 		   size_t len, struct bw_error *err)
 {
+	if (guest_writable(g, err))
+		return BW_EINVAL;
 	char *real;
 	int r = guest_resolve_new(g, winpath, &real, err);
 	if (r)
@@ -304,11 +318,15 @@ int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
 int bw_guest_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 		    struct bw_error *err)
 {
+	if (guest_writable(g, err))
+		return BW_EINVAL;
 	return g->be->resize(g, size, clear_dirty, err);
 }
 
 int bw_guest_clear_dirty(struct bw_guest *g, struct bw_error *err)
 {
+	if (guest_writable(g, err))
+		return BW_EINVAL;
 	return g->be->clear_dirty(g, err);
 }
 

@@ -183,6 +183,12 @@ out:
 static int gfs_download(struct bw_guest *g, const char *real, const char *local,
 			struct bw_error *err)
 {
+	int64_t size = guestfs_filesize(g->priv, real);
+	if (size < 0)
+		return gfs_error(g, g->priv, real, err);
+	if ((uint64_t)size > BW_GUEST_DOWNLOAD_MAX)
+		return bw_seterr(err, BW_EFORMAT, g->file, "%s: %lld bytes, more than any hive (%llu at most)",
+				 real, (long long)size, (unsigned long long)BW_GUEST_DOWNLOAD_MAX);
 	if (guestfs_download(g->priv, real, local) == -1)
 		return gfs_error(g, g->priv, real, err);
 	return 0;

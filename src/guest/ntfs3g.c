@@ -42,6 +42,10 @@ static pthread_once_t n3g_log_once = PTHREAD_ONCE_INIT;
 
 static int n3g_log(const char *function, const char *file, int line, u32 level,
 		   void *data, const char *format, va_list args)
+	__attribute__((format(printf, 6, 0)));
+
+static int n3g_log(const char *function, const char *file, int line, u32 level,
+		   void *data, const char *format, va_list args)
 {
 	(void)function;
 	(void)file;
@@ -97,6 +101,23 @@ static int n3g_fail(struct bw_guest *g, const char *what, struct bw_error *err)
 	default:
 		return bw_seterr(err, BW_EFORMAT, g->file, "%s: %s", what, why);
 	}
+}
+
+/*
+ * Start an operation: a volume must be mounted (a failed resize or switch
+ * leaves none), and what the device saw in earlier operations must not
+ * colour this one's error.
+ */
+static int n3g_begin(struct bw_guest *g, struct bw_error *err)
+{
+	struct n3g *p = g->priv;
+	if (!p || !p->vol)
+		return bw_seterr(err, BW_EGUEST, g->file,
+				 "no NTFS volume is mounted: an earlier step of this session failed");
+	p->dev.oob = 0;
+	p->dev.host_errno = 0;
+	n3g_lastlog[0] = '\0';
+	return 0;
 }
 
 static int n3g_mount(struct bw_guest *g, size_t idx, struct bw_error *err)
@@ -227,11 +248,13 @@ static int n3g_path_append(char **path, const ntfschar *name, int len)
 static int n3g_resolve(struct bw_guest *g, const char *path, char **real,
 		       struct bw_error *err)
 {
+	int r = n3g_begin(g, err);
+	if (r)
+		return r;
 	struct n3g *p = g->priv;
 	ntfs_volume *vol = p->vol;
 	char *cur = strdup("/");
 	char *comp = strdup(path);
-	int r = 0;
 	MFT_REF dir = FILE_root;
 	unsigned dt = NTFS_DT_DIR;
 	if (!cur || !comp) {
@@ -357,6 +380,13 @@ static int n3g_read_into(struct bw_guest *g, const char *real, int fd,
 	if (r)
 		return r;
 	uint64_t size = na->data_size < 0 ? 0 : (uint64_t)na->data_size;
+	/* Only hives and the BCD are downloaded: a size no hive can have is
+	 * a hostile image filling our temporary directory. */
+	if (fd >= 0 && size > BW_GUEST_DOWNLOAD_MAX)
+		return n3g_close_data(g, real, ni, na,
+				      bw_seterr(err, BW_EFORMAT, g->file,
+						"%s: %" PRIu64 " bytes, more than any hive (%llu at most)",
+						real, size, (unsigned long long)BW_GUEST_DOWNLOAD_MAX), err);
 	size_t want = fd >= 0 ? N3G_CHUNK : (size < max ? (size_t)size : max);
 	char *buf = malloc(want ? want : 1);
 	if (!buf)
@@ -400,10 +430,13 @@ static int n3g_read_into(struct bw_guest *g, const char *real, int fd,
 static int n3g_download(struct bw_guest *g, const char *real, const char *local,
 			struct bw_error *err)
 {
+	int r = n3g_begin(g, err);
+	if (r)
+		return r;
 	int fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return bw_seterr(err, BW_EIO, local, "cannot create: %s", strerror(errno));
-	int r = n3g_read_into(g, real, fd, local, 0, NULL, NULL, err);
+	r = n3g_read_into(g, real, fd, local, 0, NULL, NULL, err);
 	if (close(fd) != 0 && r == 0)
 		r = bw_seterr(err, BW_EIO, local, "cannot close: %s", strerror(errno));
 	return r;
@@ -412,7 +445,8 @@ static int n3g_download(struct bw_guest *g, const char *real, const char *local,
 static int n3g_read(struct bw_guest *g, const char *real, size_t max,
 		    char **data, size_t *len, struct bw_error *err)
 {
-	return n3g_read_into(g, real, -1, NULL, max, data, len, err);
+	int r = n3g_begin(g, err);
+	return r ? r : n3g_read_into(g, real, -1, NULL, max, data, len, err);
 }
 
 /* Split REAL into its directory's inode and the last name (UTF-16). */
@@ -470,7 +504,8 @@ static int n3g_create(struct bw_guest *g, const char *real, mode_t type,
 
 static int n3g_mkdir(struct bw_guest *g, const char *real, struct bw_error *err)
 {
-	return n3g_create(g, real, S_IFDIR, NULL, err);
+	int r = n3g_begin(g, err);
+	return r ? r : n3g_create(g, real, S_IFDIR, NULL, err);
 }
 
 /*
@@ -481,13 +516,20 @@ static int n3g_mkdir(struct bw_guest *g, const char *real, struct bw_error *err)
 static int n3g_put(struct bw_guest *g, const char *real, int fd, const char *local,
 		   const void *data, size_t len, struct bw_error *err)
 {
+	int r = n3g_begin(g, err);
+	if (r)
+		return r;
 	struct n3g *p = g->priv;
 	ntfs_inode *ni;
 	ntfs_attr *na;
-	n3g_lastlog[0] = '\0';
 	errno = 0;
 	ni = ntfs_pathname_to_inode(p->vol, NULL, real);
-	int r = 0;
+	if (ni && ni->mft_no < FILE_first_user) {
+		/* $MFT, $Bitmap, $LogFile...: replacing one would wreck the
+		 * volume, and no edit ever names one. */
+		ntfs_inode_close(ni);
+		return bw_seterr(err, BW_EINVAL, g->file, "%s: an NTFS system file, never replaced", real);
+	}
 	if (!ni) {
 		if (errno != ENOENT)
 			return n3g_fail(g, real, err);
@@ -610,7 +652,13 @@ static int n3g_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 			 size ? (char *)"--size" : (char *)g->path, size ? sz : NULL,
 			 size ? (char *)g->path : NULL, NULL };
 	r = n3g_program(g, argv, "ntfsresize", err);
-	if (r == 0 && clear_dirty)
+	if (r) {
+		/* ntfsresize refuses before it writes: mount the unchanged
+		 * volume again so that the session stays usable. */
+		n3g_mount(g, g->current, NULL);
+		return r;
+	}
+	if (clear_dirty)
 		r = n3g_ntfsfix(g, err);
 	return r ? r : n3g_mount(g, g->current, err);
 }

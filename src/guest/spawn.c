@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,10 +63,18 @@ int bw_guest_run(const char *name, char *const argv[], char *out, size_t outmax,
 		return bw_seterr(err, BW_ENOTFOUND, NULL,
 				 "%s not found in PATH or /usr/sbin: install ntfs-3g (Debian: apt-get install ntfs-3g; Homebrew: see README)",
 				 name);
+	/* Both ends close-on-exec: a program another thread starts must not
+	 * inherit the write end, or our read would wait for that program's
+	 * end too.  The dup2 below gives the child its own, inheritable copy. */
 	int pfd[2];
 	if (pipe(pfd) != 0)
 		return bw_seterr(err, BW_EIO, NULL, "cannot run %s: pipe: %s", name, strerror(errno));
-	fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
+	if (fcntl(pfd[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(pfd[1], F_SETFD, FD_CLOEXEC) != 0) {
+		int e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return bw_seterr(err, BW_EIO, NULL, "cannot run %s: fcntl: %s", name, strerror(e));
+	}
 	posix_spawn_file_actions_t fa;
 	int e = posix_spawn_file_actions_init(&fa);
 	if (e == 0)
@@ -105,6 +114,31 @@ int bw_guest_run(const char *name, char *const argv[], char *out, size_t outmax,
 	return 0;
 }
 
+/* Does the LEN bytes at S hold WORD, in any letter case? */
+static int has_word(const char *s, size_t len, const char *word)
+{
+	size_t w = strlen(word);
+	for (size_t i = 0; i + w <= len; i++)
+		if (strncasecmp(s + i, word, w) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * ntfs-3g's programs say why in lines such as "ERROR: New size can't be
+ * less than ...", "Failed to startup volume: Invalid argument" and
+ * "Unrecoverable error", in any letter case.  ntfsfix prints "Mounting
+ * volume... " on stdout and "FAILED" after libntfs-3g's stderr line, so a
+ * bare "FAILED" line says nothing of its own.
+ */
+static int reason_line(const char *l, size_t n)
+{
+	if (n == 6 && strncasecmp(l, "failed", 6) == 0)
+		return 0;
+	return has_word(l, n, "error") || has_word(l, n, "failed") ||
+	       has_word(l, n, "refus");
+}
+
 void bw_guest_run_reason(const char *out, char *buf, size_t len)
 {
 	size_t used = 0;
@@ -119,9 +153,7 @@ void bw_guest_run_reason(const char *out, char *buf, size_t len)
 		if (n) {
 			last = l;
 			lastlen = n;
-			int why = memmem(l, n, "ERROR", 5) || memmem(l, n, "rror", 4) ||
-				  memmem(l, n, "failed", 6) || memmem(l, n, "Refus", 5);
-			if (why && used + 3 < len) {
+			if (reason_line(l, n) && used + 3 < len) {
 				int w = snprintf(buf + used, len - used, "%s%.*s",
 						 used ? "; " : "", (int)n, l);
 				used = w < 0 ? used : (size_t)w + used >= len ? len - 1 : used + (size_t)w;

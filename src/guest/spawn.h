@@ -23,7 +23,8 @@ int bw_guest_run(const char *name, char *const argv[], char *out, size_t outmax,
 		 int *status, struct bw_error *err);
 
 /* The lines of OUT that say why the program failed, joined into one line
- * in BUF: those with "ERROR"/"error"/"failed", else the last non-empty one. */
+ * in BUF: those saying "error", "failed" or "refus(e)" in any letter case,
+ * else the last non-empty one. */
 void bw_guest_run_reason(const char *out, char *buf, size_t len);
 
 #endif

@@ -8,10 +8,20 @@ or three; a text descriptor.
 OUTDIR/vhd/: a fixed and a dynamic VHD with 4 KiB blocks.
 Layouts follow VMware "Virtual Disk Format 5.0" and the VHD spec; the
 readers' unit tests build the same shapes in C.
+OUTDIR/ntfs/: whole NTFS volumes of 1.5-2 MiB made by mkntfs (ntfs-3g),
+holding the paths inspect looks up (Windows/System32/config/SYSTEM,
+Boot/BCD, bootmgr) in a letter case other than the one the harness asks
+for, resident and non-resident files, a DOS 8.3 alias and a deep tree.
+They are populated through ntfs-3g's FUSE driver, so they need root (or
+user FUSE mounts); without it only the empty volumes are written, and
+without mkntfs none: the harness then starts from nothing.
 """
 import os
-import struct
+import shutil
+import subprocess
 import sys
+import tempfile
+import struct
 import zlib
 
 SEC = 512
@@ -144,6 +154,79 @@ def vhd_dynamic(bs=4096, nblocks=3):
     return f + bytes(h) + bat_bytes + bytes(body) + f
 
 
+def ntfs_populate(mnt, variant):
+    """Fill the mounted volume MNT; VARIANT picks the letter case and sizes."""
+    def put(rel, data):
+        path = os.path.join(mnt, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(data)
+
+    if variant == 'upper':
+        win, sysdir, cfg = 'WINDOWS', 'SYSTEM32', 'CONFIG'
+    else:
+        win, sysdir, cfg = 'Windows', 'System32', 'config'
+    # A hive header, then enough bytes that SYSTEM is non-resident (one
+    # run) in one variant and resident (inside its MFT record) in the other.
+    hive = b'regf' + bytes(range(256)) * (40 if variant == 'upper' else 1)
+    put(os.path.join(win, sysdir, cfg, 'SYSTEM'), hive)
+    put(os.path.join(win, sysdir, cfg, 'SOFTWARE'), b'regf' + b'\x5a' * 300)
+    put(os.path.join('Boot', 'BCD'), b'regf' + b'\x00\x01' * 2000)
+    put('bootmgr', b'BOOTMGR!' * 3000)
+    put(os.path.join(win, 'Panther', 'unattend.xml'), b'<unattend/>\n')
+    for i in range(40):        # a directory index that needs an $INDEX_ALLOCATION
+        put(os.path.join(win, sysdir, 'drivers', 'drv%02d.sys' % i), b'MZ' + bytes([i]) * i)
+    # Program Files with its 8.3 alias, as Windows writes one.
+    pf = os.path.join(mnt, 'Program Files')
+    os.makedirs(pf)
+    try:
+        os.setxattr(pf, 'system.ntfs_dos_name', b'PROGRA~1')
+    except OSError:
+        pass
+    # Two files whose names differ in case only (POSIX namespace).
+    put('case', b'lower')
+    put('CASE', b'upper')
+
+
+def ntfs_volume(path, size, cluster, variant):
+    """mkntfs a SIZE-byte volume at PATH and, when FUSE works, populate it."""
+    with open(path, 'wb') as f:
+        f.truncate(size)
+    subprocess.run(['mkntfs', '-F', '-f', '-q', '-s', '512', '-c', str(cluster),
+                    '-L', 'seed', '-p', '2048', '-H', '255', '-S', '63', path],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if variant is None or not shutil.which('ntfs-3g'):
+        return True
+    mnt = tempfile.mkdtemp(prefix='bw-seed-')
+    try:
+        if subprocess.run(['ntfs-3g', path, mnt], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            return False
+        try:
+            ntfs_populate(mnt, variant)
+        finally:
+            subprocess.run(['fusermount', '-u', mnt], check=True)
+    finally:
+        os.rmdir(mnt)
+    return True
+
+
+def ntfs_seeds(out):
+    """OUTDIR/ntfs: an empty volume and two populated ones (see above)."""
+    if not shutil.which('mkntfs'):
+        sys.stderr.write('make-seeds: mkntfs not found, no NTFS seeds\n')
+        return
+    d = os.path.join(out, 'ntfs')
+    os.makedirs(d, exist_ok=True)
+    ntfs_volume(os.path.join(d, 'empty.img'), 1536 * 1024, 512, None)
+    for name, size, cluster, variant in (('mixed.img', 2 << 20, 4096, 'mixed'),
+                                         ('upper.img', 1536 * 1024, 512, 'upper')):
+        if not ntfs_volume(os.path.join(d, name), size, cluster, variant):
+            os.unlink(os.path.join(d, name))
+            sys.stderr.write('make-seeds: cannot mount %s with ntfs-3g (FUSE), '
+                             'only the empty NTFS seed\n' % name)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(os.path.join(out, 'vmdk'), exist_ok=True)
@@ -163,6 +246,7 @@ def main():
     for name, b in seeds.items():
         with open(os.path.join(out, name), 'wb') as f:
             f.write(b)
+    ntfs_seeds(out)
 
 
 if __name__ == '__main__':
