@@ -95,12 +95,18 @@ int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
  * Resize the current volume's NTFS with ntfsresize to SIZE bytes, or to
  * fill its partition file when SIZE is 0 (grow: extend the file first;
  * shrink: truncate it after the session).  The volume is unmounted for it
- * and mounted again.  BW_EGUEST carries ntfsresize's own reason (e.g. the
- * data does not fit).  ntfsresize leaves the volume marked dirty; with
- * CLEAR_DIRTY, ntfs-3g's check (ntfsfix -d) runs right after it, before
- * the volume is mounted again, and clears the flag when it passes.
+ * and mounted again (also when ntfsresize refuses, which changes nothing).
+ * BW_EGUEST carries ntfsresize's own reason (e.g. the data does not fit).
+ * ntfsresize leaves the volume marked dirty; with BW_GUEST_RESIZE_CLEAR_DIRTY
+ * ntfs-3g's check (ntfsfix -d) runs right after it, before the volume is
+ * mounted again, and clears the flag when it passes.  A volume that
+ * Windows itself marked for chkdsk is refused by ntfsresize unless
+ * BW_GUEST_RESIZE_FORCE; the caller then keeps Windows' request (no
+ * CLEAR_DIRTY).
  */
-int bw_guest_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+#define BW_GUEST_RESIZE_CLEAR_DIRTY 1u
+#define BW_GUEST_RESIZE_FORCE       2u
+int bw_guest_resize(struct bw_guest *g, uint64_t size, unsigned flags,
 		    struct bw_error *err);
 
 /*

@@ -208,7 +208,16 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 			      "the Windows partition lacks \\bootmgr or \\Boot\\BCD: it cannot boot alone");
 		goto end_session;
 	}
-	r = bw_guest_resize(g, new_part < wv->size ? new_part : 0, !b->chkdsk, err);
+	/* A volume Windows marked for chkdsk keeps that request: ntfsresize
+	 * is told to go on (--force) and the flag is not cleared after it. */
+	struct bw_ntfs_state wst;
+	if (bw_ntfs_get_state(wv->ntfs, &wst) != 0) {
+		r = bw_seterr(err, BW_EFORMAT, b->in, "cannot read the Windows volume's state");
+		goto end_session;
+	}
+	unsigned rflags = wst.dirty ? BW_GUEST_RESIZE_FORCE
+				    : b->chkdsk ? 0 : BW_GUEST_RESIZE_CLEAR_DIRTY;
+	r = bw_guest_resize(g, new_part < wv->size ? new_part : 0, rflags, err);
 	if (r)
 		goto end_session;
 	struct bw_mbr mbr = im->mbr;

@@ -315,12 +315,12 @@ int bw_guest_write(struct bw_guest *g, const char *winpath, const void *data,
 	return r;
 }
 
-int bw_guest_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+int bw_guest_resize(struct bw_guest *g, uint64_t size, unsigned flags,
 		    struct bw_error *err)
 {
 	if (guest_writable(g, err))
 		return BW_EINVAL;
-	return g->be->resize(g, size, clear_dirty, err);
+	return g->be->resize(g, size, flags, err);
 }
 
 int bw_guest_clear_dirty(struct bw_guest *g, struct bw_error *err)

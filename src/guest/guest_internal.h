@@ -27,7 +27,7 @@ struct bw_guest_backend {
 		      struct bw_error *err);
 	int (*write)(struct bw_guest *g, const char *real, const void *data,
 		     size_t len, struct bw_error *err);
-	int (*resize)(struct bw_guest *g, uint64_t size, int clear_dirty,
+	int (*resize)(struct bw_guest *g, uint64_t size, unsigned flags,
 		      struct bw_error *err);
 	int (*clear_dirty)(struct bw_guest *g, struct bw_error *err);
 	int (*close)(struct bw_guest *g, struct bw_error *err);

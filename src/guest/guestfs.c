@@ -241,7 +241,7 @@ static int gfs_write(struct bw_guest *g, const char *real, const void *data,
 
 static int gfs_ntfsfix(struct bw_guest *g, struct bw_error *err);
 
-static int gfs_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+static int gfs_resize(struct bw_guest *g, uint64_t size, unsigned flags,
 		      struct bw_error *err)
 {
 	guestfs_h *h = g->priv;
@@ -258,14 +258,16 @@ static int gfs_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 		if (tries)
 			guestfs_sleep(h, 1);
 		r = size ? guestfs_ntfsresize_opts(h, dev, GUESTFS_NTFSRESIZE_OPTS_SIZE,
-						  (int64_t)size, -1)
-			 : guestfs_ntfsresize_opts(h, dev, -1);
+						  (int64_t)size, GUESTFS_NTFSRESIZE_OPTS_FORCE,
+						  (flags & BW_GUEST_RESIZE_FORCE) != 0, -1)
+			 : guestfs_ntfsresize_opts(h, dev, GUESTFS_NTFSRESIZE_OPTS_FORCE,
+						  (flags & BW_GUEST_RESIZE_FORCE) != 0, -1);
 	}
 	if (r == -1)
 		return gfs_error(g, h, "ntfsresize", err);
 	/* Check and clear now, while no FUSE mount has touched the resized
 	 * volume (see gfs_ntfsfix); ntfs-3g's later mounts leave it clean. */
-	if (clear_dirty && (r = gfs_ntfsfix(g, err)) != 0)
+	if ((flags & BW_GUEST_RESIZE_CLEAR_DIRTY) && (r = gfs_ntfsfix(g, err)) != 0)
 		return r;
 	return gfs_mount(g, g->current, err);
 }

@@ -33,11 +33,19 @@ struct n3g {
 
 /*
  * libntfs-3g reports the reason for a failure only through its logging
- * hook, which is process-wide and has no user pointer: keep the last error
- * line per thread.  This is the one piece of global state in boxwright,
- * and it belongs to libntfs-3g's design, not ours.
+ * hook, which is process-wide and has no user pointer: keep the error
+ * lines of the current call per thread.  This is the one piece of global
+ * state in boxwright, and it belongs to libntfs-3g's design, not ours.
+ *
+ * The first line is kept as well as the last: libntfs-3g logs the cause
+ * first and its callers' wrappers after it (a torn MFT record is logged
+ * as "Incomplete multi-sector transfer", then as "Record N has no FILE
+ * magic (0x44414142)" because the record is marked BAAD meanwhile).
  */
-static __thread char n3g_lastlog[320];
+#define N3G_LOG_MAX 320
+static __thread char n3g_firstlog[N3G_LOG_MAX];
+static __thread char n3g_lastlog[N3G_LOG_MAX];
+static __thread char n3g_reason[2 * N3G_LOG_MAX + 4];
 static pthread_once_t n3g_log_once = PTHREAD_ONCE_INIT;
 
 static int n3g_log(const char *function, const char *file, int line, u32 level,
@@ -63,9 +71,28 @@ static int n3g_log(const char *function, const char *file, int line, u32 level,
 			snprintf(n3g_lastlog + l, sizeof n3g_lastlog - l, ": %s",
 				 strerror(saved));
 		}
+		if (!n3g_firstlog[0])
+			memcpy(n3g_firstlog, n3g_lastlog, sizeof n3g_firstlog);
 	}
 	errno = saved;
 	return n;
+}
+
+/* Forget the lines of an earlier call (before each libntfs-3g call). */
+static void n3g_log_reset(void)
+{
+	n3g_firstlog[0] = n3g_lastlog[0] = '\0';
+}
+
+/* What libntfs-3g logged since the reset: "first; last", or NULL. */
+static const char *n3g_log_reason(void)
+{
+	if (!n3g_firstlog[0])
+		return NULL;
+	if (!strcmp(n3g_firstlog, n3g_lastlog))
+		return n3g_firstlog;
+	snprintf(n3g_reason, sizeof n3g_reason, "%s; %s", n3g_firstlog, n3g_lastlog);
+	return n3g_reason;
 }
 
 static void n3g_log_setup(void)
@@ -76,13 +103,16 @@ static void n3g_log_setup(void)
 /*
  * One error for a failed libntfs-3g call, from what the device saw and
  * errno: an access past the end or a malformed structure is bad input
- * (exit 3); a failing host file is an I/O error (exit 1).
+ * (exit 3); a failing host file is an I/O error (exit 1).  libntfs-3g
+ * says EIO for every inconsistency it finds (the host's own failures are
+ * caught by the device first), so EIO here means a corrupt volume.
  */
 static int n3g_fail(struct bw_guest *g, const char *what, struct bw_error *err)
 {
 	int e = errno;
 	struct n3g *p = g->priv;
-	const char *why = n3g_lastlog[0] ? n3g_lastlog : strerror(e);
+	const char *logged = n3g_log_reason();
+	const char *why = logged ? logged : strerror(e);
 	if (p && p->dev.oob)
 		return bw_seterr(err, BW_EFORMAT, g->file,
 				 "%s: the NTFS volume is corrupt: it points at byte %" PRIu64
@@ -98,6 +128,9 @@ static int n3g_fail(struct bw_guest *g, const char *what, struct bw_error *err)
 		return bw_seterr(err, BW_EIO, g->file, "%s: the NTFS volume is full", what);
 	case ENOENT:
 		return bw_seterr(err, BW_ENOTFOUND, g->file, "%s: no such file in the image", what);
+	case EIO:
+		return bw_seterr(err, BW_EFORMAT, g->file, "%s: the NTFS volume is corrupt: %s",
+				 what, logged ? logged : "libntfs-3g found it inconsistent");
 	default:
 		return bw_seterr(err, BW_EFORMAT, g->file, "%s: %s", what, why);
 	}
@@ -116,7 +149,7 @@ static int n3g_begin(struct bw_guest *g, struct bw_error *err)
 				 "no NTFS volume is mounted: an earlier step of this session failed");
 	p->dev.oob = 0;
 	p->dev.host_errno = 0;
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	return 0;
 }
 
@@ -127,7 +160,7 @@ static int n3g_mount(struct bw_guest *g, size_t idx, struct bw_error *err)
 	struct ntfs_device *dev = bw_ntfsdev_alloc(&p->dev);
 	if (!dev)
 		return bw_seterr(err, BW_ENOMEM, g->files[idx], "out of memory");
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	errno = 0;
 	p->vol = ntfs_device_mount(dev, g->opts.readonly ? NTFS_MNT_RDONLY : NTFS_MNT_NONE);
 	if (p->vol)
@@ -137,12 +170,14 @@ static int n3g_mount(struct bw_guest *g, size_t idx, struct bw_error *err)
 	const char *saved = g->file;
 	g->file = g->labels[idx];
 	int r;
-	if (e == EPERM && !p->dev.oob && !p->dev.host_errno)
-		/* ntfs-3g's refusal of a hibernated Windows or of a $LogFile
-		 * with unreplayed changes: the $Bitmap cannot be trusted. */
+	if ((e == EPERM || e == EOPNOTSUPP) && !p->dev.oob && !p->dev.host_errno)
+		/* ntfs-3g's refusal of a hibernated Windows (EPERM) or of a
+		 * $LogFile with unreplayed changes (EOPNOTSUPP, from
+		 * ntfs_volume_check_logfile): the $Bitmap cannot be trusted.
+		 * src/ntfs refuses both first; this is the backstop. */
 		r = bw_seterr(err, BW_EDIRTY, g->file,
 			      "cannot mount the NTFS volume read-write: %s (boot Windows and shut it down fully, hibernation and fast startup off)",
-			      n3g_lastlog[0] ? n3g_lastlog : "hibernated or unclean $LogFile");
+			      n3g_log_reason() ? n3g_log_reason() : "hibernated or unclean $LogFile");
 	else {
 		errno = e;
 		r = n3g_fail(g, "cannot mount the NTFS volume", err);
@@ -157,7 +192,7 @@ static int n3g_umount(struct bw_guest *g, struct bw_error *err)
 	struct n3g *p = g->priv;
 	if (!p || !p->vol)
 		return 0;
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	errno = 0;
 	int r = ntfs_umount(p->vol, FALSE);
 	p->vol = NULL;
@@ -273,7 +308,7 @@ static int n3g_resolve(struct bw_guest *g, const char *path, char **real,
 			r = bw_seterr(err, BW_EINVAL, g->file, "%s: not a valid UTF-8 name", path);
 			goto out;
 		}
-		n3g_lastlog[0] = '\0';
+		n3g_log_reset();
 		ntfs_inode *ni = ntfs_inode_open(vol, MREF(dir));
 		if (!ni) {
 			free(want);
@@ -324,6 +359,50 @@ out:
 	return r;
 }
 
+/*
+ * libntfs-3g trusts an attribute's sizes and runs as they are on disk: a
+ * data size past the allocation reads as zeros for as long as it claims
+ * (a "hive" of 1 TiB is a hang and a full disk), and truncating a file
+ * whose runs lie past the volume frees clusters that are not there.
+ * Check what NTFS itself guarantees for the unnamed $DATA NA of REAL
+ * before reading or replacing it: initialized <= data <= allocated, a
+ * file without holes allocated no bigger than the volume, every run
+ * inside the volume.  BW_EFORMAT (corrupt volume) when one fails.
+ */
+static int n3g_check_data(struct bw_guest *g, const char *real, ntfs_attr *na,
+			  struct bw_error *err)
+{
+	struct n3g *p = g->priv;
+	ntfs_volume *vol = p->vol;
+	if (!NAttrNonResident(na))
+		return 0;           /* its value is inside the MFT record */
+	uint64_t vol_bytes = (uint64_t)vol->nr_clusters << vol->cluster_size_bits;
+	int holes = (na->data_flags & (ATTR_IS_SPARSE | ATTR_COMPRESSION_MASK)) != 0;
+	if (na->initialized_size < 0 || na->data_size < na->initialized_size ||
+	    na->allocated_size < na->data_size ||
+	    (!holes && (uint64_t)na->allocated_size > vol_bytes))
+		return bw_seterr(err, BW_EFORMAT, g->file,
+				 "%s: the NTFS volume is corrupt: the file's $DATA sizes are impossible (allocated %" PRId64
+				 ", data %" PRId64 ", initialized %" PRId64 "; the volume holds %" PRIu64 " bytes)",
+				 real, (int64_t)na->allocated_size, (int64_t)na->data_size,
+				 (int64_t)na->initialized_size, vol_bytes);
+	n3g_log_reset();
+	errno = 0;
+	if (ntfs_attr_map_whole_runlist(na) != 0)
+		return n3g_fail(g, real, err);
+	for (const runlist_element *rl = na->rl; rl && rl->length; rl++) {
+		if (rl->lcn < 0)
+			continue;   /* a hole */
+		if (rl->lcn > vol->nr_clusters || rl->length > vol->nr_clusters - rl->lcn)
+			return bw_seterr(err, BW_EFORMAT, g->file,
+					 "%s: the NTFS volume is corrupt: the file's data run at cluster %" PRId64
+					 " (%" PRId64 " clusters) goes past the volume's end (%" PRId64 " clusters)",
+					 real, (int64_t)rl->lcn, (int64_t)rl->length,
+					 (int64_t)vol->nr_clusters);
+	}
+	return 0;
+}
+
 /* Open the unnamed $DATA of NI, the regular file REAL; closes NI on failure. */
 static int n3g_inode_data(struct bw_guest *g, const char *real, ntfs_inode *ni,
 			  ntfs_attr **na, struct bw_error *err)
@@ -333,14 +412,16 @@ static int n3g_inode_data(struct bw_guest *g, const char *real, ntfs_inode *ni,
 		ntfs_inode_close(ni);
 		return bw_seterr(err, BW_EINVAL, g->file, "%s: is a directory", real);
 	}
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	*na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
-	if (!*na) {
-		int r = n3g_fail(g, real, err);
+	int r = *na ? n3g_check_data(g, real, *na, err) : n3g_fail(g, real, err);
+	if (r) {
+		if (*na)
+			ntfs_attr_close(*na);
+		*na = NULL;
 		ntfs_inode_close(ni);
-		return r;
 	}
-	return 0;
+	return r;
 }
 
 /* Open the unnamed $DATA of the regular file REAL. */
@@ -348,7 +429,7 @@ static int n3g_open_data(struct bw_guest *g, const char *real, ntfs_inode **ni,
 			 ntfs_attr **na, struct bw_error *err)
 {
 	struct n3g *p = g->priv;
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	*na = NULL;
 	*ni = ntfs_pathname_to_inode(p->vol, NULL, real);
 	if (!*ni)
@@ -369,17 +450,59 @@ static int n3g_close_data(struct bw_guest *g, const char *real, ntfs_inode *ni,
 	return r;
 }
 
-/* Read the file into FD (fd >= 0) or into *DATA (at most MAX bytes). */
+/*
+ * Where the bytes of NA at POS stop being stored: the end of the hole
+ * that holds POS in a sparse (not compressed) file, else POS itself.
+ * Skipping holes keeps a sparse file's download as cheap as its data.
+ */
+static uint64_t n3g_hole_end(ntfs_volume *vol, ntfs_attr *na, uint64_t pos)
+{
+	if (!NAttrNonResident(na) || !(na->data_flags & ATTR_IS_SPARSE) ||
+	    (na->data_flags & ATTR_COMPRESSION_MASK))
+		return pos;
+	const runlist_element *rl = ntfs_attr_find_vcn(na, (VCN)(pos >> vol->cluster_size_bits));
+	if (!rl || rl->lcn != LCN_HOLE)
+		return pos;         /* data, or let the read report the error */
+	return (uint64_t)(rl->vcn + rl->length) << vol->cluster_size_bits;
+}
+
+/* Write LEN bytes of BUF at OFF of FD (LOCAL, for messages). */
+static int n3g_pwrite_all(int fd, const char *local, const char *buf, size_t len,
+			  uint64_t off, struct bw_error *err)
+{
+	while (len) {
+		ssize_t w = pwrite(fd, buf, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return bw_seterr(err, BW_EIO, local, "cannot write: %s",
+					 strerror(w < 0 ? errno : EIO));
+		buf += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Read the file into FD (fd >= 0, a new empty file) or into *DATA (at
+ * most MAX bytes).  Only the initialized bytes are read; past them NTFS
+ * holds zeros, which the file gets as a hole (ftruncate) and the buffer
+ * by memset.
+ */
 static int n3g_read_into(struct bw_guest *g, const char *real, int fd,
 			 const char *local, size_t max, char **data, size_t *len,
 			 struct bw_error *err)
 {
+	struct n3g *p = g->priv;
 	ntfs_inode *ni;
 	ntfs_attr *na;
 	int r = n3g_open_data(g, real, &ni, &na, err);
 	if (r)
 		return r;
-	uint64_t size = na->data_size < 0 ? 0 : (uint64_t)na->data_size;
+	/* n3g_check_data: 0 <= initialized <= data. */
+	uint64_t size = (uint64_t)na->data_size;
+	uint64_t init = (uint64_t)na->initialized_size;
 	/* Only hives and the BCD are downloaded: a size no hive can have is
 	 * a hostile image filling our temporary directory. */
 	if (fd >= 0 && size > BW_GUEST_DOWNLOAD_MAX)
@@ -387,16 +510,26 @@ static int n3g_read_into(struct bw_guest *g, const char *real, int fd,
 				      bw_seterr(err, BW_EFORMAT, g->file,
 						"%s: %" PRIu64 " bytes, more than any hive (%llu at most)",
 						real, size, (unsigned long long)BW_GUEST_DOWNLOAD_MAX), err);
-	size_t want = fd >= 0 ? N3G_CHUNK : (size < max ? (size_t)size : max);
-	char *buf = malloc(want ? want : 1);
+	size_t chunk = fd >= 0 ? N3G_CHUNK : (size < max ? (size_t)size : max);
+	uint64_t end = fd >= 0 ? size : chunk;
+	uint64_t stored = init < end ? init : end;
+	char *buf = malloc(chunk ? chunk : 1);
 	if (!buf)
 		return n3g_close_data(g, real, ni, na,
 				      bw_seterr(err, BW_ENOMEM, g->file, "out of memory"), err);
-	uint64_t pos = 0, end = fd >= 0 ? size : want;
-	while (r == 0 && pos < end) {
-		s64 n = end - pos < want ? (s64)(end - pos) : (s64)want;
+	uint64_t pos = 0;
+	while (r == 0 && pos < stored) {
+		uint64_t hole = n3g_hole_end(p->vol, na, pos);
+		if (hole > pos) {
+			hole = hole < stored ? hole : stored;
+			if (fd < 0)
+				memset(buf + pos, 0, (size_t)(hole - pos));
+			pos = hole;
+			continue;
+		}
+		s64 n = stored - pos < chunk ? (s64)(stored - pos) : (s64)chunk;
 		char *dst = fd >= 0 ? buf : buf + pos;
-		n3g_lastlog[0] = '\0';
+		n3g_log_reset();
 		s64 got = ntfs_attr_pread(na, (s64)pos, n, dst);
 		if (got <= 0) {
 			if (got == 0)
@@ -404,23 +537,17 @@ static int n3g_read_into(struct bw_guest *g, const char *real, int fd,
 			r = n3g_fail(g, real, err);
 			break;
 		}
-		if (fd >= 0) {
-			for (s64 off = 0; off < got && r == 0; ) {
-				ssize_t w = write(fd, buf + off, (size_t)(got - off));
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w <= 0)
-					r = bw_seterr(err, BW_EIO, local, "cannot write: %s",
-						      strerror(w < 0 ? errno : EIO));
-				else
-					off += w;
-			}
-		}
+		if (fd >= 0)
+			r = n3g_pwrite_all(fd, local, buf, (size_t)got, pos, err);
 		pos += (uint64_t)got;
 	}
+	if (r == 0 && fd >= 0 && ftruncate(fd, (off_t)size) != 0)
+		r = bw_seterr(err, BW_EIO, local, "cannot extend to %" PRIu64 " bytes: %s",
+			      size, strerror(errno));
 	if (r == 0 && fd < 0) {
+		memset(buf + stored, 0, (size_t)(end - stored));
 		*data = buf;
-		*len = (size_t)pos;
+		*len = (size_t)end;
 		buf = NULL;
 	}
 	free(buf);
@@ -460,7 +587,7 @@ static int n3g_parent(struct bw_guest *g, const char *real, ntfs_inode **dir,
 	char *parent = strndup(real, slash == real ? 1 : (size_t)(slash - real));
 	if (!parent)
 		return bw_seterr(err, BW_ENOMEM, g->file, "out of memory");
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	*dir = ntfs_pathname_to_inode(p->vol, NULL, parent);
 	int r = *dir ? 0 : n3g_fail(g, parent, err);
 	free(parent);
@@ -486,7 +613,7 @@ static int n3g_create(struct bw_guest *g, const char *real, mode_t type,
 	int r = n3g_parent(g, real, &dir, &name, &len, err);
 	if (r)
 		return r;
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	/* Security id 0: ntfs-3g gives the everyone-full-access descriptor,
 	 * as its FUSE driver does without a user mapping. */
 	ntfs_inode *ni = ntfs_create(dir, const_cpu_to_le32(0), name, (u8)len, type);
@@ -540,7 +667,7 @@ static int n3g_put(struct bw_guest *g, const char *real, int fd, const char *loc
 	r = n3g_inode_data(g, real, ni, &na, err);
 	if (r)
 		return r;
-	n3g_lastlog[0] = '\0';
+	n3g_log_reset();
 	if (ntfs_attr_truncate(na, 0) != 0)
 		return n3g_close_data(g, real, ni, na, n3g_fail(g, real, err), err);
 	char *buf = data ? NULL : malloc(N3G_CHUNK);
@@ -637,7 +764,13 @@ static int n3g_ntfsfix(struct bw_guest *g, struct bw_error *err)
 	return n3g_program(g, argv, "ntfs-3g's check (ntfsfix) failed, the volume stays dirty", err);
 }
 
-static int n3g_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
+/*
+ * A volume that Windows itself marked dirty is one ntfs-3g mounts, and
+ * one Windows must check at its next boot: ntfsresize refuses it without
+ * --force (one -f skips exactly that refusal); the caller knows the flag
+ * from the input and asks for FORCE, and keeps the flag (no CLEAR_DIRTY).
+ */
+static int n3g_resize(struct bw_guest *g, uint64_t size, unsigned flags,
 		      struct bw_error *err)
 {
 	int r = n3g_umount(g, err);
@@ -646,11 +779,19 @@ static int n3g_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 	char sz[32];
 	snprintf(sz, sizeof sz, "%" PRIu64, size);
 	/* stdin is /dev/null: ntfsresize's "proceed?" reads EOF and goes on,
-	 * as in libguestfs' call; no --force, so a volume already marked for
-	 * chkdsk is refused, with ntfsresize's reason. */
-	char *argv[] = { (char *)"ntfsresize", (char *)"--no-progress-bar",
-			 size ? (char *)"--size" : (char *)g->path, size ? sz : NULL,
-			 size ? (char *)g->path : NULL, NULL };
+	 * as in libguestfs' call. */
+	char *argv[8];
+	int n = 0;
+	argv[n++] = (char *)"ntfsresize";
+	argv[n++] = (char *)"--no-progress-bar";
+	if (flags & BW_GUEST_RESIZE_FORCE)
+		argv[n++] = (char *)"--force";
+	if (size) {
+		argv[n++] = (char *)"--size";
+		argv[n++] = sz;
+	}
+	argv[n++] = (char *)g->path;
+	argv[n] = NULL;
 	r = n3g_program(g, argv, "ntfsresize", err);
 	if (r) {
 		/* ntfsresize refuses before it writes: mount the unchanged
@@ -658,7 +799,7 @@ static int n3g_resize(struct bw_guest *g, uint64_t size, int clear_dirty,
 		n3g_mount(g, g->current, NULL);
 		return r;
 	}
-	if (clear_dirty)
+	if (flags & BW_GUEST_RESIZE_CLEAR_DIRTY)
 		r = n3g_ntfsfix(g, err);
 	return r ? r : n3g_mount(g, g->current, err);
 }

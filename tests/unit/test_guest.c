@@ -259,7 +259,7 @@ static void test_write_session(void)
 	uint64_t before = boot_total_sectors();
 	CHECK(before > 0 && before <= VOLUME_SIZE / 512);
 	CHECK(truncate(volume, GROWN_SIZE) == 0);
-	r = bw_guest_resize(g, 0, 1, &err);
+	r = bw_guest_resize(g, 0, BW_GUEST_RESIZE_CLEAR_DIRTY, &err);
 	CHECK(r == 0);
 	if (r)
 		fprintf(stderr, "  bw_guest_resize: %s\n", err.msg);
@@ -272,7 +272,7 @@ static void test_write_session(void)
 
 	/* Shrink to a given size (the caller truncates the file after the
 	 * session); the files stay. */
-	r = bw_guest_resize(g, SHRUNK_SIZE, 1, &err);
+	r = bw_guest_resize(g, SHRUNK_SIZE, BW_GUEST_RESIZE_CLEAR_DIRTY, &err);
 	CHECK(r == 0);
 	if (r)
 		fprintf(stderr, "  bw_guest_resize (shrink): %s\n", err.msg);
@@ -283,7 +283,7 @@ static void test_write_session(void)
 
 	/* A size the data does not fit in: ntfsresize's own reason, and the
 	 * volume is left as it was. */
-	r = bw_guest_resize(g, 1u << 20, 1, &err);
+	r = bw_guest_resize(g, 1u << 20, BW_GUEST_RESIZE_CLEAR_DIRTY, &err);
 	CHECK(r == BW_EGUEST);
 	CHECK(has(&err, "New size can't be less than the space already occupied"));
 	CHECK_EQ_U64(boot_total_sectors(), shrunk);
