@@ -18,25 +18,34 @@
 #             (row "floor+read")
 # and, when BOXWRIGHT_ZLIB names a zlib build of boxwright (configure
 # --without-libdeflate), sparsify_zlib and floor_zlib (the floor is built
-# against the libboxwright.a beside that binary), and the issue 10 rows:
-#   build     boxwright build IMAGE -o X.box --winrm --size $BENCH_SIZE
+# against the libboxwright.a beside that binary), and the rows of
+# issue 10 and of the native backend:
+#   build_native   boxwright build --backend native IMAGE -o X.box --winrm
+#                  --size $BENCH_SIZE (libntfs-3g in process, no VM; the
+#                  default backend; row "build" is an alias)
+#   build_guestfs  the same with --backend guestfs (the libguestfs
+#                  appliance, under TCG here)
+#   inspect        boxwright inspect --json --backend native IMAGE (the full
+#                  report, hives and BCD read through the guest backend)
 #   classic   the Linux pipeline that does the same job: qemu-img -> raw,
 #             truncate + sfdisk (partition 1 at 2048 to the end, signature
 #             kept), ntfsresize (+ ntfsfix -d) on a loop device, one
 #             guestfish launch (download SOFTWARE/SYSTEM, hivexregedit
 #             --merge of the WinRM values, upload), virt-sparsify
 #             --in-place, qemu-img -> streamOptimized VMDK, tar with the
-#             build row's box.ovf, metadata.json and Vagrantfile; each
+#             build rows' box.ovf, metadata.json and Vagrantfile; each
 #             step's wall time goes into the notes.
-# Both are skipped (with a message) when their tools are missing; the
-# guest rows need libguestfs, which runs under TCG here
-# (LIBGUESTFS_BACKEND_SETTINGS=force_tcg unless set).  Hook, off by
-# default (add it with --rows): convert_zlib.
+# They are skipped (with a message) when their tools or backend are
+# missing; build_guestfs and classic need libguestfs, which runs under TCG
+# here (LIBGUESTFS_BACKEND_SETTINGS=force_tcg unless set).  Hooks, off by
+# default (add them with --rows): convert_zlib, inspect_guestfs.
 #
 # Every measurement: /usr/bin/time -f '%e %U %S %M' (wall, user, sys, peak
 # RSS: the largest of the process and its waited-for descendants, e.g. a
-# libguestfs appliance's qemu), output size; the median of the runs per metric (--best: the
-# minimum).  The page cache is warmed first (the image is read once,
+# libguestfs appliance's qemu), output size, and the CPU time the rest of
+# the machine used meanwhile (/proc/stat, minus the row's own: other
+# jobs' load, shown as "other CPUs" in the table); the median of the runs
+# per metric (--best: the minimum).  The page cache is warmed first (the image is read once,
 # untimed) so every row reads from memory; each output is synced
 # (untimed) and deleted before the next row.  Prints a Markdown table with
 # the ratios and the PASS/MISS of the targets (issues 8 and 10) and writes it into
@@ -68,7 +77,7 @@ BOXWRIGHT_ZLIB=${BOXWRIGHT_ZLIB:-}
 RUNS=${BENCH_RUNS:-3}
 LEVEL=${BENCH_LEVEL:-6}
 THREADS=${BENCH_THREADS:-$(nproc)}
-ROWS=${BENCH_ROWS:-qemu convert sparsify floor build classic}
+ROWS=${BENCH_ROWS:-qemu convert sparsify floor build_native build_guestfs inspect classic}
 SIZE=${BENCH_SIZE:-8G}
 # libguestfs (build, classic): TCG unless told otherwise (issue 10's targets
 # are stated for the libguestfs backend under TCG)
@@ -184,55 +193,93 @@ fi
 # ---- measuring -----------------------------------------------------------------
 : > "$RES"
 : > "$BENCH_DIR/classic-steps.tsv"
-: > "$BENCH_DIR/build-failures.tsv"
-rm -f "$BENCH_DIR"/build-failure-*.err
+: > "$BENCH_DIR/failures.tsv"
+rm -f "$BENCH_DIR"/build-failures.tsv "$BENCH_DIR"/build-failure-*.err "$BENCH_DIR"/failure-*.err
 ROUND=0
 
-# measure ROW OUTFILE CMD... : one timed run; appends a line to $RES
+# The machine's busy CPU time so far, in clock ticks (/proc/stat: user,
+# nice, system, irq, softirq, steal; guest time is inside user)
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+busy_ticks() {
+    local user nice system irq softirq steal
+    read -r _ user nice system _ _ irq softirq steal _ < /proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+# others B0 B1 WALL CPU: CPUs the rest of the machine used on average while
+# a row ran (busy ticks of the whole machine minus the row's own CPU)
+others() {
+    awk -v a="$1" -v b="$2" -v w="$3" -v c="$4" -v hz="$CLK_TCK" \
+        'BEGIN { o = (b - a) / hz - c; if (o < 0) o = 0; printf "%.2f", (w > 0 ? o / w : 0) }'
+}
+
+# measure ROW OUTFILE CMD... : one timed run; appends a line to $RES.
+# A failed run is run once more (the failed one is not counted) and noted
+# in $BENCH_DIR/failures.tsv (round, row, how it ended, first line of its
+# stderr) for the report: the guest session has failed now and then on a
+# busy machine, and so has qemu-img (EINVAL on a write, 2026-11-25); a
+# second failure ends the bench.
 measure() {
     local row=$1 out=$2; shift 2
-    local tf="$WORK/$row.time" log="$WORK/$row.out" size=0
-    rm -f "$out"
-    if ! "$TIME" -f '%e %U %S %M' -o "$tf" "$@" > "$log" 2> "$WORK/$row.err"; then
+    local tf="$WORK/$row.time" log="$WORK/$row.out" size=0 b0 b1 try
+    for try in 1 2; do
+        rm -f "$out"
+        b0=$(busy_ticks)
+        if "$TIME" -f '%e %U %S %M' -o "$tf" "$@" > "$log" 2> "$WORK/$row.err"; then
+            break
+        fi
         cat "$WORK/$row.err" >&2
-        die "$row failed: $*"
-    fi
+        [ "$try" = 1 ] || die "$row failed twice in round $ROUND: $*"
+        printf '%s\t%s\t%s\t%s\n' "$ROUND" "$row" \
+            "$(grep -m 1 -v '^[0-9.]* [0-9.]* [0-9.]* [0-9]*$' "$tf" || echo '?')" \
+            "$(grep -m 1 . "$WORK/$row.err" | cut -c1-200)" >> "$BENCH_DIR/failures.tsv"
+        cp "$WORK/$row.err" "$BENCH_DIR/failure-$row-$ROUND.err"
+        say "$row failed in round $ROUND, running it once more"
+    done
+    b1=$(busy_ticks)
     [ -e "$out" ] && size=$(stat -c %s "$out")
     sync
     # untimed, before the output goes: MEASURE_AFTER OUTFILE
     [ -z "${MEASURE_AFTER:-}" ] || "$MEASURE_AFTER" "$out"
-    local wall user sys rss
+    local wall user sys rss oth
     read -r wall user sys rss < <(tail -n 1 "$tf")
-    printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$row" "$ROUND" "$wall" "$user" "$sys" \
-        "$rss" "$size" >> "$RES"
+    oth=$(others "$b0" "$b1" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')")
+    printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$ROUND" "$wall" "$user" "$sys" \
+        "$rss" "$size" "$oth" >> "$RES"
     rm -f "$out"
-    awk -v r="$row" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v z="$size" \
-        'BEGIN { printf "  %-14s %7.2f s wall %7.2f s cpu %6d MB rss %8.1f MB\n", r, w, u + s, m / 1024, z / 1e6 }' >&2
+    awk -v r="$row" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v z="$size" -v o="$oth" \
+        'BEGIN { printf "  %-14s %7.2f s wall %7.2f s cpu %6d MB rss %8.1f MB   (others used %.2f CPUs)\n", r, w, u + s, m / 1024, z / 1e6, o }' >&2
 }
 
 # The floor times itself: compress-only and read+compress rows come from
 # its key=value output; peak RSS is the whole process (it holds the used
 # data in memory on purpose).
 floor_row() {   # ROW FLOOR_BINARY
-    local row=$1 bin=$2 kv="$WORK/$1.out"
+    local row=$1 bin=$2 kv="$WORK/$1.out" b0 b1
+    b0=$(busy_ticks)
     "$TIME" -f '%e %U %S %M' -o "$WORK/$row.time" "$bin" --reps 1 \
         --threads "$THREADS" --level "$LEVEL" "$IMG" > "$kv" 2> "$WORK/$row.err" ||
         { cat "$WORK/$row.err" >&2; die "$bin failed"; }
-    local rss cs ccpu rs z
+    b1=$(busy_ticks)
+    local rss cs ccpu rs z oth
     rss=$(awk '{print $4}' "$WORK/$row.time" | tail -n 1)
+    # others: over the whole process (load, read, compress)
+    oth=$(others "$b0" "$b1" "$(awk '{print $1}' "$WORK/$row.time" | tail -n 1)" \
+        "$(awk '{print $2 + $3}' "$WORK/$row.time" | tail -n 1)")
     cs=$(sed -n 's/^compress_s=//p' "$kv")
     ccpu=$(sed -n 's/^compress_cpu_s=//p' "$kv")
     rs=$(sed -n 's/^read_s=//p' "$kv")
     z=$(sed -n 's/^compressed_bytes=//p' "$kv")
-    printf '%s\t%d\t%s\t%s\t0\t%s\t%s\n' "$row" "$ROUND" "$cs" "$ccpu" "$rss" "$z" >> "$RES"
+    printf '%s\t%d\t%s\t%s\t0\t%s\t%s\t%s\n' "$row" "$ROUND" "$cs" "$ccpu" "$rss" "$z" \
+        "$oth" >> "$RES"
     # read+compress: wall = read + compress; CPU of the read is in its wall
     # (single thread, from the page cache), so CPU = compress CPU + read
-    printf '%s+read\t%d\t%s\t%s\t0\t%s\t%s\n' "$row" "$ROUND" \
+    printf '%s+read\t%d\t%s\t%s\t0\t%s\t%s\t%s\n' "$row" "$ROUND" \
         "$(awk -v a="$rs" -v b="$cs" 'BEGIN { printf "%.3f", a + b }')" \
-        "$(awk -v a="$rs" -v b="$ccpu" 'BEGIN { printf "%.3f", a + b }')" "$rss" "$z" >> "$RES"
+        "$(awk -v a="$rs" -v b="$ccpu" 'BEGIN { printf "%.3f", a + b }')" "$rss" "$z" \
+        "$oth" >> "$RES"
     cp "$kv" "$BENCH_DIR/$row.kv"
-    printf '  %-14s %7.2f s compress (%s s cpu), read %s s, %s bytes\n' "$row" "$cs" \
-        "$ccpu" "$rs" "$z" >&2
+    printf '  %-14s %7.2f s compress (%s s cpu), read %s s, %s bytes   (others used %s CPUs)\n' \
+        "$row" "$cs" "$ccpu" "$rs" "$z" "$oth" >&2
 }
 
 # One function per row: add rows here (and to ROW_TITLE in the report).
@@ -255,49 +302,78 @@ row_floor_zlib() {
     [ -n "$FLOOR_ZLIB" ] || return 0
     floor_row floor_zlib "$FLOOR_ZLIB"
 }
-# issue 10: boxwright build (the whole pipeline: copy used clusters, resize,
-# edits, VMDK, box); skipped while the command says "not implemented".
-# Untimed after each run: box.ovf, metadata.json and the Vagrantfile are
-# kept for the classic row's box.
+# issue 10 and the native backend: boxwright build (the whole pipeline:
+# copy used clusters, resize, edits, VMDK, box) with each guest backend,
+# and inspect; skipped while the command says "not implemented" or the
+# backend is missing.  Untimed after each build run: box.ovf,
+# metadata.json and the Vagrantfile are kept for the classic row's box.
 BOXMETA=$WORK/boxmeta
 keep_box_meta() {   # BOX
     rm -rf "$BOXMETA"
     mkdir -p "$BOXMETA"
     tar -C "$BOXMETA" -xf "$1" box.ovf metadata.json Vagrantfile
 }
-build_cmd() {   # OUT.box
+build_cmd() {   # BACKEND OUT.box
     # shellcheck disable=SC2086
-    echo "$BW" build --quiet --json --compress-level "$LEVEL" --threads "$THREADS" \
-        "$IMG" -o "$1" --size "$SIZE" ${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}
+    echo "$BW" build --quiet --json --backend "$1" --compress-level "$LEVEL" \
+        --threads "$THREADS" "$IMG" -o "$2" --size "$SIZE" \
+        ${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}
 }
-build_missing() {
-    if "$BW" build --help 2>&1 | grep -q 'not implemented'; then
-        echo "the command is not implemented yet"
-    elif ! command -v guestfish >/dev/null; then
+backend_missing() {   # BACKEND: why it cannot run here, or nothing
+    if "$BW" inspect --backend "$1" /dev/null 2>&1 | grep -q 'not built into'; then
+        echo "the $1 backend is not built into $BOXWRIGHT"
+    elif [ "$1" = guestfs ] && ! command -v guestfish >/dev/null; then
         echo "libguestfs missing (libguestfs-tools)"
     fi
 }
-row_build() {
-    local why
-    why=$(build_missing)
+build_missing() {   # [BACKEND]
+    if "$BW" build --help 2>&1 | grep -q 'not implemented'; then
+        echo "the command is not implemented yet"
+    else
+        backend_missing "${1:-native}"
+    fi
+}
+# bw_build ROW BACKEND
+bw_build() {
+    local row=$1 backend=$2 why
+    why=$(build_missing "$backend")
     if [ -n "$why" ]; then
-        [ "$ROUND" = 1 ] && say "build: $why, row skipped"
+        [ "$ROUND" = 1 ] && say "$row: $why, row skipped"
         return 0
     fi
-    # a failed build is retried once (its run is not timed) and counted in
-    # the report: the guest session has failed now and then on a busy machine
     # shellcheck disable=SC2046
-    if ! (MEASURE_AFTER=keep_box_meta measure build "$WORK/bench.box" \
-            $(build_cmd "$WORK/bench.box")); then
-        printf '%s\t%s\n' "$ROUND" "$(grep -m 1 . "$WORK/build.err" | cut -c1-200)" \
-            >> "$BENCH_DIR/build-failures.tsv"
-        cp "$WORK/build.err" "$BENCH_DIR/build-failure-$ROUND.err"
-        say "build failed in round $ROUND, retrying once"
-        # shellcheck disable=SC2046
-        MEASURE_AFTER=keep_box_meta measure build "$WORK/bench.box" \
-            $(build_cmd "$WORK/bench.box")
+    MEASURE_AFTER=keep_box_meta measure "$row" "$WORK/bench.box" \
+        $(build_cmd "$backend" "$WORK/bench.box")
+    cp "$WORK/$row.out" "$BENCH_DIR/$row.json"
+}
+row_build_native() { bw_build build_native native; }
+row_build_guestfs() {
+    # the appliance: direct backend, as the classic row's
+    LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct} bw_build build_guestfs guestfs
+}
+row_build() { row_build_native; }   # the row's name before the backends
+# inspect: the whole report (--json), hives and BCD through the backend;
+# untimed afterwards, the JSON must say the guest was inspected
+check_inspect() {   # JSON
+    /usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d.get("guest_inspected") and d.get("windows") else 1)' "$1" ||
+        die "inspect: the JSON does not say guest_inspected with a windows object"
+    cp "$1" "$BENCH_DIR/$(basename "$1" .out).json"
+}
+bw_inspect() {   # ROW BACKEND
+    local row=$1 backend=$2 why
+    why=$(backend_missing "$backend")
+    if [ -n "$why" ]; then
+        [ "$ROUND" = 1 ] && say "$row: $why, row skipped"
+        return 0
     fi
-    cp "$WORK/build.out" "$BENCH_DIR/build.json"
+    MEASURE_AFTER=check_inspect measure "$row" "$WORK/$row.out" \
+        "$BW" inspect --json --backend "$backend" "$IMG"
+}
+row_inspect() { bw_inspect inspect native; }
+row_inspect_guestfs() {
+    LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct} bw_inspect inspect_guestfs guestfs
 }
 # The classic pipeline a user scripts today for the same job as `build
 # --winrm --size SIZE`; written to $WORK/classic.sh and timed as a whole,
@@ -395,7 +471,7 @@ row_classic() {
     fi
     if [ ! -f "$BOXMETA/box.ovf" ]; then   # no build row before it: one, untimed
         # shellcheck disable=SC2046,SC2091
-        $(build_cmd "$WORK/meta.box") > /dev/null || die "build failed"
+        $(build_cmd native "$WORK/meta.box") > /dev/null || die "build failed"
         keep_box_meta "$WORK/meta.box"
         rm -f "$WORK/meta.box"
     fi
@@ -446,6 +522,7 @@ GITREV=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')
 git -C "$TOP" diff --quiet HEAD 2>/dev/null || GITREV="$GITREV+changes"
 BENCH_LIBS="boxwright $("$BW" --version | awk '{print $2}') (git $GITREV)"
 BENCH_LIBS="$BENCH_LIBS, libdeflate $(ver libdeflate0), zlib $(ver zlib1g)"
+BENCH_LIBS="$BENCH_LIBS, libntfs-3g $(ver libntfs-3g89), libguestfs $(ver libguestfs0)"
 BENCH_LIBS="$BENCH_LIBS, $(qemu-img --version | head -n 1 | sed 's/ (.*//'), gcc $(ver gcc-12 | cut -d- -f1)"
 {
     printf 'BENCH_DATE=%q\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -485,14 +562,20 @@ env = os.environ
 stat = env["BENCH_STAT"]
 rows = {}
 for line in open(env["BENCH_RES"]):
-    row, rnd, wall, user, sys_, rss, size = line.rstrip("\n").split("\t")
+    f_ = line.rstrip("\n").split("\t")
+    row, rnd, wall, user, sys_, rss, size = f_[:7]
+    # column 8 (since the native-backend rows): CPUs other jobs used meanwhile
+    oth = float(f_[7]) if len(f_) > 7 else None
     rows.setdefault(row, []).append(
         dict(wall=float(wall), cpu=float(user) + float(sys_), rss=int(rss),
-             size=int(size)))
+             size=int(size), others=oth, round=int(rnd)))
 pick = min if stat == "best" else statistics.median
 agg = {r: {k: pick([m[k] for m in ms]) for k in ("wall", "cpu", "rss", "size")}
        | {"n": len(ms), "best": min(m["wall"] for m in ms),
-          "worst": max(m["wall"] for m in ms)} for r, ms in rows.items()}
+          "worst": max(m["wall"] for m in ms),
+          "others": (statistics.median([m["others"] for m in ms])
+                     if all(m["others"] is not None for m in ms) else None),
+          "runs": ms} for r, ms in rows.items()}
 
 kv = {}
 for name in ("floor", "floor_zlib"):
@@ -521,12 +604,27 @@ TITLE = {
     "floor_zlib+read": "deflate floor (zlib), read + compress",
     "build": "`boxwright build %s` (.box)" % env.get(
         "BENCH_BUILD_ARGS_SHOWN", "--winrm --hardware-uuid none"),
+    "build_native": "`boxwright build --backend native %s` (.box; libntfs-3g "
+                    "in process)" % env.get("BENCH_BUILD_ARGS_SHOWN", ""),
+    "build_guestfs": "`boxwright build --backend guestfs %s` (.box; libguestfs "
+                     "appliance, %s)" % (env.get("BENCH_BUILD_ARGS_SHOWN", ""),
+                                         "TCG" if "force_tcg" in env.get("BENCH_TCG", "")
+                                         else "KVM if available"),
+    "inspect": "`boxwright inspect --json --backend native` (output: the JSON)",
+    "inspect_guestfs": "`boxwright inspect --json --backend guestfs` (output: the JSON)",
     "classic": "classic pipeline, same job (.box): qemu-img raw, sfdisk, ntfsresize, "
                "guestfish + hivexregedit, virt-sparsify, qemu-img vmdk, tar",
 }
-ORDER = ["qemu", "classic", "convert", "sparsify", "build", "floor", "floor+read",
+ORDER = ["qemu", "classic", "convert", "sparsify", "build_native", "build_guestfs",
+         "build", "inspect", "inspect_guestfs", "floor", "floor+read",
          "convert_zlib", "sparsify_zlib", "floor_zlib", "floor_zlib+read"]
-BOXWRIGHT = {"convert", "sparsify", "build", "convert_zlib", "sparsify_zlib"}
+# rows that write the used data deflated: compared with the floor
+BOXWRIGHT = {"convert", "sparsify", "build", "build_native", "build_guestfs",
+             "convert_zlib", "sparsify_zlib"}
+# rows that write a disk (or a box): compared with qemu-img's output size
+DISKS = BOXWRIGHT | {"classic", "floor", "floor+read", "floor_zlib", "floor_zlib+read"}
+# rows that do the whole job of the classic pipeline
+JOB = {"build", "build_native", "build_guestfs"}
 
 
 def floor_for(r):
@@ -535,6 +633,12 @@ def floor_for(r):
 
 def fmt_ratio(x):
     return "%.2f" % x if x is not None else ""
+
+
+def fmt_size(z):
+    if z >= 1e6:
+        return "%.1f" % (z / 1e6)
+    return "%.3f" % (z / 1e6) if z else "0"
 
 
 q = agg.get("qemu")
@@ -555,23 +659,30 @@ print("Each value is the %s of %s runs (rounds interleave the rows); "
       % ("best" if stat == "best" else "median", env["BENCH_RUNS"], lvl, thr,
          env["BENCH_LOAD"]))
 print()
-print("| what | wall s | wall s, best..worst | CPU s (user+sys) | peak RSS MB | output MB | time / qemu-img | size / qemu-img | time / floor |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+cl = agg.get("classic")
+print("| what | wall s | wall s, best..worst | CPU s (user+sys) | peak RSS MB | output MB | time / qemu-img | size / qemu-img | time / floor | time / classic | other CPUs |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in ORDER:
     if r not in agg:
         continue
     a = agg[r]
-    tq = sq = tf = None
+    tq = sq = tf = tc = None
     if q and r != "qemu":
         tq = a["wall"] / q["wall"]
-        sq = a["size"] / q["size"] if q["size"] else None
+        sq = a["size"] / q["size"] if q["size"] and r in DISKS else None
     f = agg.get(floor_for(r))
     if r in BOXWRIGHT and f:
         tf = a["wall"] / f["wall"]
-    print("| %s | %.2f | %.2f..%.2f | %.2f | %.0f | %.1f | %s | %s | %s |" % (
+    if cl and r in JOB:
+        tc = a["wall"] / cl["wall"]
+    print("| %s | %.2f | %.2f..%.2f | %.2f | %.0f | %s | %s | %s | %s | %s | %s |" % (
         TITLE.get(r, r), a["wall"], a["best"], a["worst"], a["cpu"], a["rss"] / 1024,
-        a["size"] / 1e6, fmt_ratio(tq), fmt_ratio(sq), fmt_ratio(tf)))
+        fmt_size(a["size"]), fmt_ratio(tq), fmt_ratio(sq), fmt_ratio(tf), fmt_ratio(tc),
+        fmt_ratio(a["others"])))
 print()
+print("\"other CPUs\": how many CPUs, on average, the rest of the machine (other "
+      "jobs) kept busy while the row ran (/proc/stat, less the row's own CPU time; "
+      "the floor's is over its whole process); %s CPUs in all." % env["BENCH_NPROC"])
 print("Floor rows: wall and CPU of the compression (and of the read) as the "
       "program clocks them; its RSS holds all the used data in memory on purpose; "
       "\"output\" is the sum of the deflate streams, without VMDK markers and tables.")
@@ -614,33 +725,86 @@ for r in ("sparsify", "convert"):
     if r in agg:
         target(agg[r]["rss"] / 1024 < 256, "peak RSS of %s below 256 MB: %.0f MB"
                % (TITLE[r], agg[r]["rss"] / 1024))
-bd, cl = agg.get("build"), agg.get("classic")
-if bd or cl:
+bn, bg = agg.get("build_native"), agg.get("build_guestfs")
+if not bg and agg.get("build"):
+    bg = agg["build"]   # results from before the backends: build was guestfs
+cl = agg.get("classic")
+tcg = "TCG" if "force_tcg" in env.get("BENCH_TCG", "") else "KVM if available"
+if (bn or bg) and (q or cl):
     print()
-    print("Targets (issue 10; libguestfs backend, %s):" % (
-        "TCG" if "force_tcg" in env.get("BENCH_TCG", "") else "KVM if available"))
+    print("Targets (issue 10; stated for the libguestfs backend under %s, the native "
+          "backend's figures beside them):" % tcg)
     print()
-if bd and q:
-    x = bd["wall"] / q["wall"]
-    target(x <= 0.5, "build at most 0.5x the time of qemu-img convert: %.2fx "
-           "(%.1f s vs %.1f s; CPU %.2fx)" % (x, bd["wall"], q["wall"], bd["cpu"] / q["cpu"]))
-if bd and cl:
-    x = cl["wall"] / bd["wall"]
-    target(x >= 4, "build at least 4x faster than the classic pipeline: %.2fx "
-           "(%.1f s vs %.1f s; CPU %.2fx)" % (x, bd["wall"], cl["wall"], cl["cpu"] / bd["cpu"]))
-    target(bd["size"] <= cl["size"], "build's box no larger than the classic pipeline's: "
-           "%.1f MB vs %.1f MB" % (bd["size"] / 1e6, cl["size"] / 1e6))
-fp = os.path.join(env["BENCH_DIR"], "build-failures.tsv")
-fails = [l.rstrip("\n").split("\t", 1) for l in open(fp)] if os.path.exists(fp) else []
-if fails:
-    print("- **build failed %d time(s)** and was rerun (rounds %s): %s" % (
-        len(fails), ", ".join(f_[0] for f_ in fails), fails[0][-1]))
-if bd:
-    print("- (no target) peak RSS of `boxwright build`: %.0f MB: the largest process "
-          "of its tree, the libguestfs appliance's qemu included" % (bd["rss"] / 1024))
+for name, bd in (("guestfs", bg), ("native", bn)):
+    if not bd:
+        continue
+    if q:
+        x = bd["wall"] / q["wall"]
+        target(x <= 0.5, "build --backend %s at most 0.5x the time of qemu-img convert: "
+               "%.2fx (%.1f s vs %.1f s; CPU %.2fx)"
+               % (name, x, bd["wall"], q["wall"], bd["cpu"] / q["cpu"]))
+    if cl:
+        x = cl["wall"] / bd["wall"]
+        target(x >= 4, "build --backend %s at least 4x faster than the classic pipeline: "
+               "%.2fx (%.1f s vs %.1f s; CPU %.2fx)"
+               % (name, x, bd["wall"], cl["wall"], cl["cpu"] / bd["cpu"]))
+        target(bd["size"] <= cl["size"], "build --backend %s box no larger than the "
+               "classic pipeline's: %.1f MB vs %.1f MB"
+               % (name, bd["size"] / 1e6, cl["size"] / 1e6))
+if bg:
+    print("- (no target) peak RSS of `boxwright build --backend guestfs`: %.0f MB: the "
+          "largest process of its tree, the libguestfs appliance's qemu" % (bg["rss"] / 1024))
 if cl:
     print("- (no target) peak RSS of the classic pipeline: %.0f MB (its largest process)"
           % (cl["rss"] / 1024))
+ins = agg.get("inspect")
+if bn or ins:
+    print()
+    print("Targets (native backend, %s CPUs):" % env["BENCH_NPROC"])
+    print()
+if bn and q:
+    x = q["wall"] / bn["wall"]
+    target(x >= 10, "build --backend native at least 10x faster than qemu-img convert "
+           "alone: %.1fx (%.1f s vs %.1f s; CPU %.1fx)"
+           % (x, bn["wall"], q["wall"], q["cpu"] / bn["cpu"]))
+if bn and f:
+    x = bn["wall"] / f["wall"]
+    fr = agg.get("floor+read")
+    extra = (" (%.2fx of read + compress)" % (bn["wall"] / fr["wall"])) if fr else ""
+    target(x <= 1.5, "build --backend native within 1.5x of the deflate floor (compress "
+           "only): %.2fx%s; CPU %.2fx the floor's" % (x, extra, bn["cpu"] / f["cpu"]))
+if ins:
+    target(ins["wall"] <= 1.0, "inspect (native) in 1 s or less: %.2f s (best..worst "
+           "%.2f..%.2f)" % (ins["wall"], ins["best"], ins["worst"]))
+for r in ("build_native", "inspect"):
+    if r in agg:
+        target(agg[r]["rss"] / 1024 <= 256, "peak RSS of %s at most 256 MB: %.0f MB"
+               % ("build --backend native" if r == "build_native" else "inspect (native)",
+                  agg[r]["rss"] / 1024))
+if bn and bg:
+    print("- (no target) build --backend native is %.1fx faster than --backend guestfs "
+          "(%.1f s vs %.1f s), with %.0f MB instead of %.0f MB peak RSS"
+          % (bg["wall"] / bn["wall"], bn["wall"], bg["wall"], bn["rss"] / 1024,
+             bg["rss"] / 1024))
+ig = agg.get("inspect_guestfs")
+if ins and ig:
+    print("- (no target) inspect --backend guestfs: %.2f s, %.0f MB peak RSS"
+          % (ig["wall"], ig["rss"] / 1024))
+fails = []
+for name in ("failures.tsv", "build-failures.tsv"):   # the latter: older runs
+    fp = os.path.join(env["BENCH_DIR"], name)
+    if os.path.exists(fp):
+        fails += [l.rstrip("\n").split("\t") for l in open(fp) if l.strip()]
+if fails:
+    print()
+    print("Failed runs (each was run once more; the failed run is not in the table):")
+    print()
+for f_ in fails:
+    # round, row, how it ended, first line of stderr (older: round, line)
+    if len(f_) >= 4:
+        print("- round %s, %s: %s; stderr: %s" % (f_[0], f_[1], f_[2], f_[3] or "(empty)"))
+    else:
+        print("- round %s, build: %s" % (f_[0], f_[-1]))
 sp = os.path.join(env["BENCH_DIR"], "classic-steps.tsv")
 steps = {}
 if cl and os.path.exists(sp):
@@ -671,6 +835,20 @@ if s and q and f:
           "time / sparsify's CPU time per thread)."
           % (q["cpu"] / s["cpu"], s["cpu"] / f["cpu"], thr,
              q["cpu"] / (s["cpu"] / int(thr))))
+if bn and q and f:
+    print("The same for `build --backend native`: qemu-img / build %.1fx, build / "
+          "floor %.2fx; with all %s CPUs free, about %.1fx faster than qemu-img."
+          % (q["cpu"] / bn["cpu"], bn["cpu"] / f["cpu"], thr,
+             q["cpu"] / (bn["cpu"] / int(thr))))
+if any(a["n"] > 1 for a in agg.values()):
+    print()
+    print("Per round, wall s (other CPUs):")
+    print()
+    for r in ORDER:
+        if r in agg and not r.endswith("+read"):
+            print("- %s: %s" % (r, ", ".join(
+                "%.2f" % m["wall"] + (" (%.2f)" % m["others"] if m["others"] is not None
+                                      else "") for m in agg[r]["runs"])))
 prof = (open(env["BENCH_PROFILE"]).read().strip("\n")
         if os.path.exists(env["BENCH_PROFILE"]) else "")
 if prof:
