@@ -28,8 +28,22 @@ int bw_guest_have(enum bw_guest_kind kind);
 /* The name of the backend DEFAULT means, or of KIND. */
 const char *bw_guest_kind_name(enum bw_guest_kind kind);
 
+/*
+ * A volume read in place through a callback instead of from a working
+ * file: inspect reads the input's partitions without copying them.  Only
+ * for read-only sessions of the native backend.  PREAD returns 0, or -1
+ * when the bytes cannot be read.
+ */
+struct bw_guest_reader {
+	int (*pread)(void *ctx, void *buf, size_t len, uint64_t off);
+	void *ctx;
+	uint64_t size;
+};
+
 struct bw_guest_opts {
 	enum bw_guest_kind backend;
+	/* One per file when set (FILES then only name the volumes). */
+	const struct bw_guest_reader *readers;
 	int readonly;       /* mount read-only (inspect) */
 	/* What messages call each file (e.g. "nano.vhd: partition 1"), one
 	 * per file; NULL: the file names. */

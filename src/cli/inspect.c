@@ -214,10 +214,49 @@ static int fetch_hive(struct bw_guest *g, const char *winpath, const char *name,
 	return 0;
 }
 
+/* A partition of the input, read in place by the native backend. */
+struct part_reader {
+	struct bw_disk *disk;
+	uint64_t offset;
+	struct bw_error err;        /* the first failure, for the message */
+	int failed;
+};
+
+static int part_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct part_reader *pr = ctx;
+	struct bw_error e;
+	if (bw_disk_pread(pr->disk, buf, len, pr->offset + off, &e) == 0)
+		return 0;
+	if (!pr->failed) {
+		pr->err = e;
+		pr->failed = 1;
+	}
+	return -1;
+}
+
+/* A failed read of the input is the input's fault: say what it was. */
+static int reader_error(const struct part_reader *parts, size_t n, int r,
+			struct bw_error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].failed) {
+			*err = parts[i].err;
+			return parts[i].err.code;
+		}
+	return r;
+}
+
 static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_error *err)
 {
 	const char *files[BW_GUEST_MAX_VOLUMES], *labels[BW_GUEST_MAX_VOLUMES];
 	char names[BW_GUEST_MAX_VOLUMES][CLI_LABEL_MAX];
+	struct bw_guest_reader readers[BW_GUEST_MAX_VOLUMES];
+	struct part_reader parts[BW_GUEST_MAX_VOLUMES];
+	/* The native backend reads the partitions where they are: nothing to
+	 * copy for a read-only look.  The appliance needs files. */
+	int in_place = !strcmp(bw_guest_kind_name(cg->backend), "native");
+	int in_session[sizeof in->vols / sizeof in->vols[0]] = { 0 };
 	size_t nfiles = 0;
 	int r = cli_tmp_init(err);
 	if (r)
@@ -226,13 +265,20 @@ static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_
 		struct inspect_vol *v = &in->vols[i];
 		if (!v->is_ntfs || nfiles >= BW_GUEST_MAX_VOLUMES)
 			continue;
-		r = inspect_copy_volume(v, err);
-		if (r)
-			return r;
-		v->guest_idx = (int)nfiles;
 		cli_guest_label(names[nfiles], in->file, v->part);
 		labels[nfiles] = names[nfiles];
-		files[nfiles++] = v->workfile;
+		if (in_place) {
+			parts[nfiles] = (struct part_reader){ .disk = in->disk, .offset = v->offset };
+			readers[nfiles] = (struct bw_guest_reader){ part_pread, &parts[nfiles], v->size };
+			files[nfiles] = names[nfiles];
+		} else {
+			r = inspect_copy_volume(v, err);
+			if (r)
+				return r;
+			files[nfiles] = v->workfile;
+		}
+		v->guest_idx = (int)nfiles++;
+		in_session[i] = 1;
 	}
 	if (nfiles == 0)
 		return 0;
@@ -244,13 +290,15 @@ static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_
 
 	struct bw_guest_opts o = cli_guest_opts(cg, 1);
 	o.labels = labels;
+	if (in_place)
+		o.readers = readers;
 	struct bw_guest *g;
 	r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)
-		return r;
+		return reader_error(parts, in_place ? nfiles : 0, r, err);
 	for (int i = 0; i < in->nvols && r == 0; i++) {
 		struct inspect_vol *v = &in->vols[i];
-		if (!v->workfile)
+		if (!in_session[i])
 			continue;
 		r = bw_guest_use(g, (size_t)v->guest_idx, err);
 		if (r == 0)
@@ -290,7 +338,7 @@ static int guest_step(struct inspect *in, const struct cli_guest *cg, struct bw_
 	struct bw_error cerr;
 	int rc = bw_guest_close(g, &cerr);
 	if (r)
-		return r;
+		return reader_error(parts, in_place ? nfiles : 0, r, err);
 	if (rc) {
 		*err = cerr;
 		return rc;

@@ -89,6 +89,9 @@ int bw_guest_open(const char *const *files, size_t nfiles,
 				 "the %s backend is not built into this boxwright (configure found no %s)",
 				 bw_guest_kind_name(kind),
 				 kind == BW_GUEST_GUESTFS ? "libguestfs" : "libntfs-3g");
+	if (o && o->readers && (!o->readonly || strcmp(be->name, "native")))
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "volumes read in place need a read-only session of the native backend");
 	struct bw_guest *g = calloc(1, sizeof *g);
 	if (!g)
 		return bw_seterr(err, BW_ENOMEM, files[0], "out of memory");
@@ -106,6 +109,12 @@ int bw_guest_open(const char *const *files, size_t nfiles,
 	g->file = g->labels[0];
 	if (o)
 		g->opts = *o;
+	if (o && o->readers) {
+		for (size_t i = 0; i < nfiles; i++)
+			g->readers[i] = o->readers[i];
+		g->use_readers = 1;
+	}
+	g->opts.readers = NULL;     /* the caller's; copied above */
 	g->opts.labels = NULL;      /* the caller's; copied above */
 	g->be = be;
 	int r = g->be->open(g, err);

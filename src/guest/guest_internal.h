@@ -38,6 +38,8 @@ struct bw_guest {
 	struct bw_guest_opts opts;
 	char *files[BW_GUEST_MAX_VOLUMES];
 	char *labels[BW_GUEST_MAX_VOLUMES];
+	struct bw_guest_reader readers[BW_GUEST_MAX_VOLUMES];
+	int use_readers;            /* volumes are readers[], not files[] */
 	size_t nfiles;
 	size_t current;         /* the mounted volume */
 	const char *path;       /* files[current] */

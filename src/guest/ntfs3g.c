@@ -156,7 +156,11 @@ static int n3g_begin(struct bw_guest *g, struct bw_error *err)
 static int n3g_mount(struct bw_guest *g, size_t idx, struct bw_error *err)
 {
 	struct n3g *p = g->priv;
-	bw_ntfsdev_init_file(&p->dev, g->files[idx]);
+	if (g->use_readers)
+		bw_ntfsdev_init_reader(&p->dev, g->readers[idx].pread, g->readers[idx].ctx,
+				       g->readers[idx].size, g->labels[idx]);
+	else
+		bw_ntfsdev_init_file(&p->dev, g->files[idx]);
 	struct ntfs_device *dev = bw_ntfsdev_alloc(&p->dev);
 	if (!dev)
 		return bw_seterr(err, BW_ENOMEM, g->files[idx], "out of memory");

@@ -36,7 +36,7 @@ static int dev_open(struct ntfs_device *nd, int flags)
 	d->pos = 0;
 	if ((flags & O_ACCMODE) != O_RDWR)
 		d->readonly = 1;
-	if (d->mem) {
+	if (d->mem || d->rd) {
 		if (!d->readonly) {
 			errno = EROFS;
 			return -1;
@@ -107,6 +107,14 @@ static s64 dev_pread(struct ntfs_device *nd, void *buf, s64 count, s64 off)
 	}
 	if (d->mem) {
 		memcpy(buf, d->mem + off, (size_t)count);
+		return count;
+	}
+	if (d->rd) {
+		if (d->rd(d->rdctx, buf, (size_t)count, (uint64_t)off) != 0) {
+			d->host_errno = EIO;
+			errno = EIO;
+			return -1;
+		}
 		return count;
 	}
 	s64 done = 0;
@@ -249,6 +257,19 @@ void bw_ntfsdev_init_mem(struct bw_ntfsdev *d, const void *mem, size_t len,
 	d->fd = -1;
 	d->mem = mem;
 	d->size = len;
+	d->readonly = 1;
+}
+
+void bw_ntfsdev_init_reader(struct bw_ntfsdev *d,
+			    int (*rd)(void *ctx, void *buf, size_t len, uint64_t off),
+			    void *ctx, uint64_t size, const char *name)
+{
+	memset(d, 0, sizeof *d);
+	d->path = name;
+	d->fd = -1;
+	d->rd = rd;
+	d->rdctx = ctx;
+	d->size = size;
 	d->readonly = 1;
 }
 

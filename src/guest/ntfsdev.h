@@ -21,6 +21,8 @@ struct bw_ntfsdev {
 	const char *path;           /* for messages; not owned */
 	int fd;                     /* -1 for a buffer device */
 	const unsigned char *mem;   /* the buffer device's bytes */
+	int (*rd)(void *ctx, void *buf, size_t len, uint64_t off);  /* a reader device */
+	void *rdctx;
 	uint64_t size;              /* fixed at open */
 	int64_t pos;                /* for seek/read, which libntfs-3g uses to size a device */
 	int readonly;
@@ -34,6 +36,10 @@ void bw_ntfsdev_init_file(struct bw_ntfsdev *d, const char *path);
 /* Ready D for LEN bytes at MEM, read-only. */
 void bw_ntfsdev_init_mem(struct bw_ntfsdev *d, const void *mem, size_t len,
 			 const char *name);
+/* Ready D for SIZE bytes read through RD(CTX, ...), read-only. */
+void bw_ntfsdev_init_reader(struct bw_ntfsdev *d,
+			    int (*rd)(void *ctx, void *buf, size_t len, uint64_t off),
+			    void *ctx, uint64_t size, const char *name);
 /* An ntfs_device over D (freed by ntfs_umount or ntfs_device_free). */
 struct ntfs_device *bw_ntfsdev_alloc(struct bw_ntfsdev *d);
 
