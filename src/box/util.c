@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "box/box_internal.h"
+#include "common/random.h"
 
 /* ---- text buffer ------------------------------------------------------ */
 
@@ -156,18 +156,8 @@ int box_buf_finish(struct box_buf *b, char **out, const char *what,
 
 int box_random(void *buf, size_t n, struct bw_error *err)
 {
-	uint8_t *p = buf;
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return bw_seterr(err, BW_EIO, NULL, "getrandom: %s",
-					 strerror(errno));
-		}
-		p += r;
-		n -= (size_t)r;
-	}
+	if (bw_random_bytes(buf, n) != 0)
+		return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes: %s", strerror(errno));
 	return 0;
 }
 

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "cli/edits.h"
 #include "cli/inspect.h"
 #include "cli/json.h"
+#include "common/random.h"
 
 #define BUILD_PART_START_LBA 2048u          /* 1 MiB, as Windows aligns */
 #define BUILD_PART_OFFSET ((uint64_t)BUILD_PART_START_LBA * 512)
@@ -104,7 +104,7 @@ static int valid_uuid(const char *s)
 static void random_uuid(char out[37])
 {
 	uint8_t b[16];
-	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+	if (bw_random_bytes(b, sizeof b) != 0)
 		for (size_t i = 0; i < sizeof b; i++)
 			b[i] = (uint8_t)rand();
 	b[6] = (uint8_t)((b[6] & 0x0F) | 0x40);     /* version 4 */
@@ -224,7 +224,7 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 	if (b->new_signature) {
 		uint32_t sig = 0;
 		while (sig == 0 || sig == im->mbr.signature)
-			if (getrandom(&sig, sizeof sig, 0) != (ssize_t)sizeof sig)
+			if (bw_random_bytes(&sig, sizeof sig) != 0)
 				sig = (uint32_t)rand() * 2654435761u;
 		mbr.signature = sig;
 	}

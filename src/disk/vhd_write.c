@@ -27,10 +27,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "common/bytes.h"
+#include "common/random.h"
 #include "disk/writer_internal.h"
 
 /* Footer fields (spec "Hard Disk Footer Format"). */
@@ -219,17 +219,10 @@ static int vhdw_make_footer(struct bw_writer *w, struct vhd_w *vw,
 		f[VHDW_FTR_GEOMETRY + 2] = g.heads;
 		f[VHDW_FTR_GEOMETRY + 3] = g.sectors;
 		uint8_t *id = f + VHDW_FTR_UNIQUE_ID;
-		size_t got = 0;
-		while (got < 16) {
-			ssize_t n = getrandom(id + got, 16 - got, 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return bw_seterr(err, BW_EIO, w->path,
-						 "cannot get random bytes for the VHD unique id: %s",
-						 n < 0 ? strerror(errno) : "no data");
-			got += (size_t)n;
-		}
+		if (bw_random_bytes(id, 16) != 0)
+			return bw_seterr(err, BW_EIO, w->path,
+					 "cannot get random bytes for the VHD unique id: %s",
+					 strerror(errno));
 		/* An RFC 4122 version 4 UUID, as Windows makes them. */
 		id[6] = (uint8_t)((id[6] & 0x0F) | 0x40);
 		id[8] = (uint8_t)((id[8] & 0x3F) | 0x80);

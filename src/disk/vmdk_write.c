@@ -41,11 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/random.h"
 #include "disk/deflate.h"
 #include "disk/vmdk_format.h"
 #include "disk/workers.h"
@@ -106,33 +106,12 @@ struct vmdk_w {
 
 /* ---- identity: CID and image UUID ------------------------------------ */
 
-/* Random bytes from getrandom; if that fails, /dev/urandom; if that fails,
- * a splitmix64 stream seeded from the clock and pid.  The values only have
+/* Random bytes (bw_random_bytes); if that fails, a splitmix64 stream
+ * seeded from the clock and pid.  The values only have
  * to differ between images (CID, uuid.image), not resist an attacker. */
 static void vmdk_w_random(uint8_t *buf, size_t len)
 {
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = getrandom(buf + got, len - got, 0);
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)n;
-	}
-	if (got < len) {
-		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			while (got < len) {
-				ssize_t n = read(fd, buf + got, len - got);
-				if (n <= 0)
-					break;
-				got += (size_t)n;
-			}
-			close(fd);
-		}
-	}
+	size_t got = bw_random_bytes(buf, len) == 0 ? len : 0;
 	if (got < len) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
