@@ -91,6 +91,11 @@ struct bw_writer_opts {
 	 * "bxwr" and a size rounded up to its CHS product. */
 	int vhd_keep;
 	uint8_t vhd_footer[512];
+	/* A private intermediate file that another step copies and then
+	 * deletes (build's VMDK before it goes into the .box): finish skips
+	 * the fsync, which would only write to disk what is read back from
+	 * the page cache a moment later.  The final output is fsynced. */
+	int scratch;
 };
 
 /*
@@ -105,7 +110,7 @@ int bw_writer_open(const char *path, const struct bw_writer_opts *o,
 int bw_writer_write(struct bw_writer *w, const void *buf, size_t len,
 		    uint64_t off, struct bw_error *err);
 
-/* Write trailing metadata, fsync, close; frees W.  Returns 0 or a code
+/* Write trailing metadata, fsync (unless scratch), close; frees W.  Returns 0 or a code
  * (the file is then incomplete and the caller removes it). */
 int bw_writer_finish(struct bw_writer *w, struct bw_error *err);
 

@@ -30,6 +30,7 @@
 
 #include "boxwright/disk.h"
 #include "box/box_internal.h"
+#include "common/writeback.h"
 
 /* The disk is copied through a buffer of this size, never loaded whole. */
 #define BOX_COPY_CHUNK (1u << 20)
@@ -40,6 +41,32 @@
 #define BOX_TAR_BLOCK (64u << 10)
 
 static const char box_metadata_json[] = "{\"provider\":\"virtualbox\"}\n";
+
+/* The tar's output: libarchive's fd writer plus an early-writeback hint
+ * (common/writeback.h), since the box is fsynced before its rename. */
+struct box_out {
+	int fd;
+	uint64_t pos, written_back;
+};
+
+static la_ssize_t box_out_write(struct archive *a, void *ctx, const void *buf,
+				size_t len)
+{
+	struct box_out *o = ctx;
+	for (;;) {
+		ssize_t n = write(o->fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			archive_set_error(a, e, "write error: %s", strerror(e));
+			return -1;
+		}
+		o->pos += (uint64_t)n;
+		bw_writeback_hint(o->fd, &o->written_back, o->pos);
+		return n;   /* libarchive calls again for the rest */
+	}
+}
 
 /* An ARCHIVE_* failure as a BW_* code: ENOMEM inside libarchive is
  * BW_ENOMEM, everything else (write errors, refused headers) BW_EIO. */
@@ -238,6 +265,7 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		goto out;
 	}
 	created = 1;
+	struct box_out sink = { .fd = out_fd };
 
 	a = archive_write_new();
 	if (!a) {
@@ -257,7 +285,7 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 	if (s == ARCHIVE_OK)
 		s = archive_write_set_bytes_in_last_block(a, 1);
 	if (s == ARCHIVE_OK)
-		s = archive_write_open_fd(a, out_fd);
+		s = archive_write_open2(a, &sink, NULL, box_out_write, NULL, NULL);
 	if (s != ARCHIVE_OK) {
 		r = box_archive_error(a, s, out_path, "setting up the tar", err);
 		goto out;

@@ -147,6 +147,7 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 	struct bw_writer *w = NULL;
 	const char *vmdk = NULL, *tmpbox = NULL;
 	struct cli_edit_result res = { 0 };
+	struct cli_tmp_remover rm = { .npaths = 0 };
 	double t0 = cli_now();
 	int r;
 	if (!im)
@@ -279,7 +280,7 @@ end_session:
 	}
 	struct bw_writer_opts wo = { .format = BW_WRITE_VMDK_STREAM, .size = size,
 				     .compress_level = b->level, .threads = b->threads,
-				     .adapter_type = "ide" };
+				     .adapter_type = "ide", .scratch = 1 };
 	r = bw_writer_open(vmdk, &wo, &w, err);
 	if (r == 0)
 		r = bw_writer_write(w, sector, sizeof sector, 0, err);
@@ -300,6 +301,16 @@ end_session:
 	r = bw_writer_finish(wf, err);
 	if (r)
 		goto out;
+	/* The working partition files are done with: delete them while the
+	 * box is written (the last close is where their space is freed). */
+	bw_ntfs_close(wvol);
+	wvol = NULL;
+	bw_disk_close(work);
+	work = NULL;
+	for (int i = 0; i < im->nvols && rm.npaths < sizeof rm.paths / sizeof rm.paths[0]; i++)
+		if (im->vols[i].workfile)
+			rm.paths[rm.npaths++] = im->vols[i].workfile;
+	cli_tmp_remove_start(&rm);
 
 	struct bw_box_opts bo = {
 		.vmdk_path = vmdk, .disk_capacity = size, .vm_name = "boxwright-nano",
@@ -377,6 +388,7 @@ end_session:
 			b->hwuuid[0] ? b->hwuuid : "");
 	}
 out:
+	cli_tmp_remove_wait(&rm);
 	if (g)
 		bw_guest_close(g, NULL);
 	bw_writer_abort(w);

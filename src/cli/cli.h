@@ -2,6 +2,7 @@
 #ifndef BW_CLI_H
 #define BW_CLI_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,22 @@ void cli_tmp_cleanup(void);
 /* A registered temporary name beside FINAL for an output being written. */
 const char *cli_tmp_output(const char *final);
 void cli_tmp_forget(const char *path);
+/*
+ * Remove registered temporary files on a thread of their own while the
+ * run goes on: deleting a working partition file of gigabytes frees its
+ * extents and drops its page cache, a few hundred ms of kernel time that
+ * can overlap the next step.  cli_tmp_remove_wait joins the thread (call
+ * it before returning; it is a no-op when nothing was started).  Without
+ * a thread the files are removed at once.
+ */
+struct cli_tmp_remover {
+	pthread_t thread;
+	int started;
+	const char *paths[4];
+	size_t npaths;
+};
+void cli_tmp_remove_start(struct cli_tmp_remover *rm);
+void cli_tmp_remove_wait(struct cli_tmp_remover *rm);
 /* rename TMP over FINAL and fsync the directory. */
 int cli_commit_output(const char *tmp, const char *final, struct bw_error *err);
 

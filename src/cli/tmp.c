@@ -154,3 +154,27 @@ void cli_tmp_cleanup(void)
 	tmp_nfiles = 0;
 	tmp_dir[0] = '\0';
 }
+
+/* Unlink each path; the registry keeps the names (unlinking them again at
+ * exit finds nothing, harmlessly), so a signal meanwhile still cleans up. */
+static void *tmp_remove_paths(void *arg)
+{
+	struct cli_tmp_remover *rm = arg;
+	for (size_t i = 0; i < rm->npaths; i++)
+		unlink(rm->paths[i]);
+	return NULL;
+}
+
+void cli_tmp_remove_start(struct cli_tmp_remover *rm)
+{
+	rm->started = pthread_create(&rm->thread, NULL, tmp_remove_paths, rm) == 0;
+	if (!rm->started)
+		tmp_remove_paths(rm);
+}
+
+void cli_tmp_remove_wait(struct cli_tmp_remover *rm)
+{
+	if (rm->started)
+		pthread_join(rm->thread, NULL);
+	rm->started = 0;
+}

@@ -1,6 +1,7 @@
 /*
  * bw_writer: ordering and bounds checks, then dispatch to the format's
- * driver; fsync and close on finish so that a renamed output is durable.
+ * driver; fsync and close on finish so that a renamed output is durable
+ * (a scratch file is only closed: it never outlives the run).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/writeback.h"
 #include "disk/writer_internal.h"
 
 int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
@@ -27,6 +29,9 @@ int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
+	/* The output is fsynced at finish: let the disk start meanwhile. */
+	if (!w->opts.scratch)
+		bw_writeback_hint(w->fd, &w->written_back, off);
 	return 0;
 }
 
@@ -112,7 +117,7 @@ int bw_writer_write(struct bw_writer *w, const void *buf, size_t len,
 int bw_writer_finish(struct bw_writer *w, struct bw_error *err)
 {
 	int r = w->ops->finish(w, err);
-	if (r == 0 && fsync(w->fd) != 0)
+	if (r == 0 && !w->opts.scratch && fsync(w->fd) != 0)
 		r = bw_seterr(err, BW_EIO, w->path, "cannot fsync: %s", strerror(errno));
 	if (r == 0) {
 		int fd = w->fd;

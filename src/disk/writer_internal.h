@@ -31,6 +31,7 @@ struct bw_writer {
 	uint64_t size;          /* the virtual size really produced */
 	uint64_t next;          /* lowest offset the next write may use */
 	uint64_t bytes_out;     /* file bytes written, maintained by drivers */
+	uint64_t written_back;  /* where the last writeback hint ended */
 	void *priv;
 };
 

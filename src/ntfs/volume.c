@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/writeback.h"
 #include "ntfs/ntfs_internal.h"
 
 /* ---- UTF-16LE to UTF-8 ---- */
@@ -669,6 +670,7 @@ int bw_ntfs_copy_used(struct bw_ntfs *v, int fd, const char *outname,
 	const uint64_t cs = v->geo.cluster_size;
 	const uint64_t total = v->geo.total_clusters;
 	const uint64_t chunk_clusters = NTFS_COPY_CHUNK / cs;
+	uint64_t written_back = 0;
 	int r = 0;
 
 	/* Start from an empty file of the partition's size: every byte we
@@ -707,6 +709,8 @@ int bw_ntfs_copy_used(struct bw_ntfs *v, int fd, const char *outname,
 			       fd, outname, err);
 		if (r)
 			goto out;
+		/* The file is synced before ntfsresize opens it. */
+		bw_writeback_hint(fd, &written_back, lcn * cs);
 	}
 
 	/* The backup boot sector: in the partition's last sector (where
