@@ -152,6 +152,45 @@ int win_bcd_element_id(const char *name, uint32_t *id)
 	return 0;
 }
 
+int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
+			 win_bcd_element_fn fn, void *ctx, struct bw_error *err)
+{
+	win_node elements;
+	int ret = win_reg_lookup(r, obj, "Elements", &elements, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	win_node *children;
+	size_t n;
+	ret = win_reg_children(r, elements, &children, &n, err);
+	if (ret)
+		return ret;
+	if (n > BW_BCD_MAX_ELEMENTS) {
+		free(children);
+		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
+				 "Objects\\%.60s\\Elements: %zu elements (at most %d)",
+				 guid, n, BW_BCD_MAX_ELEMENTS);
+	}
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		char *name;
+		ret = win_reg_node_name(r, children[i], &name, err);
+		if (ret)
+			break;
+		uint32_t id;
+		/* Other keys under Elements are nothing Windows reads. */
+		if (win_bcd_element_id(name, &id) == 0) {
+			char where[160];
+			snprintf(where, sizeof where, "Objects\\%.60s\\Elements\\%s",
+				 guid, name);
+			ret = fn(r, children[i], id, where, ctx, err);
+		}
+		free(name);
+	}
+	free(children);
+	return ret;
+}
+
 /* An object key name: a GUID in registry form, {8-4-4-4-12}. */
 static int is_guid_name(const char *name)
 {
@@ -242,6 +281,12 @@ static int load_element(struct win_reg *r, win_node elem, uint32_t id,
 	return 0;
 }
 
+static int load_element_cb(struct win_reg *r, win_node elem, uint32_t id,
+			   const char *where, void *ctx, struct bw_error *err)
+{
+	return load_element(r, elem, id, ctx, where, err);
+}
+
 static int load_object(struct win_reg *r, win_node obj, const char *guid,
 		       struct bw_bcd_object *o, struct bw_error *err)
 {
@@ -259,38 +304,7 @@ static int load_object(struct win_reg *r, win_node obj, const char *guid,
 		return ret;
 	}
 
-	win_node elements;
-	ret = win_reg_lookup(r, obj, "Elements", &elements, err);
-	if (ret == BW_ENOTFOUND)
-		return 0;
-	if (ret)
-		return ret;
-	win_node *children;
-	size_t n;
-	ret = win_reg_children(r, elements, &children, &n, err);
-	if (ret)
-		return ret;
-	if (n > BW_BCD_MAX_ELEMENTS) {
-		free(children);
-		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
-				 "Objects\\%s\\Elements: %zu elements (at most %d)",
-				 guid, n, BW_BCD_MAX_ELEMENTS);
-	}
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		char *name;
-		ret = win_reg_node_name(r, children[i], &name, err);
-		if (ret)
-			break;
-		uint32_t id;
-		if (win_bcd_element_id(name, &id) == 0) {
-			snprintf(where, sizeof where, "Objects\\%s\\Elements\\%s",
-				 guid, name);
-			ret = load_element(r, children[i], id, o, where, err);
-		}
-		free(name);
-	}
-	free(children);
-	return ret;
+	return win_bcd_each_element(r, obj, guid, load_element_cb, o, err);
 }
 
 int bw_bcd_load(const char *path, const char *name, struct bw_bcd **out,

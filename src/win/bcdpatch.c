@@ -206,48 +206,30 @@ static int fix_element(struct win_reg *r, win_node elem, const char *where,
 	return ret;
 }
 
+/* What fix_object's element callback needs. */
+struct fix_ctx {
+	const struct bw_win_location *old_loc, *new_loc;
+	struct bw_win_report *rep;
+};
+
+static int fix_element_cb(struct win_reg *r, win_node elem, uint32_t id,
+			  const char *where, void *ctx, struct bw_error *err)
+{
+	struct fix_ctx *f = ctx;
+	/* Only device elements hold devices; other binary elements are
+	 * never read as one. */
+	if (BCD_ELEMENT_FORMAT(id) != BCD_FORMAT_DEVICE)
+		return 0;
+	return fix_element(r, elem, where, f->old_loc, f->new_loc, f->rep, err);
+}
+
 static int fix_object(struct win_reg *r, win_node obj, const char *guid,
 		      const struct bw_win_location *old_loc,
 		      const struct bw_win_location *new_loc,
 		      struct bw_win_report *rep, struct bw_error *err)
 {
-	win_node elements;
-	int ret = win_reg_lookup(r, obj, "Elements", &elements, err);
-	if (ret == BW_ENOTFOUND)
-		return 0;
-	if (ret)
-		return ret;
-	win_node *children;
-	size_t n;
-	ret = win_reg_children(r, elements, &children, &n, err);
-	if (ret)
-		return ret;
-	if (n > BW_BCD_MAX_ELEMENTS) {
-		free(children);
-		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
-				 "Objects\\%s\\Elements: %zu elements (at most %d)",
-				 guid, n, BW_BCD_MAX_ELEMENTS);
-	}
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		char *name;
-		ret = win_reg_node_name(r, children[i], &name, err);
-		if (ret)
-			break;
-		uint32_t id;
-		/* Only device elements hold devices; other binary
-		 * elements are never read as one. */
-		if (win_bcd_element_id(name, &id) == 0 &&
-		    BCD_ELEMENT_FORMAT(id) == BCD_FORMAT_DEVICE) {
-			char where[160];
-			snprintf(where, sizeof where,
-				 "Objects\\%.60s\\Elements\\%s", guid, name);
-			ret = fix_element(r, children[i], where, old_loc,
-					  new_loc, rep, err);
-		}
-		free(name);
-	}
-	free(children);
-	return ret;
+	struct fix_ctx f = { old_loc, new_loc, rep };
+	return win_bcd_each_element(r, obj, guid, fix_element_cb, &f, err);
 }
 
 static void report_clear(struct bw_win_report *rep)

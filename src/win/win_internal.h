@@ -300,4 +300,16 @@ int win_system_live_controlset(struct win_reg *r, char name[16],
 /* A BCD element key name: exactly 8 hex digits (bcd.c); 0 or -1. */
 int win_bcd_element_id(const char *name, uint32_t *id);
 
+/*
+ * Call FN for each element of the BCD object OBJ (key GUID) whose key
+ * name is an element id: its node, its id and "Objects\GUID\Elements\ID"
+ * for messages (bcd.c).  An object without Elements has none.  More than
+ * BW_BCD_MAX_ELEMENTS is BW_EFORMAT.  Stops at FN's first non-zero
+ * return and returns it; else 0, BW_EHIVE, BW_ENOMEM.
+ */
+typedef int (*win_bcd_element_fn)(struct win_reg *r, win_node elem, uint32_t id,
+				  const char *where, void *ctx, struct bw_error *err);
+int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
+			 win_bcd_element_fn fn, void *ctx, struct bw_error *err);
+
 #endif

@@ -1070,6 +1070,50 @@ static void test_bcd(void)
 	CHECK(bw_bcd_load(p, "BCD", &b, &err) == BW_EFORMAT);
 	CHECK(b == NULL);
 	CHECK(strstr(err.msg, "Elements\\12000004\\Element") != NULL);
+
+	/* An object with more elements than any store has is refused, by the
+	 * load and by the fix-up alike (one iterator serves both), and the
+	 * fix-up leaves the store as it was.  At the cap it loads. */
+	for (int over = 0; over <= 1; over++) {
+		p = tpath(over ? "BCD_MANY" : "BCD_CAP");
+		h = hv_new(p);
+		if (h) {
+			hive_node_h o1 = hv_key(h, hivex_root(h), "Objects\\" GUID_LOADER);
+			hive_node_h els = hv_key(h, o1, "Elements");
+			for (int i = 0; i < BW_BCD_MAX_ELEMENTS + over; i++) {
+				char id[16];
+				snprintf(id, sizeof id, "%08x", 0x25000000u + (unsigned)i);
+				if (!hivex_node_add_child(h, els, id))
+					build_failures++;
+			}
+			hv_commit(h, p);
+		}
+		struct bw_win_location from = { 1, 0x100000 }, to = { 2, 0x200000 };
+		struct bw_win_report rep;
+		if (!over) {
+			CHECK(bw_bcd_load(p, "BCD", &b, &err) == 0);
+			CHECK(b && b->nobjects == 1);
+			bw_bcd_free(b);
+			CHECK(bw_win_fix_bcd(p, &from, &to, &rep, &err) == 0);
+			continue;
+		}
+		CHECK(bw_bcd_load(p, "BCD", &b, &err) == BW_EFORMAT);
+		CHECK(b == NULL);
+		CHECK(strstr(err.msg, "Elements: 1025 elements (at most 1024)") != NULL);
+		CHECK(strstr(err.msg, GUID_LOADER) != NULL);
+		FILE *f = fopen(p, "rb");
+		uint8_t before[4096], after[4096];
+		size_t nb = f ? fread(before, 1, sizeof before, f) : 0;
+		if (f)
+			fclose(f);
+		CHECK(bw_win_fix_bcd(p, &from, &to, &rep, &err) == BW_EFORMAT);
+		CHECK(strstr(err.msg, "Elements: 1025 elements (at most 1024)") != NULL);
+		f = fopen(p, "rb");
+		size_t na = f ? fread(after, 1, sizeof after, f) : 0;
+		if (f)
+			fclose(f);
+		CHECK(nb == sizeof before && na == nb && memcmp(before, after, nb) == 0);
+	}
 }
 
 /*
