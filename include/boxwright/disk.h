@@ -94,7 +94,12 @@ struct bw_writer_opts {
 	/* A private intermediate file that another step copies and then
 	 * deletes (build's VMDK before it goes into the .box): finish skips
 	 * the fsync, which would only write to disk what is read back from
-	 * the page cache a moment later.  The final output is fsynced. */
+	 * the page cache a moment later.  The final output is fsynced.  The
+	 * price: a late write error of this file (writeback EIO, ENOSPC on
+	 * thin storage) goes unseen.  It can only matter if the kernel wrote
+	 * the pages back, failed, and then evicted them before the copy: the
+	 * copy follows within seconds, well inside the 30 s a dirty page
+	 * waits for writeback, so only memory pressure could get there. */
 	int scratch;
 };
 

@@ -166,10 +166,18 @@ static int build_run(struct build_opts *b, struct bw_error *err)
 		goto out;
 	}
 	uint64_t size = b->size ? b->size : bw_disk_size(im->disk);
-	size = (size + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);     /* whole MiB */
+	/* Checked before the round-up to whole MiB, which would wrap a
+	 * --size near 2^64 to 0. */
+	if (size <= BUILD_MAX_SIZE)
+		size = (size + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
 	if (size > BUILD_MAX_SIZE || size < (16u << 20)) {
-		r = bw_seterr(err, BW_EINVAL, b->in, "--size %llu: an MBR disk holds 16 MiB to 2 TiB",
-			      (unsigned long long)size);
+		if (b->size)
+			r = bw_seterr(err, BW_EINVAL, b->in, "--size %llu: an MBR disk holds 16 MiB to 2 TiB",
+				      (unsigned long long)b->size);
+		else
+			r = bw_seterr(err, BW_EUNSUPPORTED, b->in,
+				      "the image is %llu bytes, and an MBR disk holds 16 MiB to 2 TiB: give --size",
+				      (unsigned long long)size);
 		goto out;
 	}
 	uint64_t new_part = size - BUILD_PART_OFFSET;
@@ -473,7 +481,11 @@ int cmd_build(int argc, char **argv)
 		case OPT_CATALOG: b.catalog = optarg; break;
 		case OPT_BOXNAME: b.box_name = optarg; break;
 		case OPT_BOXVER: b.box_version = optarg; break;
-		case OPT_BASEURL: b.base_url = optarg; break;
+		case OPT_BASEURL:
+			if (!*optarg)
+				return cli_usage_error("build", "--base-url must not be empty");
+			b.base_url = optarg;
+			break;
 		case OPT_CHKDSK: b.chkdsk = 1; break;
 		case 'v': b.guest.verbose = 1; break;
 		case 'P': b.progress = 1; break;

@@ -18,13 +18,13 @@ int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
 	const uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t n = pwrite(w->fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)     /* 0: no progress, which would loop forever */
 			return bw_seterr(err, BW_EIO, w->path,
 					 "cannot write %zu bytes at offset %llu: %s",
-					 len, (unsigned long long)off, strerror(errno));
-		}
+					 len, (unsigned long long)off,
+					 n < 0 ? strerror(errno) : "no progress");
 		p += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;

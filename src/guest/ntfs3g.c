@@ -414,7 +414,9 @@ static int n3g_inode_data(struct bw_guest *g, const char *real, ntfs_inode *ni,
 	*na = NULL;
 	if (ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) {
 		ntfs_inode_close(ni);
-		return bw_seterr(err, BW_EINVAL, g->file, "%s: is a directory", real);
+		/* The image's own tree puts a directory where a file must be
+		 * (a hive, the BCD): bad input, not a bad command line. */
+		return bw_seterr(err, BW_EFORMAT, g->file, "%s: is a directory, expected a file", real);
 	}
 	n3g_log_reset();
 	*na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
@@ -658,8 +660,10 @@ static int n3g_put(struct bw_guest *g, const char *real, int fd, const char *loc
 	if (ni && ni->mft_no < FILE_first_user) {
 		/* $MFT, $Bitmap, $LogFile...: replacing one would wreck the
 		 * volume, and no edit ever names one. */
+		unsigned long long rec = (unsigned long long)ni->mft_no;
 		ntfs_inode_close(ni);
-		return bw_seterr(err, BW_EINVAL, g->file, "%s: an NTFS system file, never replaced", real);
+		return bw_seterr(err, BW_EFORMAT, g->file, "%s: an NTFS system file (MFT record %llu), never replaced",
+				 real, rec);
 	}
 	if (!ni) {
 		if (errno != ENOENT)
@@ -749,8 +753,13 @@ static int n3g_program(struct bw_guest *g, char *const argv[], const char *what,
 	int status;
 	int r = bw_guest_run(argv[0], argv, out, sizeof out, &status, err);
 	if (r) {
-		if (r == BW_ENOTFOUND)   /* a missing tool is not a missing file */
-			r = bw_seterr(err, BW_EGUEST, g->file, "%s", err ? err->msg : argv[0]);
+		if (r == BW_ENOTFOUND) {   /* a missing tool is not a missing file */
+			/* bw_seterr writes its label into err->msg first: the
+			 * message must be copied out before it is reused. */
+			char why[sizeof err->msg];
+			snprintf(why, sizeof why, "%s", err ? err->msg : argv[0]);
+			r = bw_seterr(err, BW_EGUEST, g->file, "%s", why);
+		}
 		return r;
 	}
 	if (status != 0) {

@@ -77,6 +77,7 @@ int bw_guest_run(const char *name, char *const argv[], char *out, size_t outmax,
 	}
 	posix_spawn_file_actions_t fa;
 	int e = posix_spawn_file_actions_init(&fa);
+	int fa_ready = e == 0;     /* destroy only what init set up */
 	if (e == 0)
 		e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (e == 0)
@@ -88,7 +89,8 @@ int bw_guest_run(const char *name, char *const argv[], char *out, size_t outmax,
 	pid_t pid = -1;
 	if (e == 0)
 		e = posix_spawn(&pid, path, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	if (fa_ready)
+		posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	if (e != 0) {
 		close(pfd[0]);

@@ -150,4 +150,22 @@ need_fixture nano-sysreserved.vhd
 expect_exit 3 "System Reserved layout refused" "$BOXWRIGHT" build "$FIXTURES/nano-sysreserved.vhd" -o "$SCRATCH/sr.box" --quiet
 [ -e "$SCRATCH/sr.box" ] && bad "a refused build left a box" || ok "no box after a refused build"
 expect_exit 3 "dirty SYSTEM hive refused" "$BOXWRIGHT" build "$FIXTURES/nano-dirty.vhd" -o "$SCRATCH/d.box" --winrm --quiet
+# ntfs-3g's ntfsresize missing (native backend): one clear line naming the
+# program and the package, exit 1, no box.  /usr/sbin is hidden in a mount
+# namespace of its own (root only; /sbin is a link to it on Debian 12).
+if [ "${BOXWRIGHT_BACKEND:-native}" = native ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  mkdir -p "$SCRATCH/empty"
+  unshare -m sh -c 'mount --bind "$1" /usr/sbin && PATH=/usr/bin:/bin exec "$2" build "$3" -o "$4" --winrm --quiet' sh \
+    "$SCRATCH/empty" "$BOXWRIGHT" "$FIXTURES/nano-base.vhd" "$SCRATCH/nr.box" > "$SCRATCH/out" 2> "$SCRATCH/err"
+  rc=$?
+  if [ $rc -eq 1 ] && [ "$(wc -l < "$SCRATCH/err")" -eq 1 ] &&
+     grep -q "^boxwright: .*nano-base.vhd: partition 1: ntfsresize not found in PATH.*install ntfs-3g" "$SCRATCH/err"; then
+    ok "ntfsresize missing: one line naming it and the package (exit 1)"
+  else
+    bad "ntfsresize missing: exit $rc: $(cat "$SCRATCH/err")"
+  fi
+  [ -e "$SCRATCH/nr.box" ] && bad "a build without ntfsresize left a box" || ok "no box without ntfsresize"
+else
+  echo "# not root, no mount namespaces or not the native backend: the missing-ntfsresize case is skipped"
+fi
 finish
