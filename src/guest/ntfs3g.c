@@ -420,7 +420,15 @@ static int n3g_inode_data(struct bw_guest *g, const char *real, ntfs_inode *ni,
 	}
 	n3g_log_reset();
 	*na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
-	int r = *na ? n3g_check_data(g, real, *na, err) : n3g_fail(g, real, err);
+	int r;
+	if (*na)
+		r = n3g_check_data(g, real, *na, err);
+	else if (errno == ENOENT)   /* every NTFS file has one */
+		r = bw_seterr(err, BW_EFORMAT, g->file,
+			      "%s: the NTFS volume is corrupt: the file (MFT record %llu) has no unnamed $DATA attribute",
+			      real, (unsigned long long)ni->mft_no);
+	else
+		r = n3g_fail(g, real, err);
 	if (r) {
 		if (*na)
 			ntfs_attr_close(*na);
@@ -438,6 +446,12 @@ static int n3g_open_data(struct bw_guest *g, const char *real, ntfs_inode **ni,
 	n3g_log_reset();
 	*na = NULL;
 	*ni = ntfs_pathname_to_inode(p->vol, NULL, real);
+	if (!*ni && errno == ENOENT)
+		/* REAL was just resolved from the directory index: an entry
+		 * that does not open is a corrupt volume, not a missing file. */
+		return bw_seterr(err, BW_EFORMAT, g->file,
+				 "%s: the NTFS volume is corrupt: its directory entry names an MFT record that does not open",
+				 real);
 	if (!*ni)
 		return n3g_fail(g, real, err);
 	int r = n3g_inode_data(g, real, *ni, na, err);

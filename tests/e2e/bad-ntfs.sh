@@ -77,6 +77,8 @@ make_img sys-fixup record-fixup "$SYSTEM";       refused sys-fixup
 make_img win-magic record-magic /Windows;        refused win-magic
 make_img win-fixup record-fixup /Windows;        refused win-fixup
 make_img sys-unused record-unused "$SYSTEM";     refused sys-unused
+# A hive with no unnamed $DATA (libntfs-3g says ENOENT): corrupt, not absent.
+make_img sys-nodata no-data "$SYSTEM";           refused sys-nodata
 
 # 2. A $Bitmap shorter than the volume (record 6's $DATA sizes shrunk).
 make_img bitmap-short bitmap-short;              refused bitmap-short

@@ -23,6 +23,8 @@ Actions:
   volume-dirty          $Volume's dirty flag (chkdsk at next boot) is set
   volume-dirty-nomirror the same in $MFT only: $MFTMirr no longer matches
   record-unused PATH    the record of PATH is marked not in use (fixups right)
+  no-data PATH          PATH's unnamed $DATA becomes a $LOGGED_UTILITY_STREAM (type
+                        0x100, still in type order): a file with no data stream
   sizes PATH A,D,I      PATH's $DATA gets allocated, data, initialized sizes
   find PATH             print the MFT record number of PATH
 
@@ -282,6 +284,11 @@ def main():
         n = vol.find(arg)
         rec = vol.read_record(n)
         struct.pack_into("<H", rec, 0x16, struct.unpack_from("<H", rec, 0x16)[0] & ~1)
+        vol.write_record(n, rec)
+    elif act == "no-data":
+        n = vol.find(arg)
+        rec = vol.read_record(n)
+        struct.pack_into("<I", rec, vol.attr(rec, 0x80), 0x100)
         vol.write_record(n, rec)
     elif act == "runs-past-end":
         set_first_lcn(vol, arg, vol.total_clusters - 2)
