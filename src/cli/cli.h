@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "boxwright/error.h"
+#include "boxwright/guest.h"
 
 /* Exit codes (DESIGN.md). */
 #define EXIT_DONE 0
@@ -50,7 +51,7 @@ void cli_tmp_forget(const char *path);
 struct cli_tmp_remover {
 	pthread_t thread;
 	int started;
-	const char *paths[4];
+	const char *paths[BW_GUEST_MAX_VOLUMES];   /* one per working file */
 	size_t npaths;
 };
 void cli_tmp_remove_start(struct cli_tmp_remover *rm);
