@@ -26,6 +26,7 @@ enum bw_errcode {
 	BW_EDIRTY       = -9,  /* a hive or volume needs a log replay first */
 	BW_ENOTIMPL     = -10, /* the feature is not built yet */
 	BW_EINTERRUPTED = -11, /* a signal asked us to stop */
+	BW_EUSAGE       = -12, /* an option the caller gave is invalid */
 };
 
 #define BW_ERROR_MSG_MAX 1024

@@ -27,6 +27,9 @@ int bw_guest_kind_parse(const char *name, enum bw_guest_kind *kind);
 int bw_guest_have(enum bw_guest_kind kind);
 /* The name of the backend DEFAULT means, or of KIND. */
 const char *bw_guest_kind_name(enum bw_guest_kind kind);
+/* Can KIND read volumes in place through bw_guest_reader callbacks (a
+ * read-only session with no working copy)?  The native backend can. */
+int bw_guest_reads_in_place(enum bw_guest_kind kind);
 
 /*
  * A volume read in place through a callback instead of from a working

@@ -214,6 +214,10 @@ struct bw_win_report {
 int bw_win_edit_software(const char *path, const struct bw_win_edits *e,
 			 struct bw_win_report *rep, struct bw_error *err);
 
+/* Is NAME a computer name Windows accepts (NetBIOS: 1 to 15 letters,
+ * digits or hyphens, not all digits)?  0 or BW_EINVAL naming it. */
+int bw_win_hostname_check(const char *name, struct bw_error *err);
+
 /* SYSTEM edits in the control set Select\Current names: --winrm (WinRM
  * Start=2, inbound allow rule TCP 5985), --hostname, and HKLM\SYSTEM
  * parts of .reg files with CurrentControlSet mapped to ControlSet00N. */

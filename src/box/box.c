@@ -220,7 +220,7 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 
 	char disk_uuid[37], machine_uuid[37];
 	if (o->disk_uuid) {
-		if (!box_uuid_parse(o->disk_uuid, disk_uuid))
+		if (!bw_uuid_parse(o->disk_uuid, disk_uuid))
 			return bw_seterr(err, BW_EINVAL, NULL,
 					 "disk UUID \"%.64s\" is not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
 					 o->disk_uuid);
@@ -228,7 +228,7 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		return r;
 	}
 	if (o->machine_uuid) {
-		if (!box_uuid_parse(o->machine_uuid, machine_uuid))
+		if (!bw_uuid_parse(o->machine_uuid, machine_uuid))
 			return bw_seterr(err, BW_EINVAL, NULL,
 					 "machine UUID \"%.64s\" is not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
 					 o->machine_uuid);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "boxwright/box.h"
+#include "common/uuid.h"
 
 /* The disk's name inside the box: box.ovf's File ovf:href and the tar
  * entry (VirtualBox's exporter names disks "<vm>-disk001.vmdk"). */
@@ -53,9 +54,8 @@ int box_random(void *buf, size_t n, struct bw_error *err);
 /* A random version-4 UUID, lowercase, 36 characters + NUL. */
 int box_uuid_random(char out[37], struct bw_error *err);
 
-/* Is S a UUID in the 8-4-4-4-12 hex form, not all zero (VirtualBox's
- * parseUUID refuses the zero UUID)?  Copies it lowercased to OUT. */
-int box_uuid_parse(const char *s, char out[37]);
+/* UUIDs are checked with bw_uuid_parse (common/uuid.h), which refuses
+ * the zero UUID as VirtualBox's parseUUID does. */
 
 /* A random MAC for NAT: unicast (bit 0 of the first octet clear, as
  * VirtualBox requires) and locally administered (bit 1 set), as 12

@@ -213,7 +213,7 @@ int box_ovf_text(const struct box_resolved *r, uint64_t capacity,
 		 struct bw_error *err)
 {
 	char du[37], mu[37];
-	if (!box_uuid_parse(disk_uuid, du) || !box_uuid_parse(machine_uuid, mu))
+	if (!bw_uuid_parse(disk_uuid, du) || !bw_uuid_parse(machine_uuid, mu))
 		return bw_seterr(err, BW_EINVAL, NULL,
 				 "OVF: disk and machine UUIDs must be of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex, not all zero)");
 	/* A disk of zero bytes or one that is not whole sectors cannot be

@@ -163,16 +163,8 @@ int box_random(void *buf, size_t n, struct bw_error *err)
 
 int box_uuid_random(char out[37], struct bw_error *err)
 {
-	uint8_t u[16];
-	int r = box_random(u, sizeof u, err);
-	if (r)
-		return r;
-	u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);   /* version 4 (RFC 4122 4.4) */
-	u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);   /* variant 10x */
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-		 u[10], u[11], u[12], u[13], u[14], u[15]);
+	if (bw_uuid_random(out) != 0)
+		return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes: %s", strerror(errno));
 	return 0;
 }
 
@@ -185,28 +177,6 @@ static int hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-int box_uuid_parse(const char *s, char out[37])
-{
-	if (!s || strlen(s) != 36)
-		return 0;
-	int nonzero = 0;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-			out[i] = '-';
-			continue;
-		}
-		int v = hexval(s[i]);
-		if (v < 0)
-			return 0;
-		nonzero |= v;
-		out[i] = "0123456789abcdef"[v];
-	}
-	out[36] = '\0';
-	return nonzero != 0;
 }
 
 int box_mac_random(char out[13], struct bw_error *err)
@@ -325,7 +295,7 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 				 "WinRM password must be at most %d bytes of UTF-8 text without control characters",
 				 BW_BOX_MAX_CREDENTIAL);
 	if (o->hardware_uuid) {
-		if (!box_uuid_parse(o->hardware_uuid, r->hardware_uuid))
+		if (!bw_uuid_parse(o->hardware_uuid, r->hardware_uuid))
 			return bw_seterr(err, BW_EINVAL, NULL,
 					 "hardware UUID \"%.64s\" is not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex, not all zero)",
 					 o->hardware_uuid);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,17 +185,11 @@ static int read_manifest(const char *path, struct job **jobs, int *njobs, struct
 	return r;
 }
 
-static int job_start(struct job *j, const char *self, struct bw_error *err)
+static int job_start(struct job *j, const char *self, const char *dir, struct bw_error *err)
 {
-	char name[64];
-	snprintf(name, sizeof name, "job%d.out", j->index);
-	const char *o = cli_tmp_path(name);
-	snprintf(name, sizeof name, "job%d.err", j->index);
-	const char *e = cli_tmp_path(name);
-	if (!o || !e)
-		return bw_seterr(err, BW_EIO, NULL, "too many temporary files");
-	snprintf(j->out_path, sizeof j->out_path, "%s", o);
-	snprintf(j->err_path, sizeof j->err_path, "%s", e);
+	if ((size_t)snprintf(j->out_path, sizeof j->out_path, "%s/job%d.out", dir, j->index) >= sizeof j->out_path ||
+	    (size_t)snprintf(j->err_path, sizeof j->err_path, "%s/job%d.err", dir, j->index) >= sizeof j->err_path)
+		return bw_seterr(err, BW_EIO, dir, "temporary path too long");
 	size_t argc = 0;
 	char **argv = calloc(j->noptions + 10, sizeof *argv);
 	if (!argv)
@@ -276,8 +271,6 @@ static int job_report(struct job *j, int status)
 	fflush(stdout);
 	unlink(j->out_path);
 	unlink(j->err_path);
-	cli_tmp_forget(j->out_path);
-	cli_tmp_forget(j->err_path);
 	return code == 0 ? 0 : 1;
 }
 
@@ -327,19 +320,38 @@ int cmd_batch(int argc, char **argv)
 	int njobs, r = read_manifest(argv[optind], &jobs, &njobs, &err);
 	if (r == 0 && index >= njobs)
 		r = bw_seterr(&err, BW_EINVAL, argv[optind], "job %ld asked for, the manifest has %d", index, njobs);
-	if (r == 0)
-		r = cli_tmp_init(&err);
+	/* The children's stdout and stderr, until each is reported. */
+	char dir[PATH_MAX] = "";
+	if (r == 0) {
+		const char *base = getenv("TMPDIR");
+		snprintf(dir, sizeof dir, "%s/boxwright-batch.XXXXXX", base && *base ? base : "/tmp");
+		if (!mkdtemp(dir)) {
+			r = bw_seterr(&err, BW_EIO, dir, "cannot create a temporary directory: %s", strerror(errno));
+			dir[0] = '\0';
+		}
+	}
+	cli_signals_install();
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (n > 0)
 		self[n] = '\0';
 	else
 		snprintf(self, sizeof self, "%s", "boxwright");
+	int forwarded = 0;
 	int failed = 0, running = 0, next = index >= 0 ? (int)index : 0;
 	int last = index >= 0 ? (int)index + 1 : njobs;
 	while (r == 0 && (next < last || running > 0)) {
+		if (cli_stop_requested() && !forwarded) {
+			/* Start no more; the running jobs stop and clean up
+			 * as they would on their own signal. */
+			next = last;
+			forwarded = 1;
+			for (int i = 0; i < njobs; i++)
+				if (jobs[i].pid > 0)
+					kill(jobs[i].pid, SIGTERM);
+		}
 		if (next < last && running < par) {
-			r = job_start(&jobs[next++], self, &err);
+			r = job_start(&jobs[next++], self, dir, &err);
 			running += r == 0;
 			continue;
 		}
@@ -361,7 +373,9 @@ int cmd_batch(int argc, char **argv)
 	for (int i = 0; i < njobs; i++)
 		job_free(&jobs[i]);
 	free(jobs);
-	cli_tmp_cleanup();
+	if (dir[0])
+		rmdir(dir);
+	cli_exit_signalled();
 	if (r)
 		return r == BW_EINVAL ? cli_usage_error("batch", "%s", err.msg) : cli_fail(&err);
 	return failed ? EXIT_FAILED : EXIT_DONE;

@@ -1,13 +1,13 @@
-/* The boxwright command line: commands, shared output helpers. */
+/* The boxwright command line: commands, shared option parsing and output. */
 #ifndef BW_CLI_H
 #define BW_CLI_H
 
-#include <pthread.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "boxwright/error.h"
-#include "boxwright/guest.h"
+#include "boxwright/job.h"
 
 /* Exit codes (DESIGN.md). */
 #define EXIT_DONE 0
@@ -26,49 +26,101 @@ int cli_fail(const struct bw_error *err);
 /* "boxwright CMD: MESSAGE\nTry 'boxwright CMD --help'." ; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A job's error: a usage error (BW_EUSAGE) for CMD, else cli_fail. */
+int cli_job_fail(const char *cmd, const struct bw_error *err);
 
 /*
- * Temporary files: one private directory per run, removed with every file
- * registered in it on exit and on SIGINT/SIGTERM/SIGHUP.  The registry is
- * the CLI's one piece of process-wide state: a signal handler can reach
- * nothing else.
+ * The hooks the CLI lends a job: progress on stderr when it is a TTY
+ * (mode 1 forces it, -1 silences it), warnings and notes on stderr, and
+ * the stop flag that SIGINT/SIGTERM/SIGHUP set.  The flag is the CLI's one
+ * piece of process-wide state: a signal handler can reach nothing else.
  */
-int cli_tmp_init(struct bw_error *err);
-/* Path of NAME inside the directory, registered for removal; NULL if full. */
-const char *cli_tmp_path(const char *name);
-void cli_tmp_cleanup(void);
-/* A registered temporary name beside FINAL for an output being written. */
-const char *cli_tmp_output(const char *final);
-void cli_tmp_forget(const char *path);
-/*
- * Remove registered temporary files on a thread of their own while the
- * run goes on: deleting a working partition file of gigabytes frees its
- * extents and drops its page cache, a few hundred ms of kernel time that
- * can overlap the next step.  cli_tmp_remove_wait joins the thread (call
- * it before returning; it is a no-op when nothing was started).  Without
- * a thread the files are removed at once.
- */
-struct cli_tmp_remover {
-	pthread_t thread;
-	int started;
-	const char *paths[BW_GUEST_MAX_VOLUMES];   /* one per working file */
-	size_t npaths;
-};
-void cli_tmp_remove_start(struct cli_tmp_remover *rm);
-void cli_tmp_remove_wait(struct cli_tmp_remover *rm);
-/* rename TMP over FINAL and fsync the directory. */
-int cli_commit_output(const char *tmp, const char *final, struct bw_error *err);
-
-/* Progress on stderr: percent and MB/s, at most a few times a second. */
-struct cli_progress {
-	int enabled;
-	const char *label;
+struct cli_hooks {
+	struct bw_job_hooks hooks;
+	int progress_enabled;
 	double start, last;
+	int progress_shown;
 };
-void cli_progress_init(struct cli_progress *p, const char *label, int mode);
-void cli_progress_update(void *opaque, uint64_t done, uint64_t total);
-void cli_progress_end(struct cli_progress *p);
-/* mode for cli_progress_init: -1 quiet, 0 when stderr is a TTY, 1 forced */
+void cli_hooks_init(struct cli_hooks *ch, int progress_mode);
+/* End a progress line if one is showing. */
+void cli_hooks_end(struct cli_hooks *ch);
+/* Catch SIGINT, SIGTERM and SIGHUP: the running job stops and cleans up,
+ * then the process dies of the same signal (cli_exit_signalled). */
+void cli_signals_install(void);
+/* Did a signal ask us to stop? */
+int cli_stop_requested(void);
+/* Re-raise the caught signal, if any (after the job returned). */
+void cli_exit_signalled(void);
 double cli_now(void);
+
+/* ---- options shared by patch and build ----------------------------------- */
+
+#define EDITS_USAGE \
+	"\nEdits (at least one):\n" \
+	"  --winrm                 WinRM over HTTP/5985 as Vagrant and Packer use it:\n" \
+	"                          WSMAN allow_unencrypted=1, auth_basic=1 (service and\n" \
+	"                          client), WinRM service automatic, inbound TCP 5985 rule\n" \
+	"  --setup-complete FILE   install FILE as \\Windows\\Setup\\Scripts\\SetupComplete.cmd\n" \
+	"                          (CRLF line endings ensured)\n" \
+	"  --unattend FILE         install FILE as \\Windows\\Panther\\unattend.xml (replaced)\n" \
+	"  --copy-in LOCAL:GUESTDIR  copy the local file into GUESTDIR (created); repeatable\n" \
+	"  --reg FILE.reg          merge a regedit file into HKLM\\SOFTWARE or HKLM\\SYSTEM\n" \
+	"                          (CurrentControlSet = the live control set); repeatable\n" \
+	"  --hostname NAME         ComputerName and Tcpip Hostname in SYSTEM\n\n"
+
+#define BACKEND_USAGE \
+	"  --backend native|guestfs  how the NTFS volume is edited: native = libntfs-3g\n" \
+	"                          in this process (default, no VM); guestfs = inside\n" \
+	"                          the libguestfs appliance (a VM), for images you do\n" \
+	"                          not trust (default from $BOXWRIGHT_BACKEND)\n" \
+	"  --sandbox               the same as --backend guestfs\n"
+
+enum {
+	OPT_WINRM = 1000,
+	OPT_SETUP_COMPLETE,
+	OPT_UNATTEND,
+	OPT_COPY_IN,
+	OPT_REG,
+	OPT_HOSTNAME,
+	OPT_BACKEND = 1100,
+	OPT_SANDBOX,
+};
+
+#define EDITS_OPTIONS \
+	{ "winrm", no_argument, NULL, OPT_WINRM }, \
+	{ "setup-complete", required_argument, NULL, OPT_SETUP_COMPLETE }, \
+	{ "unattend", required_argument, NULL, OPT_UNATTEND }, \
+	{ "copy-in", required_argument, NULL, OPT_COPY_IN }, \
+	{ "reg", required_argument, NULL, OPT_REG }, \
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME }
+
+#define BACKEND_OPTIONS \
+	{ "backend", required_argument, NULL, OPT_BACKEND }, \
+	{ "sandbox", no_argument, NULL, OPT_SANDBOX }
+
+/* Edits and backend as parsed; every string is argv's. */
+struct cli_edits {
+	struct bw_edits edits;
+	const char *copy_in[BW_EDITS_MAX_LIST + 1];
+	const char *reg[BW_EDITS_MAX_LIST + 1];
+	struct bw_backend_opts backend;
+	const char *bad_backend;     /* a value that names no backend */
+};
+
+/* Backend from BOXWRIGHT_BACKEND, else the default; no edits. */
+void cli_edits_init(struct cli_edits *ce);
+/* 0 when C was an edit or backend option (consumed), -1 otherwise.
+ * Lists longer than BW_EDITS_MAX_LIST are counted on, for the job to
+ * refuse. */
+int cli_edits_option(struct cli_edits *ce, int c, const char *arg);
+/* After parsing: 0, or a usage error printed for CMD (returns 2). */
+int cli_backend_check(const struct cli_edits *ce, const char *cmd);
+
+/* The "edits" object of patch's and build's --json. */
+struct json;
+void cli_edits_json(struct json *j, const struct bw_edit_result *res);
+
+/* "40G", "4096M", "123456789": bytes; 0 on a bad value. */
+uint64_t cli_parse_size(const char *s);
 
 #endif

@@ -45,6 +45,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_job_fail(const char *cmd, const struct bw_error *err)
+{
+	if (err->code == BW_EUSAGE)
+		return cli_usage_error(cmd, "%s", err->msg);
+	return cli_fail(err);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);

@@ -20,6 +20,7 @@ const char *bw_strerror(int code)
 	case BW_EDIRTY:       return "needs log replay (dirty)";
 	case BW_ENOTIMPL:     return "not implemented yet";
 	case BW_EINTERRUPTED: return "interrupted";
+	case BW_EUSAGE:       return "invalid option";
 	}
 	return "unknown error";
 }
@@ -56,7 +57,8 @@ int bw_exit_status(int code)
 {
 	switch (code) {
 	case BW_OK:           return 0;
-	case BW_EINVAL:       return 2;
+	case BW_EINVAL:
+	case BW_EUSAGE:       return 2;
 	case BW_EFORMAT:
 	case BW_EUNSUPPORTED:
 	case BW_EDIRTY:       return 3;

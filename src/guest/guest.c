@@ -58,6 +58,12 @@ const char *bw_guest_kind_name(enum bw_guest_kind kind)
 	return be ? be->name : kind == BW_GUEST_NATIVE ? "native" : "guestfs";
 }
 
+int bw_guest_reads_in_place(enum bw_guest_kind kind)
+{
+	const struct bw_guest_backend *be = guest_backend(kind);
+	return be && !strcmp(be->name, "native");
+}
+
 void bw_guest_note(struct bw_guest *g, const char *msg)
 {
 	if (g->opts.verbose && g->opts.note)
@@ -89,7 +95,7 @@ int bw_guest_open(const char *const *files, size_t nfiles,
 				 "the %s backend is not built into this boxwright (configure found no %s)",
 				 bw_guest_kind_name(kind),
 				 kind == BW_GUEST_GUESTFS ? "libguestfs" : "libntfs-3g");
-	if (o && o->readers && (!o->readonly || strcmp(be->name, "native")))
+	if (o && o->readers && (!o->readonly || !bw_guest_reads_in_place(kind)))
 		return bw_seterr(err, BW_EINVAL, NULL,
 				 "volumes read in place need a read-only session of the native backend");
 	struct bw_guest *g = calloc(1, sizeof *g);

@@ -290,7 +290,7 @@ static int system_winrm(struct win_reg *r, win_node cs, const char *csn,
 }
 
 /* NetBIOS rules: 1..15 of A-Z a-z 0-9 '-', not all digits. */
-static int hostname_check(const char *name, struct bw_error *err)
+int bw_win_hostname_check(const char *name, struct bw_error *err)
 {
 	size_t len = strlen(name);
 	int all_digits = 1;
@@ -381,7 +381,7 @@ int bw_win_edit_system(const char *path, const struct bw_win_edits *e,
 	if (!e->winrm && !e->hostname && e->nreg_files == 0)
 		return 0;               /* nothing here touches SYSTEM */
 	if (e->hostname) {
-		int ret = hostname_check(e->hostname, err);
+		int ret = bw_win_hostname_check(e->hostname, err);
 		if (ret)
 			return ret;
 	}

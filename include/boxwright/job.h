@@ -1,0 +1,258 @@
+/*
+ * boxwright's pipelines as library calls (DESIGN.md "Modules": job):
+ * the image model that `inspect` prints, and the build, patch and convert
+ * jobs.  The command line is one caller of these; a binding (Python, a
+ * Packer plugin) is another, and gets the same checks.
+ *
+ * Every job:
+ * - validates ALL of its options before any I/O on the image, failing with
+ *   BW_EUSAGE and a message that names the option;
+ * - owns a private work directory (under hooks->workdir, else $TMPDIR,
+ *   else /var/tmp) and every temporary file in it, and removes them on
+ *   every return path, interrupted or not;
+ * - writes its output under a temporary name beside the final one and
+ *   renames it into place only when complete and synced;
+ * - never prints: progress, warnings and notes go through the hooks, and
+ *   the error through struct bw_error.
+ */
+#ifndef BOXWRIGHT_JOB_H
+#define BOXWRIGHT_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boxwright/disk.h"
+#include "boxwright/error.h"
+#include "boxwright/guest.h"
+#include "boxwright/ntfs.h"
+#include "boxwright/part.h"
+#include "boxwright/win.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * What a caller lends a job.  Every member may be NULL/0.
+ * - progress: STAGE ("copy", "build", "patch", "convert") with bytes done
+ *   of TOTAL, called now and then while data is streamed;
+ * - warn: something the caller should tell the user (CODE is a stable
+ *   identifier such as "drivers-missing", MSG one line of text);
+ * - note: what the guest backend says it does (e.g. a TCG retry), only
+ *   when the job's options ask for verbose;
+ * - stop: polled between steps and between chunks of a copy; non-zero
+ *   makes the job clean up and return BW_EINTERRUPTED.  It may read a flag
+ *   that a signal handler sets.
+ * - workdir: where the job makes its private directory.
+ */
+struct bw_job_hooks {
+	void (*progress)(void *opaque, const char *stage, uint64_t done, uint64_t total);
+	void (*warn)(void *opaque, const char *code, const char *msg);
+	void (*note)(void *opaque, const char *msg);
+	int (*stop)(void *opaque);
+	void *opaque;
+	const char *workdir;
+};
+
+/* How the NTFS volumes are edited or read (guest.h): the backend and
+ * whether it may say what it does. */
+struct bw_backend_opts {
+	enum bw_guest_kind kind;     /* BW_GUEST_DEFAULT: native when built */
+	int verbose;
+};
+
+/* ---- the image model (what `inspect` shows) ---------------------------- */
+
+#define BW_IMAGE_MAX_VOLUMES 4
+#define BW_IMAGE_MAX_DIAG 64
+
+struct bw_image_volume {
+	int part;                    /* 1-based MBR slot; 0 = the whole disk */
+	uint64_t offset, size;       /* bytes */
+	int is_ntfs;
+	struct bw_ntfs_geometry geo;
+	struct bw_ntfs_state st;
+	int backup_present;          /* an NTFS boot sector in the last sector */
+	uint32_t backup_hidden;      /* its hidden-sectors field */
+	/* Read through the guest session (bw_image_probe); 0 before. */
+	int has_windows, has_bootmgr, has_bcd;
+	int has_setupcomplete, has_unattend;
+	int hibernated;              /* -1 unknown */
+};
+
+struct bw_image_hive {
+	int present, header_ok;
+	struct bw_hive_header hdr;
+	int logs;                    /* .LOG1/.LOG2 files beside it */
+	int loaded;                  /* its facts were read */
+	char error[BW_ERROR_MSG_MAX]; /* why they could not be */
+};
+
+struct bw_image_diag {
+	char code[40];               /* stable: "hidden-sectors-mismatch", ... */
+	char msg[400];
+};
+
+struct bw_image_model {
+	const char *file;
+	const char *format;          /* bw_disk_format */
+	uint64_t size;               /* virtual size */
+	struct bw_disk_info info;
+	int has_mbr;
+	struct bw_mbr mbr;
+	struct bw_image_volume vols[BW_IMAGE_MAX_VOLUMES];
+	int nvols;
+	int probed;                  /* bw_image_probe ran */
+	int win_vol, boot_vol;       /* indexes into vols, -1 none */
+	struct bw_image_hive system_hive, software_hive, bcd_hive;
+	struct bw_system_facts sys;  /* valid when system_hive.loaded */
+	struct bw_software_facts sw; /* valid when software_hive.loaded */
+	const struct bw_bcd *bcd;    /* NULL unless bcd_hive.loaded */
+	struct bw_image_diag diag[BW_IMAGE_MAX_DIAG];
+	int ndiag;
+};
+
+struct bw_image;
+
+/*
+ * Open PATH read-only and read its disk-level facts: container, partition
+ * table, each NTFS volume's geometry and state.  Returns 0, or BW_EIO,
+ * BW_EFORMAT, BW_EUNSUPPORTED, BW_ENOMEM.
+ */
+int bw_image_open(const char *path, struct bw_image **out, struct bw_error *err);
+
+/*
+ * Read the files and hives of the NTFS volumes through one read-only guest
+ * session (the native backend reads the partitions in place; the appliance
+ * reads copies of their used clusters in the job's work directory).
+ * Returns 0, BW_EUSAGE (a backend not built), BW_EINTERRUPTED, or the
+ * guest's and the reader's codes.
+ */
+int bw_image_probe(struct bw_image *im, const struct bw_backend_opts *bo,
+		   const struct bw_job_hooks *h, struct bw_error *err);
+
+/* Fill the model's diagnoses: what would stop the image booting.  Call
+ * once, after open (and probe, for the hive and BCD checks). */
+void bw_image_diagnose(struct bw_image *im);
+
+const struct bw_image_model *bw_image_model(const struct bw_image *im);
+
+/* The MBR partition (1-based) that starts at byte OFFSET, 0 if none. */
+int bw_image_part_at(const struct bw_image_model *m, uint64_t offset);
+
+/* Accepts NULL. */
+void bw_image_close(struct bw_image *im);
+
+/* ---- edits (patch and build) -------------------------------------------- */
+
+#define BW_EDITS_MAX_LIST 64
+
+struct bw_edits {
+	int winrm;                   /* WSMAN, WinRM service, firewall rule */
+	const char *setup_complete;  /* local file -> SetupComplete.cmd (CRLF) */
+	const char *unattend;        /* local file -> \Windows\Panther\unattend.xml */
+	const char *hostname;
+	const char *const *copy_in;  /* "LOCAL:GUESTDIR" each */
+	size_t ncopy;
+	const char *const *reg;      /* .reg files */
+	size_t nreg;
+};
+
+struct bw_edit_result {
+	struct bw_win_report system, software, bcd, mounted;
+	int setup_pending;           /* -1 unknown */
+	int has_ide, has_nic;        /* drivers a VirtualBox box needs; -1 unknown */
+	unsigned files_written;
+	int windows_partition;       /* 1-based; 0 = a bare volume */
+};
+
+/* ---- convert -------------------------------------------------------------- */
+
+struct bw_convert_opts {
+	const char *input, *output;
+	enum bw_write_format format;   /* 0: from OUTPUT's extension */
+	int sparsify;                  /* free NTFS clusters read as zeros */
+	int compress_level;            /* VMDK: 1..9, 0 = 6 */
+	int threads;                   /* VMDK: 1..256, 0 = all CPUs */
+	const char *adapter_type;      /* VMDK: ide (NULL), lsilogic, buslogic, legacyESX */
+};
+
+struct bw_convert_result {
+	const char *input_format;      /* static strings */
+	const char *output_format;
+	uint64_t virtual_size;
+	unsigned ntfs_volumes;         /* regions sparsified */
+	uint64_t bytes_mapped, bytes_read, bytes_skipped_free;
+	uint64_t output_size;
+};
+
+/* "vmdk", "vhd"/"vpc", "vhd-fixed", "raw"/"img" -> *F; BW_EUSAGE otherwise. */
+int bw_write_format_parse(const char *name, enum bw_write_format *f);
+/* "raw", "vhd-dynamic", "vhd-fixed", "vmdk-streamOptimized" */
+const char *bw_write_format_name(enum bw_write_format f);
+
+int bw_convert(const struct bw_convert_opts *o, const struct bw_job_hooks *h,
+	       struct bw_convert_result *res, struct bw_error *err);
+
+/* ---- patch ----------------------------------------------------------------- */
+
+struct bw_patch_opts {
+	const char *input;
+	const char *output;            /* NULL with in_place */
+	int in_place;                  /* replace INPUT atomically */
+	struct bw_edits edits;         /* at least one */
+	struct bw_backend_opts backend;
+};
+
+struct bw_patch_result {
+	const char *format;            /* the input's (static) */
+	const char *backend;           /* the backend that ran */
+	struct bw_edit_result edits;
+	uint64_t output_size;
+};
+
+int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
+	     struct bw_patch_result *res, struct bw_error *err);
+
+/* ---- build ----------------------------------------------------------------- */
+
+#define BW_BUILD_MIN_SIZE (UINT64_C(16) << 20)
+#define BW_BUILD_MAX_SIZE (UINT64_C(2) << 40)    /* MBR: 2 TiB */
+
+struct bw_build_opts {
+	const char *input, *output;    /* OUTPUT: the .box */
+	uint64_t size;                 /* 0: the input's */
+	int new_signature;             /* a fresh random MBR disk signature */
+	/* "random" (NULL), "none", or a UUID pinned as the VM's hardware UUID */
+	const char *hardware_uuid;
+	const char *provider;          /* NULL or "virtualbox" */
+	unsigned memory_mb, cpus;      /* 0: 1024, 1 */
+	const char *winrm_user, *winrm_password;   /* NULL: administrator, vagrant */
+	int gzip;                      /* gzip the box's tar */
+	const char *catalog;           /* write or update this catalog ... */
+	const char *box_name, *box_version;        /* ... required with it */
+	const char *base_url;          /* NULL: file:// URLs */
+	int chkdsk;                    /* keep the dirty flag ntfsresize sets */
+	int compress_level, threads;   /* as in bw_convert_opts */
+	struct bw_edits edits;         /* may be empty */
+	struct bw_backend_opts backend;
+};
+
+struct bw_build_result {
+	uint64_t box_size, disk_size;
+	uint32_t disk_signature;
+	uint64_t old_partition_offset, partition_offset;
+	char hardware_uuid[37];        /* "" when none */
+	const char *backend;
+	uint64_t bytes_read, bytes_skipped_free;
+	struct bw_edit_result edits;
+	char sha256[65];               /* of the box, with a catalog; else "" */
+};
+
+int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
+	     struct bw_build_result *res, struct bw_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,312 @@
+/*
+ * The edit session that patch and build share: copy the NTFS volumes'
+ * used clusters to working files, start one read-write guest session,
+ * find the Windows volume, edit its hives on the host with hivex (and fix
+ * the boot chain when the partition moves), then put the files.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job/job_internal.h"
+
+#define SETUP_COMPLETE_DIR "\\Windows\\Setup\\Scripts"
+#define SETUP_COMPLETE_PATH SETUP_COMPLETE_DIR "\\SetupComplete.cmd"
+#define UNATTEND_DIR "\\Windows\\Panther"
+#define UNATTEND_PATH UNATTEND_DIR "\\unattend.xml"
+#define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
+#define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
+#define BCD_PATH "\\Boot\\BCD"
+/* A SetupComplete.cmd is a script, not a payload: cap what we read. */
+#define SETUP_COMPLETE_MAX (16u << 20)
+
+/* LF -> CRLF, keeping CRLF that is already there. */
+static char *to_crlf(const char *data, size_t len, size_t *outlen)
+{
+	size_t extra = 0;
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			extra++;
+	char *out = malloc(len + extra + 1);
+	if (!out)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			out[k++] = '\r';
+		out[k++] = data[i];
+	}
+	*outlen = k;
+	return out;
+}
+
+static int read_local(const char *path, size_t max, char **data, size_t *len,
+		      struct bw_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return bw_seterr(err, BW_EIO, path, "cannot open: %s", strerror(errno));
+	char *buf = malloc(max + 1);
+	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+	int bad = !buf || ferror(f);
+	fclose(f);
+	if (bad) {
+		free(buf);
+		return bw_seterr(err, BW_EIO, path, "cannot read");
+	}
+	if (n > max) {
+		free(buf);
+		return bw_seterr(err, BW_EINVAL, path, "larger than %zu bytes", max);
+	}
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+static int put_setup_complete(struct bw_guest *g, const char *local, struct bw_error *err)
+{
+	char *data = NULL, *crlf;
+	size_t len = 0, clen;
+	int r = read_local(local, SETUP_COMPLETE_MAX, &data, &len, err);
+	if (r)
+		return r;
+	crlf = to_crlf(data, len, &clen);
+	free(data);
+	if (!crlf)
+		return bw_seterr(err, BW_ENOMEM, local, "out of memory");
+	r = bw_guest_mkdir_p(g, SETUP_COMPLETE_DIR, err);
+	if (r == 0)
+		r = bw_guest_write(g, SETUP_COMPLETE_PATH, crlf, clen, err);
+	free(crlf);
+	return r;
+}
+
+static int put_copy_in(struct bw_guest *g, const char *spec, struct bw_error *err)
+{
+	const char *colon = strchr(spec, ':');
+	char local[4096], dest[4096];
+	snprintf(local, sizeof local, "%.*s", (int)(colon - spec), spec);
+	const char *dir = colon + 1;
+	const char *base = strrchr(local, '/');
+	base = base ? base + 1 : local;
+	size_t dl = strlen(dir);
+	if ((size_t)snprintf(dest, sizeof dest, "%s%s%s", dir,
+			     dl && (dir[dl - 1] == '\\' || dir[dl - 1] == '/') ? "" : "\\",
+			     base) >= sizeof dest)
+		return bw_seterr(err, BW_EINVAL, local, "--copy-in destination path too long");
+	int r = bw_guest_mkdir_p(g, dir, err);
+	if (r == 0)
+		r = bw_guest_upload(g, local, dest, err);
+	return r;
+}
+
+/* Refuse a volume whose state ntfs-3g (or Windows) would not accept. */
+static int check_volumes(const struct bw_image_model *m, struct bw_error *err)
+{
+	for (int i = 0; i < m->nvols; i++) {
+		const struct bw_image_volume *v = &m->vols[i];
+		if (!v->is_ntfs)
+			continue;
+		if (v->st.logfile == BW_NTFS_LOG_UNCLEAN)
+			return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+					 "NTFS volume at offset %llu: $LogFile is not clean (Windows was not shut down cleanly): boot it and shut it down first",
+					 (unsigned long long)v->offset);
+		if (v->hibernated == 1)
+			return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+					 "NTFS volume at offset %llu: Windows is hibernated on it (hiberfil.sys): resume and shut it down first",
+					 (unsigned long long)v->offset);
+	}
+	return 0;
+}
+
+/* Both hives are checked before either is changed. */
+static int check_hives(const char *sys, const char *sw, struct bw_error *err)
+{
+	struct bw_hive_header h;
+	const char *names[2] = { "SYSTEM", "SOFTWARE" }, *paths[2] = { sys, sw };
+	for (int i = 0; i < 2; i++) {
+		int r = bw_hive_check_file(paths[i], names[i], &h, err);
+		if (r)
+			return r;
+		if (h.dirty)
+			return bw_seterr(err, BW_EDIRTY, names[i],
+					 "the %s hive is dirty (%s): its transaction logs must be replayed first -- boot Windows once; nothing was written",
+					 names[i],
+					 h.checksum_stored != h.checksum_computed ? "base block checksum wrong"
+										  : "sequence numbers differ");
+	}
+	return 0;
+}
+
+static void read_system_facts(const char *sys, struct bw_edit_result *res)
+{
+	struct bw_system_facts f;
+	struct bw_error ignored;
+	res->setup_pending = -1;
+	res->has_ide = res->has_nic = -1;
+	if (bw_system_read(sys, "SYSTEM", &f, &ignored) == 0) {
+		res->setup_pending = f.setup_in_progress > 0;
+		job_vbox_drivers(&f, &res->has_ide, &res->has_nic);
+		bw_system_facts_free(&f);
+	}
+}
+
+/* The boot chain names the partition by (signature, offset). */
+static int fix_boot_chain(struct bw_guest *g, struct job_work *w, const char *sys,
+			  const struct job_fixups *fx, struct bw_edit_result *res,
+			  struct bw_error *err)
+{
+	const char *bcd;
+	int r = work_path(w, "BCD.edit", &bcd, err);
+	if (r == 0)
+		r = bw_guest_download(g, BCD_PATH, bcd, err);
+	if (r == 0)
+		r = bw_win_fix_bcd(bcd, &fx->old_loc, &fx->new_loc, &res->bcd, err);
+	if (r == 0)
+		r = bw_guest_upload(g, bcd, BCD_PATH, err);
+	if (r == 0)
+		r = bw_win_fix_mounted_devices(sys, &fx->old_loc, &fx->new_loc, &res->mounted, err);
+	return r;
+}
+
+static int hive_step(struct bw_guest *g, struct job_work *w, const struct bw_edits *ed,
+		     const struct job_fixups *fx, struct bw_edit_result *res,
+		     struct bw_error *err)
+{
+	const char *sys, *sw;
+	int r = work_path(w, "SYSTEM.edit", &sys, err);
+	if (r == 0)
+		r = work_path(w, "SOFTWARE.edit", &sw, err);
+	if (r == 0)
+		r = bw_guest_download(g, SYSTEM_PATH, sys, err);
+	if (r == 0)
+		r = bw_guest_download(g, SOFTWARE_PATH, sw, err);
+	if (r == 0)
+		r = check_hives(sys, sw, err);
+	if (r)
+		return r;
+	read_system_facts(sys, res);
+	int moved = fx && (fx->old_loc.disk_signature != fx->new_loc.disk_signature ||
+			   fx->old_loc.part_offset != fx->new_loc.part_offset);
+	if (moved && (r = fix_boot_chain(g, w, sys, fx, res, err)) != 0)
+		return r;
+	if (ed->winrm || ed->hostname || ed->nreg) {
+		struct bw_win_edits we = { .winrm = ed->winrm, .hostname = ed->hostname,
+					   .reg_files = ed->reg,
+					   .nreg_files = ed->nreg };
+		r = bw_win_edit_system(sys, &we, &res->system, err);
+		if (r == 0)
+			r = bw_win_edit_software(sw, &we, &res->software, err);
+		if (r == 0)
+			r = bw_guest_upload(g, sw, SOFTWARE_PATH, err);
+		if (r)
+			return r;
+	} else if (!moved) {
+		return 0;
+	}
+	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
+}
+
+int job_volumes_prepare(struct bw_image *im, struct job_work *w, struct bw_error *err)
+{
+	int r = check_volumes(&im->m, err);
+	if (r)
+		return r;
+	int n = 0;
+	for (int i = 0; i < im->m.nvols && n < BW_GUEST_MAX_VOLUMES; i++) {
+		if (!im->m.vols[i].is_ntfs)
+			continue;
+		if ((r = work_check_stop(w, im->m.file, err)) != 0 ||
+		    (r = image_copy_volume(im, i, w, err)) != 0)
+			return r;
+		im->guest_idx[i] = n++;
+	}
+	if (n == 0)
+		return bw_seterr(err, BW_EUNSUPPORTED, im->m.file, "no NTFS volume: not a Windows image");
+	return 0;
+}
+
+int job_session_start(struct bw_image *im, const struct bw_backend_opts *bo,
+		      const struct bw_job_hooks *h, struct bw_guest **out, struct bw_error *err)
+{
+	struct bw_image_model *m = &im->m;
+	const char *files[BW_GUEST_MAX_VOLUMES], *labels[BW_GUEST_MAX_VOLUMES];
+	char names[BW_GUEST_MAX_VOLUMES][JOB_LABEL_MAX];
+	size_t nfiles = 0;
+	*out = NULL;
+	for (int i = 0; i < m->nvols; i++)
+		if (im->workfile[i]) {
+			image_label(names[nfiles], m->file, m->vols[i].part);
+			labels[nfiles] = names[nfiles];
+			files[nfiles++] = im->workfile[i];
+		}
+	struct bw_guest_opts o = image_guest_opts(bo, h, 0);
+	o.labels = labels;
+	struct bw_guest *g;
+	int r = bw_guest_open(files, nfiles, &o, &g, err);
+	if (r)
+		return r;
+	for (int i = 0; i < m->nvols && r == 0; i++) {
+		if (!im->workfile[i])
+			continue;
+		r = bw_guest_use(g, (size_t)im->guest_idx[i], err);
+		if (r == 0)
+			r = image_probe_volume(g, im, i, err);
+		if (r == 0 && m->vols[i].has_windows && m->win_vol < 0)
+			m->win_vol = i;
+	}
+	if (r == 0)
+		r = check_volumes(m, err);      /* now with hibernation known */
+	if (r == 0 && m->win_vol < 0)
+		r = bw_seterr(err, BW_EUNSUPPORTED, m->file,
+			      "no NTFS volume holds \\Windows\\System32\\config\\SYSTEM: not a Windows image");
+	if (r == 0)
+		r = bw_guest_use(g, (size_t)im->guest_idx[m->win_vol], err);
+	if (r) {
+		bw_guest_close(g, NULL);
+		return r;
+	}
+	*out = g;
+	return 0;
+}
+
+int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w,
+		     const struct bw_edits *ed, const struct job_fixups *fx,
+		     struct bw_edit_result *res, struct bw_error *err)
+{
+	res->windows_partition = im->m.vols[im->m.win_vol].part;
+	int r = work_check_stop(w, im->m.file, err);
+	if (r == 0)
+		r = hive_step(g, w, ed, fx, res, err);
+	if (r == 0 && ed->setup_complete) {
+		if (res->setup_pending == 0)
+			work_warn(w, "setup-done",
+				  "%s: Windows setup has already completed on this image; SetupComplete.cmd runs only at the end of setup and will never run",
+				  im->m.file);
+		r = put_setup_complete(g, ed->setup_complete, err);
+		res->files_written += r == 0;
+	}
+	if (r == 0 && ed->unattend) {
+		r = bw_guest_mkdir_p(g, UNATTEND_DIR, err);
+		if (r == 0)
+			r = bw_guest_upload(g, ed->unattend, UNATTEND_PATH, err);
+		res->files_written += r == 0;
+	}
+	for (size_t i = 0; r == 0 && i < ed->ncopy; i++) {
+		r = put_copy_in(g, ed->copy_in[i], err);
+		res->files_written += r == 0;
+	}
+	return r;
+}
+
+int job_session_end(struct bw_guest *g, int r, struct bw_error *err)
+{
+	struct bw_error cerr;
+	int rc = bw_guest_close(g, &cerr);
+	if (r == 0 && rc) {
+		*err = cerr;
+		r = rc;
+	}
+	return r;
+}

@@ -1,0 +1,108 @@
+/*
+ * Checks of the options that several jobs share, run before any I/O on
+ * the image: a binding gets the same refusals the command line does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job/job_internal.h"
+
+int job_check_backend(const struct bw_backend_opts *bo, struct bw_error *err)
+{
+	if (bo->kind != BW_GUEST_DEFAULT && bo->kind != BW_GUEST_NATIVE &&
+	    bo->kind != BW_GUEST_GUESTFS)
+		return bw_seterr(err, BW_EUSAGE, NULL, "backend %d: expected native or guestfs",
+				 (int)bo->kind);
+	if (!bw_guest_have(bo->kind))
+		return bw_seterr(err, BW_EUSAGE, NULL,
+				 "the %s backend is not built into this boxwright (configure did not find %s)",
+				 bw_guest_kind_name(bo->kind),
+				 bo->kind == BW_GUEST_GUESTFS ? "libguestfs" : "libntfs-3g");
+	return 0;
+}
+
+static int readable_file(const char *path, const char *what, struct bw_error *err)
+{
+	struct stat st;
+	if (!path || !*path)
+		return bw_seterr(err, BW_EUSAGE, NULL, "%s: no file named", what);
+	if (stat(path, &st) != 0)
+		return bw_seterr(err, BW_EUSAGE, path, "%s: %s", what, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return bw_seterr(err, BW_EUSAGE, path, "%s: not a regular file", what);
+	if (access(path, R_OK) != 0)
+		return bw_seterr(err, BW_EUSAGE, path, "%s: %s", what, strerror(errno));
+	return 0;
+}
+
+int job_edits_any(const struct bw_edits *ed)
+{
+	return ed->winrm || ed->setup_complete || ed->unattend || ed->hostname ||
+	       ed->ncopy || ed->nreg;
+}
+
+int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err)
+{
+	if (ed->ncopy > BW_EDITS_MAX_LIST || ed->nreg > BW_EDITS_MAX_LIST)
+		return bw_seterr(err, BW_EUSAGE, NULL, "at most %d --copy-in and --reg each",
+				 BW_EDITS_MAX_LIST);
+	if ((ed->ncopy && !ed->copy_in) || (ed->nreg && !ed->reg))
+		return bw_seterr(err, BW_EUSAGE, NULL, "edit lists given without their items");
+	if (require && !job_edits_any(ed))
+		return bw_seterr(err, BW_EUSAGE, NULL,
+				 "no edit given (--winrm, --setup-complete, --unattend, --copy-in, --reg, --hostname)");
+	if (ed->hostname && bw_win_hostname_check(ed->hostname, err) != 0) {
+		err->code = BW_EUSAGE;
+		return BW_EUSAGE;
+	}
+	int r;
+	if (ed->setup_complete && (r = readable_file(ed->setup_complete, "--setup-complete", err)))
+		return r;
+	if (ed->unattend && (r = readable_file(ed->unattend, "--unattend", err)))
+		return r;
+	for (size_t i = 0; i < ed->nreg; i++)
+		if ((r = readable_file(ed->reg[i], "--reg", err)))
+			return r;
+	for (size_t i = 0; i < ed->ncopy; i++) {
+		const char *spec = ed->copy_in[i];
+		const char *colon = spec ? strchr(spec, ':') : NULL;
+		if (!colon || colon == spec || !colon[1])
+			return bw_seterr(err, BW_EUSAGE, NULL, "--copy-in '%s': expected LOCAL:GUESTDIR",
+					 spec ? spec : "");
+		char local[4096];
+		if ((size_t)(colon - spec) >= sizeof local)
+			return bw_seterr(err, BW_EUSAGE, NULL, "--copy-in: the local path is too long");
+		snprintf(local, sizeof local, "%.*s", (int)(colon - spec), spec);
+		if ((r = readable_file(local, "--copy-in", err)))
+			return r;
+	}
+	return 0;
+}
+
+int job_check_not_input(const char *in, const char *out, const char *what,
+			struct bw_error *err)
+{
+	struct stat sin, sout;
+	if (stat(in, &sin) == 0 && stat(out, &sout) == 0 &&
+	    sin.st_dev == sout.st_dev && sin.st_ino == sout.st_ino)
+		return bw_seterr(err, BW_EUSAGE, out, "%s", what);
+	return 0;
+}
+
+void job_vbox_drivers(const struct bw_system_facts *f, int *has_ide, int *has_nic)
+{
+	*has_ide = *has_nic = 0;
+	for (int i = 0; i < BW_NUM_DRIVERS; i++) {
+		if (!f->drivers[i].present)
+			continue;
+		if (!strcasecmp(f->drivers[i].service, "E1G60"))
+			*has_nic = 1;
+		else if (!strcasecmp(f->drivers[i].service, "intelide") ||
+			 !strcasecmp(f->drivers[i].service, "pciide"))
+			*has_ide = 1;
+	}
+}

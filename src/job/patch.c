@@ -1,0 +1,144 @@
+/*
+ * bw_patch: apply offline edits and write an image of the input's format.
+ *
+ * The input is only read.  Its NTFS volumes' used clusters are copied to
+ * working files; one guest session edits the Windows one; then the output
+ * is written from the input with the Windows partition taken from its
+ * working file, under a temporary name that is renamed into place (over
+ * the input with in_place) only when complete and synced.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "job/job_internal.h"
+
+static enum bw_write_format same_format(const char *f)
+{
+	if (!strcmp(f, "vhd-fixed"))
+		return BW_WRITE_VHD_FIXED;
+	if (!strncmp(f, "vhd", 3))
+		return BW_WRITE_VHD_DYNAMIC;
+	if (!strncmp(f, "vmdk", 4))
+		return BW_WRITE_VMDK_STREAM;
+	return BW_WRITE_RAW;
+}
+
+static int check_opts(const struct bw_patch_opts *o, struct bw_error *err)
+{
+	if (!o->input || !*o->input)
+		return bw_seterr(err, BW_EUSAGE, NULL, "one IMAGE expected");
+	if (!o->output == !o->in_place || (o->output && !*o->output))
+		return bw_seterr(err, BW_EUSAGE, NULL, "give exactly one of -o OUT and --in-place");
+	int r = job_check_backend(&o->backend, err);
+	if (r == 0)
+		r = job_check_edits(&o->edits, 1, err);
+	if (r == 0 && !o->in_place)
+		r = job_check_not_input(o->input, o->output,
+					"is the input: use --in-place to replace it", err);
+	return r;
+}
+
+/* Edit the Windows volume of IM in a working file. */
+static int patch_edit(struct bw_image *im, const struct bw_patch_opts *o,
+		      const struct bw_job_hooks *h, struct job_work *w,
+		      struct bw_edit_result *res, struct bw_error *err)
+{
+	struct bw_guest *g;
+	int r = job_volumes_prepare(im, w, err);
+	if (r == 0)
+		r = job_session_start(im, &o->backend, h, &g, err);
+	if (r)
+		return r;
+	r = job_session_edit(g, im, w, &o->edits, NULL, res, err);
+	return job_session_end(g, r, err);
+}
+
+int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
+	     struct bw_patch_result *res, struct bw_error *err)
+{
+	memset(res, 0, sizeof *res);
+	int r = check_opts(o, err);
+	if (r)
+		return r;
+	struct job_work w;
+	work_init(&w, h);
+	struct bw_image *im = NULL;
+	struct bw_disk *work = NULL;
+	struct bw_writer *wr = NULL;
+	const char *tmp;
+	char *real = NULL;
+	/* In place, the file that is replaced is the one a symlink names:
+	 * replacing the link itself would leave the image unpatched. */
+	const char *final = o->output;
+	struct stat sin;
+	if (o->in_place) {
+		if (!(real = realpath(o->input, NULL))) {
+			r = bw_seterr(err, BW_EIO, o->input, "cannot resolve: %s", strerror(errno));
+			goto out;
+		}
+		final = real;
+	}
+	r = bw_image_open(o->input, &im, err);
+	if (r == 0)
+		r = patch_edit(im, o, h, &w, &res->edits, err);
+	if (r)
+		goto out;
+	/* Output: the input, with the Windows partition from its working file. */
+	const struct bw_image_model *m = &im->m;
+	int wi = m->win_vol;
+	r = bw_disk_open(im->workfile[wi], &work, err);
+	if (r)
+		goto out;
+	struct bw_writer_opts wo = {
+		.format = same_format(m->format),
+		.size = (m->size + 511) / 512 * 512,
+		.name = final,
+	};
+	if (m->info.has_vhd_footer) {
+		wo.vhd_keep = 1;
+		memcpy(wo.vhd_footer, m->info.vhd_footer, sizeof wo.vhd_footer);
+	}
+	if ((r = work_check_stop(&w, o->input, err)) != 0 ||
+	    (r = work_output(&w, final, &tmp, err)) != 0 ||
+	    (r = bw_writer_open(tmp, &wo, &wr, err)) != 0)
+		goto out;
+	struct bw_copy_region reg = { .offset = m->vols[wi].offset, .size = m->vols[wi].size,
+				      .replace = work };
+	struct bw_copy_opts co = { .regions = &reg, .nregions = 1 };
+	work_copy_opts(&w, "patch", &co);
+	r = bw_copy(im->disk, wr, &co, NULL, err);
+	if (r)
+		goto out;
+	struct bw_writer *wf = wr;
+	wr = NULL;
+	r = bw_writer_finish(wf, err);
+	if (r)
+		goto out;
+	if (o->in_place && stat(final, &sin) == 0) {
+		/* The replacement keeps the image's permissions (a private
+		 * image stays private); other hard links keep the old data. */
+		if (chmod(tmp, sin.st_mode & 07777) != 0) {
+			r = bw_seterr(err, BW_EIO, tmp, "cannot set its mode: %s", strerror(errno));
+			goto out;
+		}
+		if (sin.st_nlink > 1)
+			work_warn(&w, "hard-links",
+				  "%s has %lu hard links: the others keep the unpatched image",
+				  final, (unsigned long)sin.st_nlink - 1);
+	}
+	if ((r = work_commit(&w, tmp, final, err)) != 0)
+		goto out;
+	struct stat so;
+	res->format = bw_disk_format(im->disk);
+	res->backend = bw_guest_kind_name(o->backend.kind);
+	res->output_size = stat(final, &so) == 0 ? (uint64_t)so.st_size : 0;
+out:
+	bw_writer_abort(wr);
+	bw_disk_close(work);
+	work_cleanup(&w);
+	bw_image_close(im);
+	free(real);
+	return r;
+}
