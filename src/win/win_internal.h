@@ -1,9 +1,10 @@
 /*
- * Internal interface of the win module.  regutil.c is the one file that
- * includes hivex.h: the rest of the module sees hives through struct
- * win_reg and plain node/value numbers, and every hivex failure has
- * already been turned into a bw_error (BW_EHIVE naming the hive) by the
- * time a win_reg_* call returns.
+ * Internal interface of the win module.  regread.c and regwrite.c are the
+ * files that include hivex.h (regtext.c converts registry text): the rest
+ * of the module sees hives through struct win_reg and plain node/value
+ * numbers, and every hivex failure has already been turned into a
+ * bw_error (BW_EHIVE naming the hive) by the time a win_reg_* call
+ * returns.
  */
 #ifndef BW_WIN_INTERNAL_H
 #define BW_WIN_INTERNAL_H
@@ -35,8 +36,8 @@
 typedef size_t win_node;
 typedef size_t win_value;
 
-/* An open hive (read-only, or writable: win_reg_open_write).  Opaque
- * outside regutil.c. */
+/* An open hive (read-only, or writable: win_reg_open_write).  Its fields
+ * are for regread.c and regwrite.c only (the section at the end). */
 struct win_reg;
 
 /*
@@ -145,7 +146,7 @@ int win_firewall_rule_allows(const char *rule, unsigned port);
 /* ASCII case-insensitive equality, independent of the locale. */
 int win_name_eq(const char *a, const char *b);
 
-/* ---- writing (regutil.c) ---------------------------------------------
+/* ---- writing (regwrite.c) --------------------------------------------
  *
  * A hive opened with win_reg_open_write is held in memory by hivex (it
  * reads the whole file); nothing reaches the disk before win_reg_commit,
@@ -311,5 +312,33 @@ typedef int (*win_bcd_element_fn)(struct win_reg *r, win_node elem, uint32_t id,
 				  const char *where, void *ctx, struct bw_error *err);
 int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
 			 win_bcd_element_fn fn, void *ctx, struct bw_error *err);
+
+/* ---- the hivex side: shared by regread.c and regwrite.c only ---------- */
+
+struct hive_h;                   /* hivex.h's hive_h */
+
+struct win_reg {
+	struct hive_h *h;
+	char *name;
+	char *path;              /* where win_reg_commit writes back */
+	int writable;
+	unsigned pending;        /* uncommitted changes */
+};
+
+/* Turn the errno E of a failed hivex call (WHAT was being done) into a
+ * bw_error naming the hive; returns BW_ENOMEM or BW_EHIVE. */
+int win_reg_fail(const struct win_reg *r, int e, const char *what,
+		 struct bw_error *err);
+
+/*
+ * The child of NODE named COMP (LEN bytes, no NUL needed), ASCII
+ * case-insensitively.  *found = 0 when there is none.  Returns 0,
+ * BW_EHIVE, BW_ENOMEM.
+ */
+int win_reg_find_child(struct win_reg *r, win_node node, const char *comp,
+		       size_t len, win_node *found, struct bw_error *err);
+
+/* The number of non-empty components of a key path "A\\B\\C". */
+int win_reg_path_depth(const char *path);
 
 #endif
