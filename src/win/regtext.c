@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
-#include "common/utf8.h"
+#include "common/utf16.h"
 #include "win/win_internal.h"
 
 /* ---- UTF-16LE --------------------------------------------------------- */
@@ -18,37 +18,10 @@ int win_utf16le_to_utf8(const uint8_t *p, size_t len, char **out,
 	*out = NULL;
 	if (len > WIN_REG_MAX_STRING_BYTES)
 		return BW_EFORMAT;
-	size_t units = len / 2;
-	/* One unit gives at most 3 bytes; a pair (2 units) gives 4.  No
-	 * overflow: units is at most WIN_REG_MAX_STRING_BYTES / 2. */
-	char *s = malloc(units * 3 + 1);
-	if (!s)
-		return BW_ENOMEM;
-	size_t o = 0;
-	for (size_t i = 0; i < units; i++) {
-		uint32_t c = bw_get_le16(p + 2 * i);
-		if (c == 0)
-			break;
-		if (c >= 0xD800 && c <= 0xDBFF) {
-			uint32_t lo = i + 1 < units ? bw_get_le16(p + 2 * (i + 1))
-						    : 0;
-			if (lo >= 0xDC00 && lo <= 0xDFFF) {
-				c = 0x10000 + ((c - 0xD800) << 10) +
-				    (lo - 0xDC00);
-				i++;
-			} else {
-				c = 0xFFFD;
-			}
-		} else if (c >= 0xDC00 && c <= 0xDFFF) {
-			c = 0xFFFD;
-		}
-		o += bw_utf8_put(s + o, c);
-	}
-	s[o] = '\0';
-	*out = s;
-	if (out_len)
-		*out_len = o;
-	return 0;
+	/* Registry strings are lenient: Windows stores what it was given,
+	 * lone surrogates included, and readers show U+FFFD. */
+	return bw_utf16_to_utf8_alloc(p, len, BW_UTF16_REPLACE,
+				      BW_UTF16_NUL_ENDS, out, out_len, NULL);
 }
 
 void win_strv_free(char **v)
@@ -104,67 +77,6 @@ int win_multi_sz_split(const uint8_t *p, size_t len, char ***out, size_t *n)
 
 /* ---- UTF-8 to UTF-16LE -------------------------------------------------- */
 
-/* Decode one UTF-8 sequence at P (AVAIL bytes); 0 when it is not valid
- * (truncated, overlong, a surrogate, over U+10FFFF). */
-static size_t utf8_get(const unsigned char *p, size_t avail, uint32_t *cp)
-{
-	unsigned char b = p[0];
-	size_t n;
-	uint32_t c, min;
-	if (b < 0x80) {
-		*cp = b;
-		return 1;
-	}
-	if (b >= 0xC2 && b <= 0xDF) {
-		n = 2; c = b & 0x1F; min = 0x80;
-	} else if (b >= 0xE0 && b <= 0xEF) {
-		n = 3; c = b & 0x0F; min = 0x800;
-	} else if (b >= 0xF0 && b <= 0xF4) {
-		n = 4; c = b & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-int win_utf8_valid(const char *s, size_t len, size_t *bad)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < len) {
-		uint32_t c;
-		size_t n = utf8_get(p + i, len - i, &c);
-		if (n == 0) {
-			if (bad)
-				*bad = i;
-			return 0;
-		}
-		i += n;
-	}
-	return 1;
-}
-
-size_t win_utf16_units(const char *s, size_t len)
-{
-	size_t units = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char b = (unsigned char)s[i];
-		if ((b & 0xC0) != 0x80)
-			units += b >= 0xF0 ? 2 : 1;
-	}
-	return units;
-}
-
 int win_utf8_to_utf16le(const char *s, size_t len, int nul_terminate,
 			uint8_t **out, size_t *out_len)
 {
@@ -177,25 +89,10 @@ int win_utf8_to_utf16le(const char *s, size_t len, int nul_terminate,
 	uint8_t *u = malloc(2 * len + 2);
 	if (!u)
 		return BW_ENOMEM;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, o = 0;
-	while (i < len) {
-		uint32_t c;
-		size_t n = utf8_get(p + i, len - i, &c);
-		if (n == 0) {
-			free(u);
-			return BW_EFORMAT;
-		}
-		i += n;
-		if (c >= 0x10000) {
-			c -= 0x10000;
-			bw_put_le16(u + o, (uint16_t)(0xD800 | c >> 10));
-			bw_put_le16(u + o + 2, (uint16_t)(0xDC00 | (c & 0x3FF)));
-			o += 4;
-		} else {
-			bw_put_le16(u + o, (uint16_t)c);
-			o += 2;
-		}
+	size_t o;
+	if (bw_utf8_to_utf16le(s, len, u, 2 * len, &o, NULL) != 0) {
+		free(u);
+		return BW_EFORMAT;
 	}
 	if (nul_terminate) {
 		bw_put_le16(u + o, 0);

@@ -23,6 +23,7 @@
 #include <hivex.h>
 
 #include "common/bytes.h"
+#include "common/utf16.h"
 #include "win/win_internal.h"
 
 /* ---- writing ------------------------------------------------------------ */
@@ -96,11 +97,11 @@ static int check_name(const struct win_reg *r, const char *where,
 	if (key && len == 0)
 		return bw_seterr(err, BW_EINVAL, r->name,
 				 "%s: empty key name component", where);
-	if (!win_utf8_valid(name, len, NULL))
+	if (!bw_utf8_valid(name, len, NULL))
 		return bw_seterr(err, BW_EINVAL, r->name,
 				 "%s: %s \"%.*s\" is not UTF-8 text", where,
 				 kind, (int)(len > 64 ? 64 : len), name);
-	size_t units = win_utf16_units(name, len);
+	size_t units = bw_utf8_utf16_units(name, len);
 	if (units > max)
 		return bw_seterr(err, BW_EINVAL, r->name,
 				 "%s: %s of %zu characters (at most %zu)", where,

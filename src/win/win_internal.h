@@ -120,7 +120,7 @@ int win_reg_get_binary(struct win_reg *r, win_node node, const char *where,
  * Decode LEN bytes of UTF-16LE to a malloc'd UTF-8 string, stopping at
  * the first NUL unit (or the end; an odd trailing byte is ignored).
  * Surrogate pairs become one 4-byte sequence; a lone surrogate becomes
- * U+FFFD.  *out_len (may be NULL) is the byte length without the NUL.
+ * U+FFFD (bw_utf16_to_utf8 with the registry's policy).  *out_len (may be NULL) is the byte length without the NUL.
  * Returns 0, BW_ENOMEM, BW_EFORMAT (LEN > WIN_REG_MAX_STRING_BYTES).
  */
 int win_utf16le_to_utf8(const uint8_t *p, size_t len, char **out,
@@ -245,11 +245,8 @@ int win_reg_commit(struct win_reg *r, struct bw_error *err);
  */
 int win_utf8_to_utf16le(const char *s, size_t len, int nul_terminate,
 			uint8_t **out, size_t *out_len);
-/* Is S (LEN bytes) UTF-8 by the rules above?  If not, *bad (may be NULL)
- * is the offset of the first byte that is not. */
-int win_utf8_valid(const char *s, size_t len, size_t *bad);
-/* The UTF-16 length, in units, of LEN bytes of valid UTF-8. */
-size_t win_utf16_units(const char *s, size_t len);
+/* UTF-8 checks and lengths are common/utf16.h's bw_utf8_valid and
+ * bw_utf8_utf16_units. */
 
 /* ---- .reg files (regfile.c) -------------------------------------------- */
 

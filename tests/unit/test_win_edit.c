@@ -27,6 +27,7 @@
 
 #include "boxwright/win.h"
 #include "common/bytes.h"
+#include "common/utf16.h"
 #include "win/win_internal.h"
 #include "check.h"
 #include "minhive.h"
@@ -382,12 +383,12 @@ static void test_utf8(void)
 		CHECK(win_utf8_to_utf16le(bad[i], strlen(bad[i]), 0, &u, &n) ==
 		      BW_EFORMAT);
 		CHECK(u == NULL);
-		CHECK(!win_utf8_valid(bad[i], strlen(bad[i]), NULL));
+		CHECK(!bw_utf8_valid(bad[i], strlen(bad[i]), NULL));
 	}
 	size_t at = 99;
-	CHECK(!win_utf8_valid("ab\xC3\xA9z\xFFq", 7, &at) && at == 5);
-	CHECK(win_utf8_valid("ab\xC3\xA9", 4, &at));
-	CHECK_EQ_U64(win_utf16_units("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 10),
+	CHECK(!bw_utf8_valid("ab\xC3\xA9z\xFFq", 7, &at) && at == 5);
+	CHECK(bw_utf8_valid("ab\xC3\xA9", 4, &at));
+	CHECK_EQ_U64(bw_utf8_utf16_units("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 10),
 		     5);
 	/* The output cap. */
 	size_t big = WIN_REG_MAX_STRING_BYTES / 2 + 1;
