@@ -1,12 +1,13 @@
 /*
  * Unit tests of src/common: the UTF-16 <-> UTF-8 converter (surrogate
  * pairs, unpaired surrogates under both policies, NUL handling, byte
- * order, invalid and overlong UTF-8, output limits).
+ * order, invalid and overlong UTF-8, output limits) and the hex helper.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "boxwright/error.h"
+#include "common/hex.h"
 #include "common/utf16.h"
 #include "check.h"
 
@@ -219,8 +220,25 @@ static void test_encode(void)
 	CHECK_EQ_U64(mismatches, 0);
 }
 
+static void test_hex(void)
+{
+	static const uint8_t b[] = { 0x00, 0x7F, 0xA5, 0xFF };
+	char out[9];
+	CHECK(bw_hex_encode(b, 4, out, sizeof out) == 0);
+	CHECK(strcmp(out, "007fa5ff") == 0);
+	CHECK(bw_hex_encode(b, 0, out, 1) == 0 && out[0] == '\0');
+	/* Too small: whole bytes only, still terminated. */
+	memset(out, 'Z', sizeof out);
+	CHECK(bw_hex_encode(b, 4, out, 8) == BW_EINVAL);
+	CHECK(strcmp(out, "007fa5") == 0 && out[7] == 'Z');
+	CHECK(bw_hex_encode(b, 4, out, 2) == BW_EINVAL && out[0] == '\0');
+	out[0] = 'Z';
+	CHECK(bw_hex_encode(b, 4, out, 0) == BW_EINVAL && out[0] == 'Z');
+}
+
 int main(void)
 {
+	test_hex();
 	test_decode_pairs();
 	test_decode_unpaired();
 	test_decode_nul();

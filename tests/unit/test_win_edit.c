@@ -27,6 +27,7 @@
 
 #include "boxwright/win.h"
 #include "common/bytes.h"
+#include "common/hex.h"
 #include "common/utf16.h"
 #include "win/win_internal.h"
 #include "check.h"
@@ -213,9 +214,8 @@ static char *hexstr(const uint8_t *d, size_t len)
 	char *s = malloc(2 * len + 1);
 	if (!s)
 		abort();
-	for (size_t i = 0; i < len; i++)
-		snprintf(s + 2 * i, 3, "%02x", d[i]);
-	s[2 * len] = '\0';
+	if (bw_hex_encode(d, len, s, 2 * len + 1) != 0)
+		abort();
 	return s;
 }
 
