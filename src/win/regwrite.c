@@ -385,32 +385,25 @@ int win_reg_delete_key(struct win_reg *r, win_node node, const char *where,
 	return 0;
 }
 
-/* Base block fields win_reg_commit touches (msuhanov/regf "Base block"). */
-#define COMMIT_CHECKSUM_OFF 0x1FC
+/* The base block win_reg_commit rewrites the checksum of. */
 #define COMMIT_BASE_LEN 0x200
 
 /*
  * hivex_commit stores the plain XOR of the first 127 words; Windows
- * stores 0xFFFFFFFF as 0xFFFFFFFE and 0 as 1 (msuhanov/regf, checksum
- * note; hive.c checks it that way).  Rewrite the field when they differ.
+ * stores 0xFFFFFFFF as 0xFFFFFFFE and 0 as 1 (win_regf_checksum, which
+ * hive.c checks with).  Rewrite the field when they differ.
  */
 static int commit_fix_checksum(int fd)
 {
 	uint8_t base[COMMIT_BASE_LEN];
 	if (pread(fd, base, sizeof base, 0) != (ssize_t)sizeof base)
 		return -1;
-	uint32_t sum = 0;
-	for (size_t off = 0; off < COMMIT_CHECKSUM_OFF; off += 4)
-		sum ^= bw_get_le32(base + off);
-	if (sum == 0xFFFFFFFFu)
-		sum = 0xFFFFFFFEu;
-	else if (sum == 0)
-		sum = 1;
-	if (bw_get_le32(base + COMMIT_CHECKSUM_OFF) == sum)
+	uint32_t sum = win_regf_checksum(base);
+	if (bw_get_le32(base + WIN_REGF_CHECKSUM_OFF) == sum)
 		return 0;
 	uint8_t field[4];
 	bw_put_le32(field, sum);
-	if (pwrite(fd, field, 4, COMMIT_CHECKSUM_OFF) != 4)
+	if (pwrite(fd, field, 4, WIN_REGF_CHECKSUM_OFF) != 4)
 		return -1;
 	return 0;
 }

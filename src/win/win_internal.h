@@ -146,6 +146,20 @@ int win_firewall_rule_allows(const char *rule, unsigned port);
 /* ASCII case-insensitive equality, independent of the locale. */
 int win_name_eq(const char *a, const char *b);
 
+/* ---- regf base block (hive.c) ----------------------------------------- */
+
+/* Where the base block's checksum lies (msuhanov/regf "Base block"); it
+ * covers the 127 LE32 words before it. */
+#define WIN_REGF_CHECKSUM_OFF 0x1FC
+
+/*
+ * The base-block checksum as Windows computes it: the XOR of the first 127
+ * LE32 words of BASE (WIN_REGF_CHECKSUM_OFF bytes must be readable),
+ * except that 0xFFFFFFFF is stored as 0xFFFFFFFE and 0 as 1 (msuhanov/regf,
+ * "Base block", note on the checksum).  hivex_commit writes the plain XOR.
+ */
+uint32_t win_regf_checksum(const uint8_t *base);
+
 /* ---- writing (regwrite.c) --------------------------------------------
  *
  * A hive opened with win_reg_open_write is held in memory by hivex (it

@@ -133,10 +133,10 @@ static void make_dirty(const char *path, int by_checksum)
 		return;
 	}
 	if (by_checksum) {
-		bw_put_le32(b + 0x1FC, regf_xor(b) ^ 0x10);
+		bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b) ^ 0x10);
 	} else {
 		bw_put_le32(b + 4, bw_get_le32(b + 8) + 1);
-		bw_put_le32(b + 0x1FC, regf_xor(b));
+		bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b));
 	}
 	if (pwrite(fd, b, sizeof b, 0) != (ssize_t)sizeof b)
 		build_failures++;
