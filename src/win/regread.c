@@ -17,6 +17,7 @@
  * as hivex splits lib/node.c, lib/value.c and lib/write.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,28 @@ int win_reg_get_dword(struct win_reg *r, win_node node, const char *where,
 	}
 	free(data);
 	return ret;
+}
+
+int win_reg_get_opt_int(struct win_reg *r, win_node node, const char *where,
+			const char *name, int *out, struct bw_error *err)
+{
+	uint32_t v;
+	int ret = win_reg_get_dword(r, node, where, name, &v, err);
+	if (ret == BW_ENOTFOUND) {
+		*out = -1;
+		return 0;
+	}
+	if (ret)
+		return ret;
+	/* Start, SetupType, allow_unencrypted and friends are small
+	 * enumerations; a value that does not fit an int is no value of
+	 * theirs. */
+	if (v > INT_MAX)
+		return bw_seterr(err, BW_EFORMAT, r->name,
+				 "%s\\%s: %u is out of range (at most %d)",
+				 where, name, (unsigned)v, INT_MAX);
+	*out = (int)v;
+	return 0;
 }
 
 int win_reg_get_string(struct win_reg *r, win_node node, const char *where,

@@ -107,6 +107,13 @@ int win_reg_find_value(struct win_reg *r, win_node node, const char *name,
  */
 int win_reg_get_dword(struct win_reg *r, win_node node, const char *where,
 		      const char *name, uint32_t *out, struct bw_error *err);
+/*
+ * An optional REG_DWORD NAME of NODE as an int: -1 when absent.  Returns
+ * what win_reg_get_dword does, except that absent is 0 (*out = -1), and
+ * BW_EFORMAT for a value over INT_MAX.
+ */
+int win_reg_get_opt_int(struct win_reg *r, win_node node, const char *where,
+			const char *name, int *out, struct bw_error *err);
 int win_reg_get_string(struct win_reg *r, win_node node, const char *where,
 		       const char *name, char **out, struct bw_error *err);
 int win_reg_get_multi_sz(struct win_reg *r, win_node node, const char *where,

@@ -723,6 +723,8 @@ static void test_regutil(void)
 		size_t n = utf16("%SystemRoot%\\x", buf, sizeof buf);
 		hv_raw(h, k, "Exp", hive_t_REG_EXPAND_SZ, buf, n);
 		hv_dword(h, k, "", 42);         /* the default value */
+		hv_dword(h, hv_key(h, hivex_root(h), "Alpha\\Delta"), "Big",
+			 0x80000000u);
 		hv_commit(h, p);
 	}
 	CHECK(win_reg_open(p, "REGUTIL", &r, &err) == 0);
@@ -741,6 +743,20 @@ static void test_regutil(void)
 			     "a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\"
 			     "a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a",
 			     &k2, &err) == BW_EINVAL);
+
+	/* Optional DWORDs: present, absent (-1), past INT_MAX, wrong type. */
+	int opt = 7;
+	CHECK(win_reg_get_opt_int(r, k, "Alpha\\Beta", "", &opt, &err) == 0 &&
+	      opt == 42);
+	CHECK(win_reg_get_opt_int(r, k, "Alpha\\Beta", "Absent", &opt, &err) == 0 &&
+	      opt == -1);
+	win_node delta;
+	CHECK(win_reg_lookup(r, root, "Alpha\\Delta", &delta, &err) == 0);
+	CHECK(win_reg_get_opt_int(r, delta, "Delta", "Big", &opt, &err) ==
+	      BW_EFORMAT);
+	CHECK(strstr(err.msg, "Delta\\Big: 2147483648 is out of range") != NULL);
+	CHECK(win_reg_get_opt_int(r, k, "Alpha\\Beta", "Bin", &opt, &err) ==
+	      BW_EFORMAT);
 
 	char **v;
 	size_t n;
