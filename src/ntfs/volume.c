@@ -331,10 +331,12 @@ out:
 
 /* The signatures ntfs-3g's ntfs_volume_check_hiberfile refuses on: the
  * header of a hibernation image Windows will resume from. */
-static int hiber_signature(const uint8_t magic[4])
+int bw_ntfs_hiberfil_hibernated(const void *head, size_t n)
 {
-	return memcmp(magic, "hibr", 4) == 0 || memcmp(magic, "HIBR", 4) == 0 ||
-	       memcmp(magic, "wake", 4) == 0 || memcmp(magic, "WAKE", 4) == 0;
+	if (n < 4)
+		return 0;
+	return memcmp(head, "hibr", 4) == 0 || memcmp(head, "HIBR", 4) == 0 ||
+	       memcmp(head, "wake", 4) == 0 || memcmp(head, "WAKE", 4) == 0;
 }
 
 #define HIBERFIL_MAGIC_LEN 4
@@ -395,7 +397,7 @@ int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
 		if (a.value_length >= HIBERFIL_MAGIC_LEN)
 			memcpy(magic, rec + a.offset + a.value_offset,
 			       HIBERFIL_MAGIC_LEN);
-		st->hibernated = hiber_signature(magic);
+		st->hibernated = bw_ntfs_hiberfil_hibernated(magic, HIBERFIL_MAGIC_LEN);
 		return 0;
 	}
 	if (a.flags & (NTFS_ATTR_IS_COMPRESSED | NTFS_ATTR_IS_ENCRYPTED))
@@ -437,7 +439,7 @@ int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
 		if (r)
 			goto out;
 	}
-	st->hibernated = hiber_signature(magic);
+	st->hibernated = bw_ntfs_hiberfil_hibernated(magic, HIBERFIL_MAGIC_LEN);
 out:
 	ntfs_runlist_free(&rl);
 	return r;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/bytes.h"
 #include "win/win_internal.h"
@@ -420,4 +421,20 @@ void bw_system_facts_free(struct bw_system_facts *f)
 	f->setup_cmdline = NULL;
 	f->mounted = NULL;
 	f->nmounted = 0;
+}
+
+void bw_win_vbox_drivers(const struct bw_system_facts *f, int *has_ide,
+			 int *has_nic)
+{
+	*has_ide = *has_nic = 0;
+	for (int i = 0; i < BW_NUM_DRIVERS; i++) {
+		const struct bw_driver_state *d = &f->drivers[i];
+		if (!d->present)
+			continue;
+		if (!strcasecmp(d->service, "E1G60"))
+			*has_nic = 1;
+		else if (!strcasecmp(d->service, "intelide") ||
+			 !strcasecmp(d->service, "pciide"))
+			*has_ide = 1;
+	}
 }

@@ -1506,6 +1506,20 @@ static void test_hiberfile(void)
 	CHECK(has(&err, "sequence number 99 (expected the record's 7)"));
 }
 
+/* The hiberfil.sys rule on its own (the guest-side callers use it). */
+static void test_hiberfil_rule(void)
+{
+	CHECK(bw_ntfs_hiberfil_hibernated("hibr", 4) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("HIBR\0\0\0\0", 8) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("wake", 4) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("WAKE", 4) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("hibr", 3) == 0);   /* too short */
+	CHECK(bw_ntfs_hiberfil_hibernated("", 0) == 0);
+	CHECK(bw_ntfs_hiberfil_hibernated("\0\0\0\0", 4) == 0);
+	CHECK(bw_ntfs_hiberfil_hibernated("rstr", 4) == 0);
+	CHECK(bw_ntfs_hiberfil_hibernated("xhibr", 5) == 0);  /* at the start */
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -1526,6 +1540,7 @@ int main(void)
 	test_volume_state();
 	test_restart_page();
 	test_hiberfile();
+	test_hiberfil_rule();
 	rmdir(tmpdir);
 	return check_done("test_ntfs");
 }

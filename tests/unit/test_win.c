@@ -589,6 +589,28 @@ static void test_system(void)
 	CHECK(strcmp(f.drivers[3].service, "E1G60") == 0);
 	CHECK(f.drivers[3].present && f.drivers[3].start == 3);
 	CHECK(strcmp(f.drivers[3].what, "Intel PRO/1000 (E1000) NIC") == 0);
+	int ide = -1, nic = -1;
+	bw_win_vbox_drivers(&f, &ide, &nic);
+	CHECK(ide == 1 && nic == 1);
+	/* Each class alone, absent ones not counted, names of any case. */
+	struct bw_system_facts df;
+	memcpy(df.drivers, f.drivers, sizeof df.drivers);
+	df.drivers[1].present = 0;              /* intelide gone, pciide absent */
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 0 && nic == 1);
+	df.drivers[2].present = 1;              /* pciide present */
+	df.drivers[3].present = 0;
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 1 && nic == 0);
+	df.drivers[2].service = "PCIIDE";
+	df.drivers[3].service = "e1g60";
+	df.drivers[3].present = 1;
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 1 && nic == 1);
+	for (int i = 0; i < BW_NUM_DRIVERS; i++)
+		df.drivers[i].present = 0;
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 0 && nic == 0);
 	bw_system_facts_free(&f);
 	bw_system_facts_free(&f);               /* twice is harmless */
 
