@@ -331,6 +331,19 @@ typedef int (*win_bcd_element_fn)(struct win_reg *r, win_node elem, uint32_t id,
 int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
 			 win_bcd_element_fn fn, void *ctx, struct bw_error *err);
 
+/*
+ * Call FN for every key under the store's Objects key, in hive order, with
+ * its node and name (every name: whether it must be a GUID is the
+ * caller's rule).  FILE names the store in messages.  No Objects key, or
+ * more than BW_BCD_MAX_OBJECTS objects, is BW_EFORMAT.  Stops at FN's
+ * first non-zero return and returns it; else 0, BW_EHIVE, BW_ENOMEM.
+ */
+typedef int (*win_bcd_object_fn)(struct win_reg *r, win_node obj,
+				 const char *key, void *ctx,
+				 struct bw_error *err);
+int win_bcd_each_object(struct win_reg *r, const char *file,
+			win_bcd_object_fn fn, void *ctx, struct bw_error *err);
+
 /* ---- the hivex side: shared by regread.c and regwrite.c only ---------- */
 
 struct hive_h;                   /* hivex.h's hive_h */
