@@ -116,6 +116,15 @@ int bw_ntfs_copy_used(struct bw_ntfs *v, int fd, const char *outname,
 		      struct bw_error *err);
 
 /*
+ * Do the first N bytes of \hiberfil.sys (HEAD) say Windows will resume
+ * from it?  1 when N >= 4 and they start "hibr", "HIBR", "wake" or "WAKE"
+ * (ntfs-3g's ntfs_volume_check_hiberfile; the same rule sets
+ * bw_ntfs_state.hibernated), else 0.  For callers that read the file
+ * through another backend (the guest), so both judge alike.
+ */
+int bw_ntfs_hiberfil_hibernated(const void *head, size_t n);
+
+/*
  * Set the hidden-sectors field (0x1C) of the NTFS boot sector at offset 0
  * of FD (a partition file, PART_SIZE bytes) and of its backup in the
  * partition's last sector (FORMATS.md), to HIDDEN.  Both must be NTFS boot

@@ -164,6 +164,15 @@ int bw_system_read(const char *path, const char *name,
 		   struct bw_system_facts *out, struct bw_error *err);
 void bw_system_facts_free(struct bw_system_facts *f);
 
+/*
+ * The VirtualBox hardware drivers F's image carries (DESIGN.md: Nano needs
+ * -OEMDrivers): *has_ide = 1 when a present driver service is intelide or
+ * pciide, *has_nic = 1 when one is E1G60 (names compared
+ * case-insensitively), else 0.
+ */
+void bw_win_vbox_drivers(const struct bw_system_facts *f, int *has_ide,
+			 int *has_nic);
+
 /* ---- SOFTWARE --------------------------------------------------------- */
 
 struct bw_software_facts {

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
-#include "common/utf8.h"
+#include "common/utf16.h"
 #include "disk/disk_internal.h"
 
 /* Footer (spec "Hard Disk Footer Format"), 512 bytes. */
@@ -239,32 +239,18 @@ static int vhd_utf16_to_utf8(struct bw_disk *d, const uint8_t *p, size_t len,
 		return bw_seterr(err, BW_EFORMAT, d->path,
 				 "%s at offset %llu: UTF-16 text of odd length %zu",
 				 what, (unsigned long long)off, len);
-	/* A unit gives at most 3 bytes, a surrogate pair 4 for 2 units. */
-	char *s = malloc(len / 2 * 3 + 1);
-	if (!s)
+	size_t at;
+	int r = bw_utf16_to_utf8_alloc(p, len, BW_UTF16_REFUSE,
+				       BW_UTF16_NUL_ENDS | (big ? BW_UTF16_BE : 0),
+				       out, NULL, &at);
+	if (r == BW_ENOMEM)
 		return bw_seterr(err, BW_ENOMEM, d->path, "out of memory");
-	size_t n = 0;
-	for (size_t i = 0; i + 1 < len; i += 2) {
-		uint32_t u = big ? bw_get_be16(p + i) : bw_get_le16(p + i);
-		if (u == 0)
-			break;
-		if (u >= 0xD800 && u < 0xDC00 && i + 3 < len) {
-			uint32_t lo = big ? bw_get_be16(p + i + 2) : bw_get_le16(p + i + 2);
-			if (lo >= 0xDC00 && lo < 0xE000) {
-				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-				i += 2;
-			}
-		}
-		if (u >= 0xD800 && u < 0xE000) {
-			free(s);
-			return bw_seterr(err, BW_EFORMAT, d->path,
-					 "%s at offset %llu: unpaired UTF-16 surrogate 0x%04x at byte %zu",
-					 what, (unsigned long long)off, u, i);
-		}
-		n += bw_utf8_put(s + n, u);
-	}
-	s[n] = '\0';
-	*out = s;
+	if (r)
+		return bw_seterr(err, BW_EFORMAT, d->path,
+				 "%s at offset %llu: unpaired UTF-16 surrogate 0x%04x at byte %zu",
+				 what, (unsigned long long)off,
+				 (unsigned)(big ? bw_get_be16(p + at) : bw_get_le16(p + at)),
+				 at);
 	return 0;
 }
 

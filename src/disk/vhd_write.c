@@ -164,7 +164,9 @@ static uint64_t vhd_new_size(uint64_t size, struct vhd_chs *geometry)
 	return vhd_chs_sectors(g) * 512;
 }
 
-uint64_t bw_vhd_writer_size(const struct bw_writer_opts *o)
+/* The VHD writer's virtual size: the kept footer's current size, or the
+ * requested size rounded up to its CHS product (FORMATS.md). */
+static uint64_t vhdw_actual_size(const struct bw_writer_opts *o)
 {
 	if (o->vhd_keep)
 		return bw_get_be64(o->vhd_footer + VHDW_FTR_CURRENT_SIZE);
@@ -434,4 +436,5 @@ const struct bw_writer_ops bw_writer_vhd_ops = {
 	.write = vhdw_write,
 	.finish = vhdw_finish,
 	.free = vhdw_free,
+	.actual_size = vhdw_actual_size,
 };

@@ -141,7 +141,8 @@ uint64_t bw_writer_bytes_out(const struct bw_writer *w)
 
 uint64_t bw_writer_actual_size(const struct bw_writer_opts *o)
 {
-	if (o->format == BW_WRITE_VHD_DYNAMIC || o->format == BW_WRITE_VHD_FIXED)
-		return bw_vhd_writer_size(o);
+	const struct bw_writer_ops *ops = writer_ops(o->format);
+	if (ops && ops->actual_size)
+		return ops->actual_size(o);
 	return o->size;
 }

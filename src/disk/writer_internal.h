@@ -21,6 +21,10 @@ struct bw_writer_ops {
 	int (*finish)(struct bw_writer *w, struct bw_error *err);
 	/* Free priv (after finish or on abort). */
 	void (*free)(struct bw_writer *w);
+	/* The virtual size the format really produces for O (a container
+	 * may round the asked size up, as VHD does to its CHS product);
+	 * NULL: exactly o->size.  Called before open, so it sees no priv. */
+	uint64_t (*actual_size)(const struct bw_writer_opts *o);
 };
 
 struct bw_writer {
@@ -38,10 +42,6 @@ struct bw_writer {
 /* pwrite that loops until all LEN bytes are out; BW_EIO naming the file. */
 int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
 		     uint64_t off, struct bw_error *err);
-
-/* The VHD writer's virtual size: the kept footer's current size, or the
- * requested size rounded up to its CHS product (FORMATS.md). */
-uint64_t bw_vhd_writer_size(const struct bw_writer_opts *o);
 
 extern const struct bw_writer_ops bw_writer_raw_ops;
 extern const struct bw_writer_ops bw_writer_vhd_ops;      /* fixed + dynamic */

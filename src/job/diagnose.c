@@ -139,7 +139,7 @@ static void diagnose_system(struct bw_image_model *m)
 		diag(m, "setup-done",
 		     "Windows setup has already completed on this image (SystemSetupInProgress = 0): a new SetupComplete.cmd will never run");
 	int ide, nic;
-	job_vbox_drivers(s, &ide, &nic);
+	bw_win_vbox_drivers(s, &ide, &nic);
 	if (!ide || !nic)
 		diag(m, "drivers-missing",
 		     "the image lacks the %s%s%s driver(s) of the VirtualBox hardware a box declares (build the image with -OEMDrivers)",

@@ -147,7 +147,7 @@ static void read_system_facts(const char *sys, struct bw_edit_result *res)
 	res->has_ide = res->has_nic = -1;
 	if (bw_system_read(sys, "SYSTEM", &f, &ignored) == 0) {
 		res->setup_pending = f.setup_in_progress > 0;
-		job_vbox_drivers(&f, &res->has_ide, &res->has_nic);
+		bw_win_vbox_drivers(&f, &res->has_ide, &res->has_nic);
 		bw_system_facts_free(&f);
 	}
 }

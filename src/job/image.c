@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -212,8 +211,7 @@ int image_probe_volume(struct bw_guest *g, struct bw_image *im, int i, struct bw
 	} else if (r) {
 		return r;
 	} else {
-		v->hibernated = n == 4 && (!strncasecmp(head, "hibr", 4) ||
-					   !strncasecmp(head, "wake", 4));
+		v->hibernated = bw_ntfs_hiberfil_hibernated(head, n);
 	}
 	free(head);
 	return 0;

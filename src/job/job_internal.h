@@ -125,7 +125,4 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 /* Shut the session down (checked); returns R or the close error. */
 int job_session_end(struct bw_guest *g, int r, struct bw_error *err);
 
-/* Until win's own classification lands: which VirtualBox drivers F has. */
-void job_vbox_drivers(const struct bw_system_facts *f, int *has_ide, int *has_nic);
-
 #endif

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,18 +90,4 @@ int job_check_not_input(const char *in, const char *out, const char *what,
 	    sin.st_dev == sout.st_dev && sin.st_ino == sout.st_ino)
 		return bw_seterr(err, BW_EUSAGE, out, "%s", what);
 	return 0;
-}
-
-void job_vbox_drivers(const struct bw_system_facts *f, int *has_ide, int *has_nic)
-{
-	*has_ide = *has_nic = 0;
-	for (int i = 0; i < BW_NUM_DRIVERS; i++) {
-		if (!f->drivers[i].present)
-			continue;
-		if (!strcasecmp(f->drivers[i].service, "E1G60"))
-			*has_nic = 1;
-		else if (!strcasecmp(f->drivers[i].service, "intelide") ||
-			 !strcasecmp(f->drivers[i].service, "pciide"))
-			*has_ide = 1;
-	}
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "common/hex.h"
 #include "ntfs/ntfs_internal.h"
 
 #define LOC_ERR(code, loc, fmt, ...)                                         \
@@ -287,8 +288,10 @@ int ntfs_dir_lookup(struct bw_ntfs *v, uint64_t dir_record,
 		if (r)
 			goto out;
 		if (memcmp(block, "INDX", 4) != 0) {
-			r = LOC_ERR(BW_EFORMAT, &bloc, "bad magic (expected \"INDX\", found %02x%02x%02x%02x)",
-				    block[0], block[1], block[2], block[3]);
+			char found[9];
+			(void)bw_hex_encode(block, 4, found, sizeof found);
+			r = LOC_ERR(BW_EFORMAT, &bloc, "bad magic (expected \"INDX\", found %s)",
+				    found);
 			goto out;
 		}
 		r = ntfs_mst_fixup(block, block_size, &bloc, err);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "common/hex.h"
 #include "ntfs/ntfs_internal.h"
 
 #define LOC_ERR(code, loc, fmt, ...)                                         \
@@ -512,8 +513,7 @@ static int record_validate(uint8_t *buf, uint32_t size, uint64_t recno,
 {
 	if (memcmp(buf + NTFS_REC_MAGIC, "FILE", 4) != 0) {
 		char found[9];
-		for (int i = 0; i < 4; i++)
-			snprintf(found + 2 * i, 3, "%02x", buf[i]);
+		(void)bw_hex_encode(buf, 4, found, sizeof found);
 		return LOC_ERR(BW_EFORMAT, loc, "bad magic (expected \"FILE\", found %s%s)",
 			       found, memcmp(buf, "BAAD", 4) == 0 ?
 			       " = \"BAAD\", a torn write chkdsk found" : "");

@@ -387,9 +387,4 @@ int ntfs_restart_page_judge(uint8_t *page, size_t page_size, uint64_t pos,
 int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
 			 struct bw_error *err);
 
-/* UTF-16LE (N units) to NUL-terminated UTF-8 in OUT (OUTSZ >= 1 bytes),
- * truncated at a character boundary; bad surrogates become U+FFFD. */
-void ntfs_utf16le_to_utf8(const uint8_t *in, size_t n, char *out,
-			  size_t outsz);
-
 #endif

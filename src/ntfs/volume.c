@@ -17,61 +17,9 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/utf16.h"
 #include "common/writeback.h"
 #include "ntfs/ntfs_internal.h"
-
-/* ---- UTF-16LE to UTF-8 ---- */
-
-static size_t utf8_encode(uint32_t c, char out[4])
-{
-	if (c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		out[0] = (char)(0xC0 | c >> 6);
-		out[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		out[0] = (char)(0xE0 | c >> 12);
-		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | c >> 18);
-	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
-void ntfs_utf16le_to_utf8(const uint8_t *in, size_t n, char *out,
-			  size_t outsz)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t c = bw_get_le16(in + 2 * i);
-		if (c >= 0xD800 && c < 0xDC00 && i + 1 < n) {
-			uint32_t lo = bw_get_le16(in + 2 * (i + 1));
-			if (lo >= 0xDC00 && lo < 0xE000) {
-				c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
-				i++;
-			} else {
-				c = 0xFFFD;
-			}
-		} else if (c >= 0xD800 && c < 0xE000) {
-			c = 0xFFFD;   /* lone surrogate */
-		}
-		char enc[4];
-		size_t len = utf8_encode(c, enc);
-		if (len >= outsz - o)
-			break;    /* keep room for the NUL; never split */
-		memcpy(out + o, enc, len);
-		o += len;
-	}
-	out[o] = '\0';
-}
 
 /* ---- $LogFile ---- */
 
@@ -317,9 +265,12 @@ static int load_volume(struct bw_ntfs *v, struct bw_error *err)
 				 loc.what, (unsigned long long)loc.off,
 				 a.non_resident ? "non-resident" : "resident",
 				 (unsigned)a.value_length);
-	ntfs_utf16le_to_utf8(rec + a.offset + a.value_offset,
-			     a.value_length / 2, v->state.label,
-			     sizeof v->state.label);
+	/* A label is only shown: lone surrogates become U+FFFD, and one too
+	 * long for the field is cut at a character boundary (BW_EINVAL,
+	 * ignored). */
+	(void)bw_utf16_to_utf8(rec + a.offset + a.value_offset,
+			       a.value_length, BW_UTF16_REPLACE, 0,
+			       v->state.label, sizeof v->state.label, NULL, NULL);
 	return 0;
 }
 
@@ -380,10 +331,12 @@ out:
 
 /* The signatures ntfs-3g's ntfs_volume_check_hiberfile refuses on: the
  * header of a hibernation image Windows will resume from. */
-static int hiber_signature(const uint8_t magic[4])
+int bw_ntfs_hiberfil_hibernated(const void *head, size_t n)
 {
-	return memcmp(magic, "hibr", 4) == 0 || memcmp(magic, "HIBR", 4) == 0 ||
-	       memcmp(magic, "wake", 4) == 0 || memcmp(magic, "WAKE", 4) == 0;
+	if (n < 4)
+		return 0;
+	return memcmp(head, "hibr", 4) == 0 || memcmp(head, "HIBR", 4) == 0 ||
+	       memcmp(head, "wake", 4) == 0 || memcmp(head, "WAKE", 4) == 0;
 }
 
 #define HIBERFIL_MAGIC_LEN 4
@@ -444,7 +397,7 @@ int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
 		if (a.value_length >= HIBERFIL_MAGIC_LEN)
 			memcpy(magic, rec + a.offset + a.value_offset,
 			       HIBERFIL_MAGIC_LEN);
-		st->hibernated = hiber_signature(magic);
+		st->hibernated = bw_ntfs_hiberfil_hibernated(magic, HIBERFIL_MAGIC_LEN);
 		return 0;
 	}
 	if (a.flags & (NTFS_ATTR_IS_COMPRESSED | NTFS_ATTR_IS_ENCRYPTED))
@@ -486,7 +439,7 @@ int ntfs_hiberfile_state(struct bw_ntfs *v, struct bw_ntfs_state *st,
 		if (r)
 			goto out;
 	}
-	st->hibernated = hiber_signature(magic);
+	st->hibernated = bw_ntfs_hiberfil_hibernated(magic, HIBERFIL_MAGIC_LEN);
 out:
 	ntfs_runlist_free(&rl);
 	return r;

@@ -307,6 +307,65 @@ static int load_object(struct win_reg *r, win_node obj, const char *guid,
 	return win_bcd_each_element(r, obj, guid, load_element_cb, o, err);
 }
 
+int win_bcd_each_object(struct win_reg *r, const char *file,
+			win_bcd_object_fn fn, void *ctx, struct bw_error *err)
+{
+	win_node objects;
+	int ret = win_reg_lookup(r, win_reg_root(r), "Objects", &objects, err);
+	if (ret == BW_ENOTFOUND)
+		return bw_seterr(err, BW_EFORMAT, file,
+				 "not a BCD store: no Objects key");
+	if (ret)
+		return ret;
+	win_node *children;
+	size_t n;
+	ret = win_reg_children(r, objects, &children, &n, err);
+	if (ret)
+		return ret;
+	if (n > BW_BCD_MAX_OBJECTS) {
+		free(children);
+		return bw_seterr(err, BW_EFORMAT, file,
+				 "Objects: %zu objects (at most %d)", n,
+				 BW_BCD_MAX_OBJECTS);
+	}
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		char *key;
+		ret = win_reg_node_name(r, children[i], &key, err);
+		if (ret)
+			break;
+		ret = fn(r, children[i], key, ctx, err);
+		free(key);
+	}
+	free(children);
+	return ret;
+}
+
+/* What bw_bcd_load's object callback fills. */
+struct load_ctx {
+	struct bw_bcd *bcd;
+	const char *name;
+};
+
+static int load_object_cb(struct win_reg *r, win_node obj, const char *key,
+			  void *ctx, struct bw_error *err)
+{
+	struct load_ctx *l = ctx;
+	/* Windows names every object by a GUID; other keys are not objects
+	 * of a store it would read. */
+	if (!is_guid_name(key))
+		return 0;
+	/* At most BW_BCD_MAX_OBJECTS calls (win_bcd_each_object's cap). */
+	struct bw_bcd_object *grown =
+		realloc(l->bcd->objects,
+			(l->bcd->nobjects + 1) * sizeof *grown);
+	if (!grown)
+		return bw_seterr(err, BW_ENOMEM, l->name, "out of memory");
+	l->bcd->objects = grown;
+	struct bw_bcd_object *o = &l->bcd->objects[l->bcd->nobjects++];
+	memset(o, 0, sizeof *o);
+	return load_object(r, obj, key, o, err);
+}
+
 int bw_bcd_load(const char *path, const char *name, struct bw_bcd **out,
 		struct bw_error *err)
 {
@@ -314,61 +373,19 @@ int bw_bcd_load(const char *path, const char *name, struct bw_bcd **out,
 	if (!name)
 		name = path;
 	struct win_reg *r = NULL;
-	win_node *children = NULL;
 	struct bw_bcd *bcd = calloc(1, sizeof *bcd);
 	if (!bcd)
 		return bw_seterr(err, BW_ENOMEM, name, "out of memory");
 	int ret = win_reg_open(path, name, &r, err);
 	if (ret)
 		goto out;
-
-	win_node objects;
-	ret = win_reg_lookup(r, win_reg_root(r), "Objects", &objects, err);
-	if (ret == BW_ENOTFOUND) {
-		ret = bw_seterr(err, BW_EFORMAT, name,
-				"not a BCD store: no Objects key");
-		goto out;
-	}
+	struct load_ctx l = { bcd, name };
+	ret = win_bcd_each_object(r, name, load_object_cb, &l, err);
 	if (ret)
 		goto out;
-	size_t n;
-	ret = win_reg_children(r, objects, &children, &n, err);
-	if (ret)
-		goto out;
-	if (n > BW_BCD_MAX_OBJECTS) {
-		ret = bw_seterr(err, BW_EFORMAT, name,
-				"Objects: %zu objects (at most %d)", n,
-				BW_BCD_MAX_OBJECTS);
-		goto out;
-	}
-	if (n) {
-		bcd->objects = calloc(n, sizeof *bcd->objects);
-		if (!bcd->objects) {
-			ret = bw_seterr(err, BW_ENOMEM, name, "out of memory");
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		char *key;
-		ret = win_reg_node_name(r, children[i], &key, err);
-		if (ret)
-			goto out;
-		/* Windows names every object by a GUID; other keys are
-		 * not objects of a store it would read. */
-		if (!is_guid_name(key)) {
-			free(key);
-			continue;
-		}
-		struct bw_bcd_object *o = &bcd->objects[bcd->nobjects++];
-		ret = load_object(r, children[i], key, o, err);
-		free(key);
-		if (ret)
-			goto out;
-	}
 	*out = bcd;
 	bcd = NULL;
 out:
-	free(children);
 	win_reg_close(r);
 	bw_bcd_free(bcd);
 	return ret;

@@ -223,13 +223,10 @@ static int fix_element_cb(struct win_reg *r, win_node elem, uint32_t id,
 	return fix_element(r, elem, where, f->old_loc, f->new_loc, f->rep, err);
 }
 
-static int fix_object(struct win_reg *r, win_node obj, const char *guid,
-		      const struct bw_win_location *old_loc,
-		      const struct bw_win_location *new_loc,
-		      struct bw_win_report *rep, struct bw_error *err)
+static int fix_object_cb(struct win_reg *r, win_node obj, const char *guid,
+			 void *ctx, struct bw_error *err)
 {
-	struct fix_ctx f = { old_loc, new_loc, rep };
-	return win_bcd_each_element(r, obj, guid, fix_element_cb, &f, err);
+	return win_bcd_each_element(r, obj, guid, fix_element_cb, ctx, err);
 }
 
 static void report_clear(struct bw_win_report *rep)
@@ -246,42 +243,13 @@ int bw_win_fix_bcd(const char *path, const struct bw_win_location *old_loc,
 		rep = &local;
 	report_clear(rep);
 	struct win_reg *r = NULL;
-	win_node *children = NULL;
 	int ret = win_reg_open_write(path, "BCD", &r, err);
 	if (ret)
 		return ret;
-	win_node objects;
-	ret = win_reg_lookup(r, win_reg_root(r), "Objects", &objects, err);
-	if (ret == BW_ENOTFOUND) {
-		ret = bw_seterr(err, BW_EFORMAT, path,
-				"not a BCD store: no Objects key");
-		goto out;
-	}
-	if (ret)
-		goto out;
-	size_t n;
-	ret = win_reg_children(r, objects, &children, &n, err);
-	if (ret)
-		goto out;
-	if (n > BW_BCD_MAX_OBJECTS) {
-		ret = bw_seterr(err, BW_EFORMAT, path,
-				"Objects: %zu objects (at most %d)", n,
-				BW_BCD_MAX_OBJECTS);
-		goto out;
-	}
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		char *guid;
-		ret = win_reg_node_name(r, children[i], &guid, err);
-		if (ret)
-			break;
-		ret = fix_object(r, children[i], guid, old_loc, new_loc, rep,
-				 err);
-		free(guid);
-	}
+	struct fix_ctx f = { old_loc, new_loc, rep };
+	ret = win_bcd_each_object(r, path, fix_object_cb, &f, err);
 	if (ret == 0 && win_reg_pending(r))
 		ret = win_reg_commit(r, err);
-out:
-	free(children);
 	win_reg_close(r);
 	if (ret)
 		report_clear(rep);

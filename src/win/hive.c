@@ -23,20 +23,14 @@
 #define REGF_SEQ_SECONDARY 0x008   /* LE32 */
 #define REGF_MAJOR 0x014           /* LE32, 1 */
 #define REGF_MINOR 0x018           /* LE32, 3..6 */
-#define REGF_CHECKSUM 0x1FC        /* LE32: XOR of the 127 words before */
-#define REGF_CHECKSUMMED_LEN 0x1FC
+#define REGF_CHECKSUM WIN_REGF_CHECKSUM_OFF  /* LE32: of the 127 words before */
 #define REGF_BASE_BLOCK_LEN 4096
 #define REGF_MIN_LEN 512           /* all the fields above lie here */
 
-/*
- * The checksum as Windows computes it: the XOR of the first 127 LE32
- * words, except that 0xFFFFFFFF is stored as 0xFFFFFFFE and 0 as 1
- * (msuhanov/regf, "Base block", note on the checksum).
- */
-static uint32_t regf_checksum(const uint8_t *base)
+uint32_t win_regf_checksum(const uint8_t *base)
 {
 	uint32_t sum = 0;
-	for (size_t off = 0; off < REGF_CHECKSUMMED_LEN; off += 4)
+	for (size_t off = 0; off < WIN_REGF_CHECKSUM_OFF; off += 4)
 		sum ^= bw_get_le32(base + off);
 	if (sum == 0xFFFFFFFFu)
 		sum = 0xFFFFFFFEu;
@@ -62,7 +56,7 @@ int bw_hive_check(const uint8_t *base, size_t len, const char *name,
 	out->major = bw_get_le32(base + REGF_MAJOR);
 	out->minor = bw_get_le32(base + REGF_MINOR);
 	out->checksum_stored = bw_get_le32(base + REGF_CHECKSUM);
-	out->checksum_computed = regf_checksum(base);
+	out->checksum_computed = win_regf_checksum(base);
 	out->dirty = out->checksum_stored != out->checksum_computed ||
 		     out->seq_primary != out->seq_secondary;
 	return 0;

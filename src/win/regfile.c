@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
-#include "common/utf8.h"
+#include "common/utf16.h"
 #include "win/win_internal.h"
 
 #define REGFILE_HEADER_V5 "Windows Registry Editor Version 5.00"
@@ -183,41 +183,24 @@ static int decode_utf16le(const char *path, const uint8_t *b, size_t len,
 		return bw_seterr(err, BW_EFORMAT, path,
 				 "UTF-16 file of an odd number of bytes (%zu)",
 				 len + 2);
-	size_t units = len / 2;
 	/* A unit gives at most 3 bytes, a pair 4: no overflow under the cap. */
-	char *s = malloc(units * 3 + 1);
+	size_t n = len / 2 * 3 + 1;
+	char *s = malloc(n);
 	if (!s)
 		return bw_seterr(err, BW_ENOMEM, path, "out of memory");
-	size_t o = 0;
-	for (size_t i = 0; i < units; i++) {
-		uint32_t c = bw_get_le16(b + 2 * i);
-		const char *bad = NULL;
-		if (c == 0) {
-			bad = "a NUL character";
-		} else if (c >= 0xD800 && c <= 0xDBFF) {
-			uint32_t lo = i + 1 < units ? bw_get_le16(b + 2 * i + 2)
-						    : 0;
-			if (lo >= 0xDC00 && lo <= 0xDFFF) {
-				c = 0x10000 + ((c - 0xD800) << 10) +
-				    (lo - 0xDC00);
-				i++;
-			} else {
-				bad = "a lone UTF-16 surrogate";
-			}
-		} else if (c >= 0xDC00 && c <= 0xDFFF) {
-			bad = "a lone UTF-16 surrogate";
-		}
-		if (bad) {
-			s[o] = '\0';
-			int ret = bw_seterr(err, BW_EFORMAT, NULL,
-					    "%s:%u: %s (byte offset %zu)", path,
-					    line_of(s, o), bad, 2 + 2 * i);
-			free(s);
-			return ret;
-		}
-		o += bw_utf8_put(s + o, c);
+	size_t o, at;
+	int ret = bw_utf16_to_utf8(b, len, BW_UTF16_REFUSE, BW_UTF16_NUL_BAD,
+				   s, n, &o, &at);
+	if (ret) {
+		/* S holds the text before the bad unit: its line is ours. */
+		const char *bad = bw_get_le16(b + at) == 0 ?
+			"a NUL character" : "a lone UTF-16 surrogate";
+		ret = bw_seterr(err, BW_EFORMAT, NULL,
+				"%s:%u: %s (byte offset %zu)", path,
+				line_of(s, o), bad, 2 + at);
+		free(s);
+		return ret;
 	}
-	s[o] = '\0';
 	*out = s;
 	return 0;
 }
@@ -242,7 +225,7 @@ static int decode_utf8(const char *path, const uint8_t *b, size_t len,
 		return ret;
 	}
 	size_t bad;
-	if (!win_utf8_valid(s, len, &bad)) {
+	if (!bw_utf8_valid(s, len, &bad)) {
 		int ret = bw_seterr(err, BW_EUNSUPPORTED, NULL,
 				    "%s:%u: not UTF-8 text (byte offset %zu; an ANSI code page file? convert it to UTF-8, or save it from regedit as Unicode)",
 				    path, line_of(s, bad), bad);
@@ -425,7 +408,7 @@ static int check_key_path(struct parser *p, const char *full, const char *key)
 			return perr(p, BW_EFORMAT,
 				    "[%.*s]: empty key name (expected one backslash between key names)",
 				    snippet_len(full), full);
-		if (win_utf16_units(c, n) > WIN_REG_MAX_KEY_NAME)
+		if (bw_utf8_utf16_units(c, n) > WIN_REG_MAX_KEY_NAME)
 			return perr(p, BW_EFORMAT,
 				    "[%.*s]: key name \"%.*s\" is longer than %d characters",
 				    snippet_len(full), full,

@@ -5,7 +5,6 @@
  * (Microsoft\Windows\CurrentVersion\WSMAN; FORMATS.md "SYSTEM and
  * SOFTWARE hives").  Missing keys are facts too: fields stay NULL / -1.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,24 +22,6 @@ static int get_opt_string(struct win_reg *r, win_node node, const char *where,
 {
 	int ret = win_reg_get_string(r, node, where, value, out, err);
 	return ret == BW_ENOTFOUND ? 0 : ret;
-}
-
-/* Optional DWORD value VALUE of NODE; absent leaves *out -1. */
-static int get_opt_int(struct win_reg *r, win_node node, const char *where,
-		       const char *value, int *out, struct bw_error *err)
-{
-	uint32_t v;
-	int ret = win_reg_get_dword(r, node, where, value, &v, err);
-	if (ret == BW_ENOTFOUND)
-		return 0;
-	if (ret)
-		return ret;
-	if (v > INT_MAX)
-		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
-				 "%s\\%s: %u is out of range (at most %d)",
-				 where, value, (unsigned)v, INT_MAX);
-	*out = (int)v;
-	return 0;
 }
 
 /* Look KEY up below the root: 0 found, 1 absent, or an error code. */
@@ -92,21 +73,24 @@ int bw_software_read(const char *path, const char *name,
 
 	ret = find_key(r, SOFTWARE_WSMAN_SERVICE, &node, err);
 	if (ret == 0) {
-		ret = get_opt_int(r, node, SOFTWARE_WSMAN_SERVICE,
-				  "allow_unencrypted",
-				  &out->wsman_allow_unencrypted, err);
+		ret = win_reg_get_opt_int(r, node, SOFTWARE_WSMAN_SERVICE,
+					  "allow_unencrypted",
+					  &out->wsman_allow_unencrypted, err);
 		if (!ret)
-			ret = get_opt_int(r, node, SOFTWARE_WSMAN_SERVICE,
-					  "auth_basic",
-					  &out->wsman_service_auth_basic, err);
+			ret = win_reg_get_opt_int(r, node,
+						  SOFTWARE_WSMAN_SERVICE,
+						  "auth_basic",
+						  &out->wsman_service_auth_basic,
+						  err);
 	}
 	if (ret < 0)
 		goto out;
 
 	ret = find_key(r, SOFTWARE_WSMAN_CLIENT, &node, err);
 	if (ret == 0)
-		ret = get_opt_int(r, node, SOFTWARE_WSMAN_CLIENT, "auth_basic",
-				  &out->wsman_client_auth_basic, err);
+		ret = win_reg_get_opt_int(r, node, SOFTWARE_WSMAN_CLIENT,
+					  "auth_basic",
+					  &out->wsman_client_auth_basic, err);
 	if (ret > 0)
 		ret = 0;
 out:

@@ -8,10 +8,10 @@
  * ControlSet00N Windows will boot with (virt-win-reg resolves it the same
  * way), and every per-control-set fact is read from that one.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/bytes.h"
 #include "win/win_internal.h"
@@ -62,26 +62,6 @@ static int opt_string(struct win_reg *r, win_node from, const char *prefix,
 	return ret == BW_ENOTFOUND ? 0 : ret;
 }
 
-/* Read an optional DWORD value of NODE (key path WHERE); absent = -1. */
-static int node_int(struct win_reg *r, win_node node, const char *where,
-		    const char *value, int *out, struct bw_error *err)
-{
-	uint32_t v;
-	int ret = win_reg_get_dword(r, node, where, value, &v, err);
-	if (ret == BW_ENOTFOUND)
-		return 0;
-	if (ret)
-		return ret;
-	/* Start, SetupType and friends are small enumerations; a value
-	 * that does not fit an int is no value of theirs. */
-	if (v > INT_MAX)
-		return bw_seterr(err, BW_EFORMAT, win_reg_name(r),
-				 "%s\\%s: %u is out of range (at most %d)",
-				 where, value, (unsigned)v, INT_MAX);
-	*out = (int)v;
-	return 0;
-}
-
 /* Read an optional DWORD value KEY\VALUE below FROM; absent = -1. */
 static int opt_int(struct win_reg *r, win_node from, const char *prefix,
 		   const char *key, const char *value, int *out,
@@ -96,7 +76,7 @@ static int opt_int(struct win_reg *r, win_node from, const char *prefix,
 	char where[256];
 	snprintf(where, sizeof where, "%s%s%s", prefix, *prefix ? "\\" : "",
 		 key);
-	return node_int(r, node, where, value, out, err);
+	return win_reg_get_opt_int(r, node, where, value, out, err);
 }
 
 /* ASCII case-insensitive equality of VAL (LEN bytes) with WORD. */
@@ -335,7 +315,7 @@ static int read_controlset(struct win_reg *r, win_node cs,
 		d->present = 1;
 		char where[96];
 		snprintf(where, sizeof where, "%s\\%s", csn, key);
-		ret = node_int(r, svc, where, "Start", &d->start, err);
+		ret = win_reg_get_opt_int(r, svc, where, "Start", &d->start, err);
 	}
 	return ret;
 }
@@ -441,4 +421,20 @@ void bw_system_facts_free(struct bw_system_facts *f)
 	f->setup_cmdline = NULL;
 	f->mounted = NULL;
 	f->nmounted = 0;
+}
+
+void bw_win_vbox_drivers(const struct bw_system_facts *f, int *has_ide,
+			 int *has_nic)
+{
+	*has_ide = *has_nic = 0;
+	for (int i = 0; i < BW_NUM_DRIVERS; i++) {
+		const struct bw_driver_state *d = &f->drivers[i];
+		if (!d->present)
+			continue;
+		if (!strcasecmp(d->service, "E1G60"))
+			*has_nic = 1;
+		else if (!strcasecmp(d->service, "intelide") ||
+			 !strcasecmp(d->service, "pciide"))
+			*has_ide = 1;
+	}
 }

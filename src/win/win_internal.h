@@ -1,9 +1,10 @@
 /*
- * Internal interface of the win module.  regutil.c is the one file that
- * includes hivex.h: the rest of the module sees hives through struct
- * win_reg and plain node/value numbers, and every hivex failure has
- * already been turned into a bw_error (BW_EHIVE naming the hive) by the
- * time a win_reg_* call returns.
+ * Internal interface of the win module.  regread.c and regwrite.c are the
+ * files that include hivex.h (regtext.c converts registry text): the rest
+ * of the module sees hives through struct win_reg and plain node/value
+ * numbers, and every hivex failure has already been turned into a
+ * bw_error (BW_EHIVE naming the hive) by the time a win_reg_* call
+ * returns.
  */
 #ifndef BW_WIN_INTERNAL_H
 #define BW_WIN_INTERNAL_H
@@ -35,8 +36,8 @@
 typedef size_t win_node;
 typedef size_t win_value;
 
-/* An open hive (read-only, or writable: win_reg_open_write).  Opaque
- * outside regutil.c. */
+/* An open hive (read-only, or writable: win_reg_open_write).  Its fields
+ * are for regread.c and regwrite.c only (the section at the end). */
 struct win_reg;
 
 /*
@@ -106,6 +107,13 @@ int win_reg_find_value(struct win_reg *r, win_node node, const char *name,
  */
 int win_reg_get_dword(struct win_reg *r, win_node node, const char *where,
 		      const char *name, uint32_t *out, struct bw_error *err);
+/*
+ * An optional REG_DWORD NAME of NODE as an int: -1 when absent.  Returns
+ * what win_reg_get_dword does, except that absent is 0 (*out = -1), and
+ * BW_EFORMAT for a value over INT_MAX.
+ */
+int win_reg_get_opt_int(struct win_reg *r, win_node node, const char *where,
+			const char *name, int *out, struct bw_error *err);
 int win_reg_get_string(struct win_reg *r, win_node node, const char *where,
 		       const char *name, char **out, struct bw_error *err);
 int win_reg_get_multi_sz(struct win_reg *r, win_node node, const char *where,
@@ -119,7 +127,7 @@ int win_reg_get_binary(struct win_reg *r, win_node node, const char *where,
  * Decode LEN bytes of UTF-16LE to a malloc'd UTF-8 string, stopping at
  * the first NUL unit (or the end; an odd trailing byte is ignored).
  * Surrogate pairs become one 4-byte sequence; a lone surrogate becomes
- * U+FFFD.  *out_len (may be NULL) is the byte length without the NUL.
+ * U+FFFD (bw_utf16_to_utf8 with the registry's policy).  *out_len (may be NULL) is the byte length without the NUL.
  * Returns 0, BW_ENOMEM, BW_EFORMAT (LEN > WIN_REG_MAX_STRING_BYTES).
  */
 int win_utf16le_to_utf8(const uint8_t *p, size_t len, char **out,
@@ -145,7 +153,21 @@ int win_firewall_rule_allows(const char *rule, unsigned port);
 /* ASCII case-insensitive equality, independent of the locale. */
 int win_name_eq(const char *a, const char *b);
 
-/* ---- writing (regutil.c) ---------------------------------------------
+/* ---- regf base block (hive.c) ----------------------------------------- */
+
+/* Where the base block's checksum lies (msuhanov/regf "Base block"); it
+ * covers the 127 LE32 words before it. */
+#define WIN_REGF_CHECKSUM_OFF 0x1FC
+
+/*
+ * The base-block checksum as Windows computes it: the XOR of the first 127
+ * LE32 words of BASE (WIN_REGF_CHECKSUM_OFF bytes must be readable),
+ * except that 0xFFFFFFFF is stored as 0xFFFFFFFE and 0 as 1 (msuhanov/regf,
+ * "Base block", note on the checksum).  hivex_commit writes the plain XOR.
+ */
+uint32_t win_regf_checksum(const uint8_t *base);
+
+/* ---- writing (regwrite.c) --------------------------------------------
  *
  * A hive opened with win_reg_open_write is held in memory by hivex (it
  * reads the whole file); nothing reaches the disk before win_reg_commit,
@@ -244,11 +266,8 @@ int win_reg_commit(struct win_reg *r, struct bw_error *err);
  */
 int win_utf8_to_utf16le(const char *s, size_t len, int nul_terminate,
 			uint8_t **out, size_t *out_len);
-/* Is S (LEN bytes) UTF-8 by the rules above?  If not, *bad (may be NULL)
- * is the offset of the first byte that is not. */
-int win_utf8_valid(const char *s, size_t len, size_t *bad);
-/* The UTF-16 length, in units, of LEN bytes of valid UTF-8. */
-size_t win_utf16_units(const char *s, size_t len);
+/* UTF-8 checks and lengths are common/utf16.h's bw_utf8_valid and
+ * bw_utf8_utf16_units. */
 
 /* ---- .reg files (regfile.c) -------------------------------------------- */
 
@@ -311,5 +330,46 @@ typedef int (*win_bcd_element_fn)(struct win_reg *r, win_node elem, uint32_t id,
 				  const char *where, void *ctx, struct bw_error *err);
 int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
 			 win_bcd_element_fn fn, void *ctx, struct bw_error *err);
+
+/*
+ * Call FN for every key under the store's Objects key, in hive order, with
+ * its node and name (every name: whether it must be a GUID is the
+ * caller's rule).  FILE names the store in messages.  No Objects key, or
+ * more than BW_BCD_MAX_OBJECTS objects, is BW_EFORMAT.  Stops at FN's
+ * first non-zero return and returns it; else 0, BW_EHIVE, BW_ENOMEM.
+ */
+typedef int (*win_bcd_object_fn)(struct win_reg *r, win_node obj,
+				 const char *key, void *ctx,
+				 struct bw_error *err);
+int win_bcd_each_object(struct win_reg *r, const char *file,
+			win_bcd_object_fn fn, void *ctx, struct bw_error *err);
+
+/* ---- the hivex side: shared by regread.c and regwrite.c only ---------- */
+
+struct hive_h;                   /* hivex.h's hive_h */
+
+struct win_reg {
+	struct hive_h *h;
+	char *name;
+	char *path;              /* where win_reg_commit writes back */
+	int writable;
+	unsigned pending;        /* uncommitted changes */
+};
+
+/* Turn the errno E of a failed hivex call (WHAT was being done) into a
+ * bw_error naming the hive; returns BW_ENOMEM or BW_EHIVE. */
+int win_reg_fail(const struct win_reg *r, int e, const char *what,
+		 struct bw_error *err);
+
+/*
+ * The child of NODE named COMP (LEN bytes, no NUL needed), ASCII
+ * case-insensitively.  *found = 0 when there is none.  Returns 0,
+ * BW_EHIVE, BW_ENOMEM.
+ */
+int win_reg_find_child(struct win_reg *r, win_node node, const char *comp,
+		       size_t len, win_node *found, struct bw_error *err);
+
+/* The number of non-empty components of a key path "A\\B\\C". */
+int win_reg_path_depth(const char *path);
 
 #endif

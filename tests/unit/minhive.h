@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "win/win_internal.h"
 
 #define MH_BASE_LEN 4096
 #define MH_BIN_LEN 4096
@@ -22,14 +23,6 @@
 #define MH_SD_LEN 80
 #define MH_SK_CELL_LEN (4 + 20 + MH_SD_LEN)
 #define MH_FREE_CELL (MH_SK_CELL + MH_SK_CELL_LEN)
-
-static uint32_t regf_xor(const uint8_t *base)
-{
-	uint32_t sum = 0;
-	for (size_t off = 0; off < 0x1FC; off += 4)
-		sum ^= bw_get_le32(base + off);
-	return sum;
-}
 
 /* Self-relative security descriptor: owner and group BUILTIN\Administrators,
  * a DACL granting Everyone KEY_ALL_ACCESS, inherited by subkeys. */
@@ -74,7 +67,7 @@ static int minhive_write(const char *path)
 	bw_put_le32(b + 0x24, MH_ROOT_CELL);
 	bw_put_le32(b + 0x28, MH_BIN_LEN);      /* hive bins data size */
 	bw_put_le32(b + 0x2C, 1);               /* clustering factor */
-	bw_put_le32(b + 0x1FC, regf_xor(b));
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b));
 
 	uint8_t *bin = f + MH_BASE_LEN;
 	memcpy(bin, "hbin", 4);

@@ -624,32 +624,6 @@ static void test_runlist(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* UTF-16 labels                                                       */
-
-static void test_utf16(void)
-{
-	char out[256];
-	/* "Të€" + U+1D11E (surrogate pair) */
-	static const uint8_t label[] = { 'T', 0, 0xEB, 0, 0xAC, 0x20,
-					 0x34, 0xD8, 0x1E, 0xDD };
-	ntfs_utf16le_to_utf8(label, 5, out, sizeof out);
-	CHECK(strcmp(out, "T\xC3\xAB\xE2\x82\xAC\xF0\x9D\x84\x9E") == 0);
-	/* Truncation never splits a character. */
-	ntfs_utf16le_to_utf8(label, 5, out, 7);
-	CHECK(strcmp(out, "T\xC3\xAB\xE2\x82\xAC") == 0);
-	ntfs_utf16le_to_utf8(label, 5, out, 6);
-	CHECK(strcmp(out, "T\xC3\xAB") == 0);
-	/* Lone surrogates become U+FFFD. */
-	static const uint8_t lone[] = { 0x34, 0xD8, 'A', 0, 0x1E, 0xDD };
-	ntfs_utf16le_to_utf8(lone, 3, out, sizeof out);
-	CHECK(strcmp(out, "\xEF\xBF\xBD" "A" "\xEF\xBF\xBD") == 0);
-	ntfs_utf16le_to_utf8(lone, 1, out, sizeof out);
-	CHECK(strcmp(out, "\xEF\xBF\xBD") == 0);
-	ntfs_utf16le_to_utf8(lone, 0, out, 1);
-	CHECK(out[0] == '\0');
-}
-
-/* ------------------------------------------------------------------ */
 /* a synthetic volume in a file                                        */
 
 #define VOL        (1024u * 1024)          /* volume bytes */
@@ -1532,6 +1506,20 @@ static void test_hiberfile(void)
 	CHECK(has(&err, "sequence number 99 (expected the record's 7)"));
 }
 
+/* The hiberfil.sys rule on its own (the guest-side callers use it). */
+static void test_hiberfil_rule(void)
+{
+	CHECK(bw_ntfs_hiberfil_hibernated("hibr", 4) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("HIBR\0\0\0\0", 8) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("wake", 4) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("WAKE", 4) == 1);
+	CHECK(bw_ntfs_hiberfil_hibernated("hibr", 3) == 0);   /* too short */
+	CHECK(bw_ntfs_hiberfil_hibernated("", 0) == 0);
+	CHECK(bw_ntfs_hiberfil_hibernated("\0\0\0\0", 4) == 0);
+	CHECK(bw_ntfs_hiberfil_hibernated("rstr", 4) == 0);
+	CHECK(bw_ntfs_hiberfil_hibernated("xhibr", 5) == 0);  /* at the start */
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -1545,7 +1533,6 @@ int main(void)
 	test_fixup();
 	test_attrs();
 	test_runlist();
-	test_utf16();
 	test_volume_good(4096, 0);
 	test_volume_good(4096, 1048576);
 	test_volume_good(512, 32256);     /* records straddle $MFT fragments */
@@ -1553,6 +1540,7 @@ int main(void)
 	test_volume_state();
 	test_restart_page();
 	test_hiberfile();
+	test_hiberfil_rule();
 	rmdir(tmpdir);
 	return check_done("test_ntfs");
 }

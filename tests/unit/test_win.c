@@ -26,6 +26,16 @@
 
 /* ---- regf base block -------------------------------------------------- */
 
+/* The plain XOR of the 127 words (what hivex_commit writes): the test's
+ * own oracle, to build bases whose XOR is exactly 0 or 0xFFFFFFFF. */
+static uint32_t plain_xor(const uint8_t *base)
+{
+	uint32_t sum = 0;
+	for (size_t off = 0; off < WIN_REGF_CHECKSUM_OFF; off += 4)
+		sum ^= bw_get_le32(base + off);
+	return sum;
+}
+
 static void make_base(uint8_t *b, uint32_t seq1, uint32_t seq2)
 {
 	memset(b, 0, 4096);
@@ -37,7 +47,7 @@ static void make_base(uint8_t *b, uint32_t seq1, uint32_t seq2)
 	bw_put_le32(b + 0x20, 1);
 	bw_put_le32(b + 0x24, 0x20);
 	bw_put_le32(b + 0x28, 0x1000);
-	bw_put_le32(b + 0x1FC, regf_xor(b));
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b));
 }
 
 static void test_hive_check(void)
@@ -53,7 +63,7 @@ static void test_hive_check(void)
 	CHECK_EQ_U64(hh.seq_secondary, 7);
 	CHECK_EQ_U64(hh.major, 1);
 	CHECK_EQ_U64(hh.minor, 6);
-	CHECK_EQ_U64(hh.checksum_stored, regf_xor(b));
+	CHECK_EQ_U64(hh.checksum_stored, win_regf_checksum(b));
 	CHECK_EQ_U64(hh.checksum_computed, hh.checksum_stored);
 	/* 512 bytes are enough; fewer are not. */
 	CHECK(bw_hive_check(b, 512, "SYSTEM", &hh, &err) == 0 && !hh.dirty);
@@ -68,7 +78,7 @@ static void test_hive_check(void)
 
 	/* Wrong checksum: dirty. */
 	make_base(b, 7, 7);
-	bw_put_le32(b + 0x1FC, regf_xor(b) ^ 0x100);
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b) ^ 0x100);
 	CHECK(bw_hive_check(b, sizeof b, "SYSTEM", &hh, &err) == 0);
 	CHECK(hh.dirty);
 	CHECK(hh.checksum_stored != hh.checksum_computed);
@@ -88,24 +98,24 @@ static void test_hive_check(void)
 	/* XOR of 0xFFFFFFFF is stored as 0xFFFFFFFE. */
 	make_base(b, 7, 7);
 	bw_put_le32(b + 0x30, 0);
-	bw_put_le32(b + 0x30, regf_xor(b) ^ 0xFFFFFFFFu);
-	CHECK_EQ_U64(regf_xor(b), 0xFFFFFFFFu);
-	bw_put_le32(b + 0x1FC, 0xFFFFFFFEu);
+	bw_put_le32(b + 0x30, plain_xor(b) ^ 0xFFFFFFFFu);
+	CHECK_EQ_U64(plain_xor(b), 0xFFFFFFFFu);
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, 0xFFFFFFFEu);
 	CHECK(bw_hive_check(b, sizeof b, "SYSTEM", &hh, &err) == 0);
 	CHECK_EQ_U64(hh.checksum_computed, 0xFFFFFFFEu);
 	CHECK(!hh.dirty);
-	bw_put_le32(b + 0x1FC, 0xFFFFFFFFu);
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, 0xFFFFFFFFu);
 	CHECK(bw_hive_check(b, sizeof b, "SYSTEM", &hh, &err) == 0 && hh.dirty);
 
 	/* XOR of 0 is stored as 1. */
 	bw_put_le32(b + 0x30, 0);
-	bw_put_le32(b + 0x30, regf_xor(b));
-	CHECK_EQ_U64(regf_xor(b), 0);
-	bw_put_le32(b + 0x1FC, 1);
+	bw_put_le32(b + 0x30, plain_xor(b));
+	CHECK_EQ_U64(plain_xor(b), 0);
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, 1);
 	CHECK(bw_hive_check(b, sizeof b, "SYSTEM", &hh, &err) == 0);
 	CHECK_EQ_U64(hh.checksum_computed, 1);
 	CHECK(!hh.dirty);
-	bw_put_le32(b + 0x1FC, 0);
+	bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, 0);
 	CHECK(bw_hive_check(b, sizeof b, "SYSTEM", &hh, &err) == 0 && hh.dirty);
 
 	/* Files. */
@@ -579,6 +589,28 @@ static void test_system(void)
 	CHECK(strcmp(f.drivers[3].service, "E1G60") == 0);
 	CHECK(f.drivers[3].present && f.drivers[3].start == 3);
 	CHECK(strcmp(f.drivers[3].what, "Intel PRO/1000 (E1000) NIC") == 0);
+	int ide = -1, nic = -1;
+	bw_win_vbox_drivers(&f, &ide, &nic);
+	CHECK(ide == 1 && nic == 1);
+	/* Each class alone, absent ones not counted, names of any case. */
+	struct bw_system_facts df;
+	memcpy(df.drivers, f.drivers, sizeof df.drivers);
+	df.drivers[1].present = 0;              /* intelide gone, pciide absent */
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 0 && nic == 1);
+	df.drivers[2].present = 1;              /* pciide present */
+	df.drivers[3].present = 0;
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 1 && nic == 0);
+	df.drivers[2].service = "PCIIDE";
+	df.drivers[3].service = "e1g60";
+	df.drivers[3].present = 1;
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 1 && nic == 1);
+	for (int i = 0; i < BW_NUM_DRIVERS; i++)
+		df.drivers[i].present = 0;
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 0 && nic == 0);
 	bw_system_facts_free(&f);
 	bw_system_facts_free(&f);               /* twice is harmless */
 
@@ -713,6 +745,8 @@ static void test_regutil(void)
 		size_t n = utf16("%SystemRoot%\\x", buf, sizeof buf);
 		hv_raw(h, k, "Exp", hive_t_REG_EXPAND_SZ, buf, n);
 		hv_dword(h, k, "", 42);         /* the default value */
+		hv_dword(h, hv_key(h, hivex_root(h), "Alpha\\Delta"), "Big",
+			 0x80000000u);
 		hv_commit(h, p);
 	}
 	CHECK(win_reg_open(p, "REGUTIL", &r, &err) == 0);
@@ -731,6 +765,20 @@ static void test_regutil(void)
 			     "a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\"
 			     "a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a\\a",
 			     &k2, &err) == BW_EINVAL);
+
+	/* Optional DWORDs: present, absent (-1), past INT_MAX, wrong type. */
+	int opt = 7;
+	CHECK(win_reg_get_opt_int(r, k, "Alpha\\Beta", "", &opt, &err) == 0 &&
+	      opt == 42);
+	CHECK(win_reg_get_opt_int(r, k, "Alpha\\Beta", "Absent", &opt, &err) == 0 &&
+	      opt == -1);
+	win_node delta;
+	CHECK(win_reg_lookup(r, root, "Alpha\\Delta", &delta, &err) == 0);
+	CHECK(win_reg_get_opt_int(r, delta, "Delta", "Big", &opt, &err) ==
+	      BW_EFORMAT);
+	CHECK(strstr(err.msg, "Delta\\Big: 2147483648 is out of range") != NULL);
+	CHECK(win_reg_get_opt_int(r, k, "Alpha\\Beta", "Bin", &opt, &err) ==
+	      BW_EFORMAT);
 
 	char **v;
 	size_t n;

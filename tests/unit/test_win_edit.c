@@ -27,6 +27,8 @@
 
 #include "boxwright/win.h"
 #include "common/bytes.h"
+#include "common/hex.h"
+#include "common/utf16.h"
 #include "win/win_internal.h"
 #include "check.h"
 #include "minhive.h"
@@ -131,10 +133,10 @@ static void make_dirty(const char *path, int by_checksum)
 		return;
 	}
 	if (by_checksum) {
-		bw_put_le32(b + 0x1FC, regf_xor(b) ^ 0x10);
+		bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b) ^ 0x10);
 	} else {
 		bw_put_le32(b + 4, bw_get_le32(b + 8) + 1);
-		bw_put_le32(b + 0x1FC, regf_xor(b));
+		bw_put_le32(b + WIN_REGF_CHECKSUM_OFF, win_regf_checksum(b));
 	}
 	if (pwrite(fd, b, sizeof b, 0) != (ssize_t)sizeof b)
 		build_failures++;
@@ -212,9 +214,8 @@ static char *hexstr(const uint8_t *d, size_t len)
 	char *s = malloc(2 * len + 1);
 	if (!s)
 		abort();
-	for (size_t i = 0; i < len; i++)
-		snprintf(s + 2 * i, 3, "%02x", d[i]);
-	s[2 * len] = '\0';
+	if (bw_hex_encode(d, len, s, 2 * len + 1) != 0)
+		abort();
 	return s;
 }
 
@@ -382,12 +383,12 @@ static void test_utf8(void)
 		CHECK(win_utf8_to_utf16le(bad[i], strlen(bad[i]), 0, &u, &n) ==
 		      BW_EFORMAT);
 		CHECK(u == NULL);
-		CHECK(!win_utf8_valid(bad[i], strlen(bad[i]), NULL));
+		CHECK(!bw_utf8_valid(bad[i], strlen(bad[i]), NULL));
 	}
 	size_t at = 99;
-	CHECK(!win_utf8_valid("ab\xC3\xA9z\xFFq", 7, &at) && at == 5);
-	CHECK(win_utf8_valid("ab\xC3\xA9", 4, &at));
-	CHECK_EQ_U64(win_utf16_units("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 10),
+	CHECK(!bw_utf8_valid("ab\xC3\xA9z\xFFq", 7, &at) && at == 5);
+	CHECK(bw_utf8_valid("ab\xC3\xA9", 4, &at));
+	CHECK_EQ_U64(bw_utf8_utf16_units("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 10),
 		     5);
 	/* The output cap. */
 	size_t big = WIN_REG_MAX_STRING_BYTES / 2 + 1;

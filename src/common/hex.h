@@ -1,0 +1,20 @@
+/*
+ * The one hex helper: bytes to lowercase hex digits, for messages that
+ * show what was found (a bad magic) and for ids.  UUID and GUID layouts
+ * have their own formatters; this is the plain byte string.
+ */
+#ifndef BW_COMMON_HEX_H
+#define BW_COMMON_HEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Write the N bytes at IN as 2 * N lowercase hex digits and a NUL into
+ * OUT (OUTN bytes).  When OUTN < 2 * N + 1, OUT holds as many whole bytes
+ * as fit, NUL-terminated (nothing when OUTN is 0).  Returns 0, or
+ * BW_EINVAL when OUT was too small.
+ */
+int bw_hex_encode(const uint8_t *in, size_t n, char *out, size_t outn);
+
+#endif
