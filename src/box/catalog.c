@@ -11,10 +11,12 @@
  * only) and checks `checksum` (case-insensitively) with `checksum_type`.
  * `vagrant box add --name N` fails when N differs from "name".
  *
- * An update reads the existing catalog into a JSON tree, so members this
- * code does not know survive, changes one provider of one version, sorts
- * the versions, and replaces the file through a temporary file and
- * rename(2).  Concurrent updaters (batch -j) are serialised by an flock on
+ * An update reads the existing catalog into a JSON tree (jansson, through
+ * box_json_load: duplicate member names refused), so members this code
+ * does not know survive, changes one provider of one version, sorts the
+ * versions, and replaces the file through a temporary file and rename(2).
+ * Members keep their order; jansson writes numbers again from their
+ * values, so an unknown member's -2.5e+3 comes back as -2500.0.  Concurrent updaters (batch -j) are serialised by an flock on
  * the catalog's directory: the catalog itself is replaced, so it cannot
  * carry the lock, and a lock file would be left behind.
  *
@@ -32,7 +34,8 @@
 
 #include <nettle/sha2.h>
 
-#include "box/json_read.h"
+#include "box/box_internal.h"
+#include "box/json_load.h"
 
 #define CATALOG_DEFAULT_DESCRIPTION "Windows Nano Server, built by boxwright"
 #define CATALOG_CHECKSUM_TYPE "sha256"
@@ -183,20 +186,22 @@ static int catalog_check_entry(const char *path,
 /* The existing catalog as a tree, or a new one when PATH does not exist
  * (*EXISTED = 0).  MODE receives the existing file's permissions. */
 static int catalog_load(const char *path, const struct bw_catalog_entry *e,
-			struct json_value **out, int *existed, mode_t *mode,
+			json_t **out, int *existed, mode_t *mode,
 			struct bw_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		*existed = 0;
-		struct json_value *root = json_new(JSON_OBJECT);
+		/* json_string fails on anything but UTF-8: the entry's text
+		 * was checked (catalog_check_entry), so only memory can. */
+		json_t *root = json_object();
 		if (!root ||
-		    json_set(root, "name", json_new_string(e->name)) ||
-		    json_set(root, "description", json_new_string(
+		    json_object_set_new(root, "name", json_string(e->name)) ||
+		    json_object_set_new(root, "description", json_string(
 			     e->description ? e->description
 					    : CATALOG_DEFAULT_DESCRIPTION)) ||
-		    json_set(root, "versions", json_new(JSON_ARRAY))) {
-			json_free(root);
+		    json_object_set_new(root, "versions", json_array())) {
+			json_decref(root);
 			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
 		}
 		*out = root;
@@ -244,26 +249,25 @@ static int catalog_load(const char *path, const struct bw_catalog_entry *e,
 		got += (size_t)n;
 	}
 	close(fd);
-	int r = json_parse(text, size, path, out, err);
+	int r = box_json_load(text, size, path, out, err);
 	free(text);
 	return r;
 }
 
 /* The array member KEY of OBJ, created empty if absent.  NULL with *R set
  * when it is something else or memory ran out. */
-static struct json_value *catalog_array(struct json_value *obj, const char *key,
-					const char *path, int *r,
-					struct bw_error *err)
+static json_t *catalog_array(json_t *obj, const char *key, const char *path,
+			     int *r, struct bw_error *err)
 {
-	struct json_value *a = json_get(obj, key);
+	json_t *a = json_object_get(obj, key);
 	if (!a) {
-		if (json_set(obj, key, json_new(JSON_ARRAY))) {
+		if (json_object_set_new(obj, key, json_array())) {
 			*r = bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
 			return NULL;
 		}
-		return json_get(obj, key);
+		return json_object_get(obj, key);
 	}
-	if (a->type != JSON_ARRAY) {
+	if (!json_is_array(a)) {
 		*r = bw_seterr(err, BW_EFORMAT, path,
 			       "catalog: \"%s\" is not an array", key);
 		return NULL;
@@ -271,17 +275,17 @@ static struct json_value *catalog_array(struct json_value *obj, const char *key,
 	return a;
 }
 
-/* A string member KEY of OBJ, or NULL. */
-static const char *catalog_str(const struct json_value *obj, const char *key)
+/* A string member KEY of OBJ, or NULL (also when OBJ is no object).
+ * jansson's strings hold no NUL: "\u0000" is refused when loading. */
+static const char *catalog_str(const json_t *obj, const char *key)
 {
-	const struct json_value *v = json_get(obj, key);
-	return v && v->type == JSON_STRING ? v->str : NULL;
+	return json_string_value(json_object_get(obj, key));
 }
 
 /* ---- the edit ------------------------------------------------------------ */
 
 struct version_ref {
-	struct json_value *v;
+	json_t *v;
 	size_t index;
 };
 
@@ -295,10 +299,10 @@ static int version_ref_cmp(const void *pa, const void *pb)
 	return (a->index > b->index) - (a->index < b->index);   /* stable */
 }
 
-static int catalog_edit(struct json_value *root, const struct bw_catalog_entry *e,
+static int catalog_edit(json_t *root, const struct bw_catalog_entry *e,
 			const char *sha, const char *path, struct bw_error *err)
 {
-	if (root->type != JSON_OBJECT)
+	if (!json_is_object(root))
 		return bw_seterr(err, BW_EFORMAT, path,
 				 "catalog: the top level is not an object");
 	const char *name = catalog_str(root, "name");
@@ -310,90 +314,118 @@ static int catalog_edit(struct json_value *root, const struct bw_catalog_entry *
 				 "catalog is for box \"%.200s\", not \"%.200s\": vagrant box add would refuse the mix",
 				 name, e->name);
 	int r = 0;
-	struct json_value *versions = catalog_array(root, "versions", path, &r, err);
+	json_t *versions = catalog_array(root, "versions", path, &r, err);
 	if (!versions)
 		return r;
 
-	struct json_value *ver = NULL;
-	for (size_t i = 0; i < versions->n; i++) {
-		const char *vs = catalog_str(versions->items[i], "version");
+	json_t *ver = NULL;
+	size_t nversions = json_array_size(versions);
+	for (size_t i = 0; i < nversions; i++) {
+		const char *vs = catalog_str(json_array_get(versions, i), "version");
 		if (!vs)
 			return bw_seterr(err, BW_EFORMAT, path,
 					 "catalog: versions[%zu] has no \"version\" string",
 					 i);
 		/* Gem::Version equality: "1.0" is "1.0.0" to Vagrant. */
 		if (!ver && gem_version_cmp(vs, e->version) == 0)
-			ver = versions->items[i];
+			ver = json_array_get(versions, i);
 	}
 	if (!ver) {
-		ver = json_new(JSON_OBJECT);
-		if (!ver || json_set(ver, "version", json_new_string(e->version)) ||
-		    json_set(ver, "providers", json_new(JSON_ARRAY))) {
-			json_free(ver);
+		ver = json_object();
+		if (!ver || json_object_set_new(ver, "version", json_string(e->version)) ||
+		    json_object_set_new(ver, "providers", json_array()) ||
+		    json_array_append(versions, ver)) {
+			json_decref(ver);
 			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
 		}
-		if (json_append(versions, ver))     /* frees VER on failure */
-			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+		json_decref(ver);       /* VERSIONS holds it now */
 	}
-	struct json_value *providers = catalog_array(ver, "providers", path, &r, err);
+	json_t *providers = catalog_array(ver, "providers", path, &r, err);
 	if (!providers)
 		return r;
 
 	const char *prov = e->provider ? e->provider : "virtualbox";
-	struct json_value *p = json_new(JSON_OBJECT);
-	if (!p || json_set(p, "name", json_new_string(prov)) ||
-	    json_set(p, "url", json_new_string(e->url)) ||
-	    json_set(p, "checksum_type", json_new_string(CATALOG_CHECKSUM_TYPE)) ||
-	    json_set(p, "checksum", json_new_string(sha))) {
-		json_free(p);
+	json_t *p = json_object();
+	if (!p || json_object_set_new(p, "name", json_string(prov)) ||
+	    json_object_set_new(p, "url", json_string(e->url)) ||
+	    json_object_set_new(p, "checksum_type", json_string(CATALOG_CHECKSUM_TYPE)) ||
+	    json_object_set_new(p, "checksum", json_string(sha))) {
+		json_decref(p);
 		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
 	}
 	/* Replace the provider of that name in place; one that names an
 	 * architecture (Vagrant 2.4) is another box and stays. */
 	int placed = 0;
-	for (size_t i = 0; i < providers->n;) {
-		const struct json_value *old = providers->items[i];
+	for (size_t i = 0; i < json_array_size(providers);) {
+		const json_t *old = json_array_get(providers, i);
 		const char *pn = catalog_str(old, "name");
 		if (!pn) {
-			json_free(p);
+			json_decref(p);
 			return bw_seterr(err, BW_EFORMAT, path,
 					 "catalog: version %s: providers[%zu] has no \"name\" string",
 					 catalog_str(ver, "version"), i);
 		}
-		if (strcmp(pn, prov) != 0 || json_get(old, "architecture")) {
+		if (strcmp(pn, prov) != 0 || json_object_get(old, "architecture")) {
 			i++;
 			continue;
 		}
 		if (!placed) {
-			json_free(providers->items[i]);
-			providers->items[i] = p;
+			if (json_array_set(providers, i, p)) {   /* frees the old one */
+				json_decref(p);
+				return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+			}
 			placed = 1;
 			i++;
 		} else {
-			json_remove(providers, i);
+			json_array_remove(providers, i);
 		}
 	}
-	if (!placed && json_append(providers, p))
+	r = !placed && json_array_append(providers, p);
+	json_decref(p);                 /* PROVIDERS holds it now, if placed */
+	if (r)
 		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
 
 	/* Versions in ascending Gem::Version order. */
-	if (versions->n > 1) {
-		struct version_ref *refs = calloc(versions->n, sizeof *refs);
+	size_t n = json_array_size(versions);
+	if (n > 1) {
+		struct version_ref *refs = calloc(n, sizeof *refs);
 		if (!refs)
 			return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
-		for (size_t i = 0; i < versions->n; i++) {
-			refs[i].v = versions->items[i];
+		for (size_t i = 0; i < n; i++) {
+			/* A reference of our own: json_array_set_new below
+			 * drops the array's reference to what it replaces,
+			 * which may still be waiting for its own slot. */
+			refs[i].v = json_incref(json_array_get(versions, i));
 			refs[i].index = i;
 		}
-		qsort(refs, versions->n, sizeof *refs, version_ref_cmp);
-		for (size_t i = 0; i < versions->n; i++)
-			versions->items[i] = refs[i].v;
+		qsort(refs, n, sizeof *refs, version_ref_cmp);
+		for (size_t i = 0; i < n; i++)
+			json_array_set_new(versions, i, refs[i].v);  /* takes ours */
 		free(refs);
 	}
 	return 0;
 }
 
 /* ---- writing ------------------------------------------------------------- */
+
+/* ROOT as the file's text: two-space indent, members in their order, a
+ * final newline.  Reals are written with 17 significant digits (jansson's
+ * default), so that every value reads back exactly. */
+static int catalog_text(const json_t *root, const char *path, char **out,
+			struct bw_error *err)
+{
+	char *body = json_dumps(root, JSON_INDENT(2));
+	size_t len = body ? strlen(body) : 0;
+	char *text = body ? realloc(body, len + 2) : NULL;
+	if (!text) {
+		free(body);
+		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
+	}
+	text[len] = '\n';
+	text[len + 1] = '\0';
+	*out = text;
+	return 0;
+}
 
 /* Write TEXT to a temporary file beside PATH, fsync it and rename it over
  * PATH; then fsync the directory so that the rename itself is durable.
@@ -491,23 +523,19 @@ int bw_catalog_update(const char *path, const struct bw_catalog_entry *e,
 	if ((r = catalog_open_dir(path, &dir_fd, err)) != 0)
 		return r;
 
-	struct json_value *root = NULL;
+	json_t *root = NULL;
 	int existed = 0;
 	mode_t mode = 0644;
-	struct box_buf b;
-	box_buf_init(&b);
 	char *text = NULL;
 	if ((r = catalog_load(path, e, &root, &existed, &mode, err)) != 0 ||
 	    (r = catalog_edit(root, e, sha, path, err)) != 0)
 		goto out;
-	json_write(&b, root);
-	if ((r = box_buf_finish(&b, &text, "catalog", err)) != 0)
+	if ((r = catalog_text(root, path, &text, err)) != 0)
 		goto out;
 	r = catalog_replace(path, dir_fd, text, mode, err);
 out:
 	free(text);
-	box_buf_free(&b);
-	json_free(root);
+	json_decref(root);
 	close(dir_fd);          /* releases the lock */
 	return r;
 }

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "boxwright/box.h"
-#include "box/json_read.h"      /* the library's bounded JSON reader */
+#include "box/json_load.h"      /* jansson, with the library's limits */
 #include "cli/cli.h"
 #include "cli/json.h"
 
@@ -78,52 +78,56 @@ static char *job_path(const char *dir, const char *path)
 static int parse_job(const char *line, size_t len, const char *manifest, int lineno,
 		     const char *dir, struct job *j, struct bw_error *err)
 {
-	struct json_value *v;
+	json_t *v;
 	char where[PATH_MAX + 32];
 	snprintf(where, sizeof where, "%s:%d", manifest, lineno);
-	int r = json_parse(line, len, where, &v, err);
+	int r = box_json_load(line, len, where, &v, err);
 	if (r)
 		return r;
-	struct json_value *c = json_get(v, "command"), *in = json_get(v, "input"),
-			  *out = json_get(v, "output"), *opts = json_get(v, "options");
+	/* json_object_get of a non-object, json_string_value of a
+	 * non-string: NULL.  jansson's strings hold no NUL. */
+	const char *c = json_string_value(json_object_get(v, "command")),
+		   *in = json_string_value(json_object_get(v, "input")),
+		   *out = json_string_value(json_object_get(v, "output"));
+	json_t *opts = json_object_get(v, "options");
 	if (!opts)
-		opts = json_get(v, "edits");
+		opts = json_object_get(v, "edits");
+	size_t nopts = json_array_size(opts);
 	r = BW_EFORMAT;
-	if (v->type != JSON_OBJECT || !c || c->type != JSON_STRING ||
-	    (strcmp(c->str, "build") && strcmp(c->str, "patch"))) {
+	if (!json_is_object(v) || !c || (strcmp(c, "build") && strcmp(c, "patch"))) {
 		bw_seterr(err, r, where, "expected an object with \"command\": \"build\" or \"patch\"");
 		goto out;
 	}
-	if (!in || in->type != JSON_STRING || !out || out->type != JSON_STRING ||
-	    !in->str[0] || !out->str[0]) {
+	if (!in || !out || !in[0] || !out[0]) {
 		bw_seterr(err, r, where, "expected \"input\" and \"output\" strings");
 		goto out;
 	}
-	if (opts && (opts->type != JSON_ARRAY || opts->n > BATCH_MAX_OPTIONS)) {
+	if (opts && (!json_is_array(opts) || nopts > BATCH_MAX_OPTIONS)) {
 		bw_seterr(err, r, where, "\"options\" must be an array of at most %d strings", BATCH_MAX_OPTIONS);
 		goto out;
 	}
-	j->command = strdup(c->str);
-	j->input = job_path(dir, in->str);
-	j->output = job_path(dir, out->str);
-	j->options = calloc(opts ? opts->n + 1 : 1, sizeof *j->options);
+	j->command = strdup(c);
+	j->input = job_path(dir, in);
+	j->output = job_path(dir, out);
+	j->options = calloc(nopts + 1, sizeof *j->options);
 	if (!j->command || !j->input || !j->output || !j->options) {
 		r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; opts && i < opts->n; i++) {
-		if (opts->items[i]->type != JSON_STRING) {
+	for (size_t i = 0; i < nopts; i++) {
+		const char *o = json_string_value(json_array_get(opts, i));
+		if (!o) {
 			bw_seterr(err, r, where, "\"options\" item %zu is not a string", i);
 			goto out;
 		}
-		if (!(j->options[j->noptions++] = strdup(opts->items[i]->str))) {
+		if (!(j->options[j->noptions++] = strdup(o))) {
 			r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
 			goto out;
 		}
 	}
 	r = 0;
 out:
-	json_free(v);
+	json_decref(v);
 	return r;
 }
 

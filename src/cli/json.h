@@ -1,8 +1,10 @@
 /*
- * A streaming JSON writer for --json output: objects and arrays nest on a
- * small stack that remembers whether a comma is due.  Strings are escaped
- * per RFC 8259 (control characters as \u00XX); bytes are passed through,
- * so callers hand UTF-8.
+ * The --json output: callers describe one value (usually an object) call
+ * by call, as a stream, and json.c builds it as a jansson tree (json_t) on
+ * a small stack of open containers; when the outermost container closes,
+ * the tree is written with jansson in compact form, members in the order
+ * they were given, on one line ending in a newline.  Strings are UTF-8:
+ * invalid bytes become U+FFFD, so the output is always valid JSON.
  */
 #ifndef BW_CLI_JSON_H
 #define BW_CLI_JSON_H
@@ -10,13 +12,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* jansson has a json_null() of its own (json_t *json_null(void)), and
+ * the CLI reads JSON with jansson too: this header's json_null is linked
+ * as jsonw_null, so neither the compiler nor the dynamic linker can mix
+ * the two up.  jansson.h comes first, so its declaration is not renamed. */
+#include <jansson.h>
+#define json_null jsonw_null
+
 #define JSONW_MAX_DEPTH 32
 
 struct json {
 	FILE *f;
-	int depth;
-	int need_comma[JSONW_MAX_DEPTH];
-	int after_key;
+	int depth;                        /* open containers */
+	json_t *open[JSONW_MAX_DEPTH];    /* [0] the outermost (ours) */
+	char *key;                        /* a member name awaiting its value */
+	/* json_kdouble's numbers as they are printed, in document order */
+	struct jsonw_real *reals;
+	size_t nreals, reals_cap;
+	int failed;                       /* out of memory or nesting too deep */
 };
 
 void json_init(struct json *j, FILE *f);
@@ -37,6 +50,8 @@ void json_ki64(struct json *j, const char *k, int64_t v);
 void json_kbool(struct json *j, const char *k, int v);
 /* An int where -1 means "absent" (registry values): null. */
 void json_kopt(struct json *j, const char *k, int v);
+/* V printed as "%.*f" with DECIMALS (0.357, never 0.35699999999999998);
+ * null when V is not finite. */
 void json_kdouble(struct json *j, const char *k, double v, int decimals);
 /* "0x%08x" */
 void json_khex32(struct json *j, const char *k, uint32_t v);

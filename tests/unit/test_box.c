@@ -28,7 +28,7 @@
 #include "boxwright/box.h"
 #include "boxwright/disk.h"
 #include "box/box_internal.h"
-#include "box/json_read.h"
+#include "box/json_load.h"
 #include "check.h"
 
 static char dir[] = "/tmp/bw-test-box.XXXXXX";
@@ -725,7 +725,7 @@ static void test_catalog(void)
 		fprintf(stderr, "catalog 2: %s\n", e.msg);
 	CHECK(r == 0);
 	t = read_file(cat2, NULL);
-	CHECK(t && strstr(t, "\"extra\": [\n    1,\n    -2.5e+3,\n    true,\n    false,\n    null,\n    {}\n  ]") != NULL);
+	CHECK(t && strstr(t, "\"extra\": [\n    1,\n    -2500.0,\n    true,\n    false,\n    null,\n    {}\n  ]") != NULL);
 	CHECK(t && strstr(t, "\"status\": \"active\"") != NULL);
 	CHECK(t && strstr(t, "\"architecture\": \"arm64\"") != NULL);
 	CHECK(t && strstr(t, "old.box") == NULL && strstr(t, "dup.box") == NULL);
@@ -756,55 +756,84 @@ static void test_catalog(void)
 	CHECK(bw_catalog_update(nodir, &c2, &e) == BW_EIO);
 }
 
+/* box_json_load: jansson with duplicate names refused, the depth and
+ * value limits, and errors as BW_EFORMAT naming line and column. */
 static void test_json(void)
 {
 	struct {
 		const char *text;
 		int ok;
 	} cases[] = {
-		{ "{}", 1 }, { " [ ] ", 1 }, { "\"a\\u00e9\\ud83d\\ude00\"", 1 },
-		{ "-0.5e+3", 1 }, { "0", 1 }, { "[1,2,3]", 1 },
-		{ "01", 0 }, { "1.", 0 }, { ".5", 0 }, { "1e", 0 }, { "-", 0 },
-		{ "\"\\ud83d\"", 0 }, { "\"\\ude00\"", 0 }, { "\"\\u0000\"", 0 },
-		{ "\"\\x\"", 0 }, { "\"a\nb\"", 0 }, { "\"\xff\"", 0 },
-		{ "\"\xc0\x80\"", 0 }, { "\"abc", 0 }, { "[1,]", 0 },
+		{ "{}", 1 }, { " [ ] ", 1 }, { "[\"a\\u00e9\\ud83d\\ude00\"]", 1 },
+		{ "[-0.5e+3]", 1 }, { "[0]", 1 }, { "[1,2,3]", 1 },
+		{ "[01]", 0 }, { "[1.]", 0 }, { "[.5]", 0 }, { "[1e]", 0 }, { "[-]", 0 },
+		{ "[\"\\ud83d\"]", 0 }, { "[\"\\ude00\"]", 0 }, { "[\"\\u0000\"]", 0 },
+		{ "[\"\\x\"]", 0 }, { "[\"a\nb\"]", 0 }, { "[\"\xff\"]", 0 },
+		{ "[\"\xc0\x80\"]", 0 }, { "[\"abc", 0 }, { "[1,]", 0 },
 		{ "{\"a\":1,}", 0 }, { "{\"a\":1,\"a\":2}", 0 }, { "{} x", 0 },
-		{ "\xef\xbb\xbf{}", 0 }, { "tru", 0 }, { "nul", 0 }, { "", 0 },
+		{ "\xef\xbb\xbf{}", 0 }, { "[tru]", 0 }, { "[nul]", 0 }, { "", 0 },
 		{ "{\"a\" 1}", 0 }, { "{1:2}", 0 },
+		/* a scalar alone is no catalog and no manifest line */
+		{ "0", 0 }, { "\"a\"", 0 },
+		/* brackets and commas inside strings count for nothing */
+		{ "[\"[[[[,,,,\\\"[[\"]", 1 },
 	};
 	struct bw_error e;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct json_value *v = NULL;
-		int r = json_parse(cases[i].text, strlen(cases[i].text), "t", &v, &e);
+		json_t *v = NULL;
+		int r = box_json_load(cases[i].text, strlen(cases[i].text), "t", &v, &e);
 		if ((r == 0) != cases[i].ok)
 			fprintf(stderr, "json case %zu: got %d\n", i, r);
 		CHECK((r == 0) == cases[i].ok);
 		CHECK(r == 0 || r == BW_EFORMAT);
-		json_free(v);
+		CHECK((r == 0) == (v != NULL));
+		json_decref(v);
 	}
+	/* the error names the line and column */
+	json_t *v = NULL;
+	const char *dup = "{\n  \"a\": 1,\n  \"a\": 2\n}";
+	CHECK(box_json_load(dup, strlen(dup), "cat.json", &v, &e) == BW_EFORMAT);
+	CHECK(strncmp(e.msg, "cat.json: JSON at line 3, column ", 33) == 0 &&
+	      strstr(e.msg, "duplicate"));
+	if (!strstr(e.msg, "duplicate"))
+		fprintf(stderr, "duplicate: %s\n", e.msg);
 	/* depth limit: 64 nested arrays parse, 65 do not */
-	char deep[2 * (JSON_MAX_DEPTH + 1) + 1];
-	for (int depth = JSON_MAX_DEPTH; depth <= JSON_MAX_DEPTH + 1; depth++) {
+	char deep[2 * (BOX_JSON_MAX_DEPTH + 1) + 1];
+	for (int depth = BOX_JSON_MAX_DEPTH; depth <= BOX_JSON_MAX_DEPTH + 1; depth++) {
 		memset(deep, '[', (size_t)depth);
 		memset(deep + depth, ']', (size_t)depth);
-		struct json_value *v = NULL;
-		int r = json_parse(deep, 2 * (size_t)depth, "t", &v, &e);
-		CHECK(depth == JSON_MAX_DEPTH ? r == 0 : r == BW_EFORMAT);
-		json_free(v);
+		v = NULL;
+		int r = box_json_load(deep, 2 * (size_t)depth, "t", &v, &e);
+		CHECK(depth == BOX_JSON_MAX_DEPTH ? r == 0 : r == BW_EFORMAT);
+		json_decref(v);
 	}
-	/* an escaped string round-trips through the writer */
+	/* value limit: BOX_JSON_MAX_VALUES values parse, one more does not */
+	size_t n = BOX_JSON_MAX_VALUES;
+	char *many = malloc(2 * n + 2);
+	if (many) {
+		for (int extra = 0; extra <= 1; extra++) {
+			size_t len = 0, count = n - 1 + (size_t)extra;   /* + the array */
+			many[len++] = '[';
+			for (size_t i = 0; i < count; i++) {
+				if (i)
+					many[len++] = ',';
+				many[len++] = '0';
+			}
+			many[len++] = ']';
+			v = NULL;
+			int r = box_json_load(many, len, "t", &v, &e);
+			CHECK(extra ? r == BW_EFORMAT : r == 0);
+			json_decref(v);
+		}
+		free(many);
+	}
+	/* escapes are decoded */
 	const char *s = "[\"q\\\" b\\\\ \\t \\u001f \\u00e9\"]";
-	struct json_value *v = NULL;
-	CHECK(json_parse(s, strlen(s), "t", &v, &e) == 0);
-	if (v) {
-		CHECK(v->n == 1 && strcmp(v->items[0]->str, "q\" b\\ \t \x1f \xc3\xa9") == 0);
-		struct box_buf b;
-		box_buf_init(&b);
-		json_write(&b, v);
-		CHECK(b.data && strcmp(b.data, "[\n  \"q\\\" b\\\\ \\u0009 \\u001f \xc3\xa9\"\n]\n") == 0);
-		box_buf_free(&b);
-		json_free(v);
-	}
+	v = NULL;
+	CHECK(box_json_load(s, strlen(s), "t", &v, &e) == 0);
+	CHECK(v && json_array_size(v) == 1 &&
+	      strcmp(json_string_value(json_array_get(v, 0)), "q\" b\\ \t \x1f \xc3\xa9") == 0);
+	json_decref(v);
 }
 
 /* ---- SHA-256 -------------------------------------------------------------- */
