@@ -93,6 +93,15 @@ struct bw_catalog_entry {
 int bw_catalog_update(const char *path, const struct bw_catalog_entry *e,
 		      struct bw_error *err);
 
+/*
+ * What bw_catalog_update would refuse, checked before the box is built:
+ * the entry's name, version and provider (URL and checksum may be NULL)
+ * and the existing catalog at PATH, if any (read, never written).  The
+ * same codes as bw_catalog_update.
+ */
+int bw_catalog_check(const char *path, const struct bw_catalog_entry *e,
+		     struct bw_error *err);
+
 /* SHA-256 of a file as 64 lowercase hex digits + NUL.  Returns 0,
  * BW_ENOTFOUND, BW_EIO or BW_ENOMEM. */
 int bw_sha256_file(const char *path, char out[65], struct bw_error *err);

@@ -540,6 +540,33 @@ out:
 	return r;
 }
 
+int bw_catalog_check(const char *path, const struct bw_catalog_entry *e,
+		     struct bw_error *err)
+{
+	/* The URL and checksum are the box's, not known yet: stand-ins
+	 * that pass, so that only the catalog and the entry's names and
+	 * version are judged. */
+	static const char zero_sha[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
+	struct bw_catalog_entry probe = *e;
+	char sha[65];
+	if (!probe.url)
+		probe.url = "file:///boxwright-catalog-check";
+	probe.sha256 = zero_sha;
+	if (!path)
+		return bw_seterr(err, BW_EINVAL, NULL, "bw_catalog_check: a path is required");
+	int r = catalog_check_entry(path, &probe, sha, err);
+	if (r)
+		return r;
+	json_t *root = NULL;
+	int existed = 0;
+	mode_t mode = 0644;
+	if ((r = catalog_load(path, &probe, &root, &existed, &mode, err)) == 0)
+		r = catalog_edit(root, &probe, sha, path, err);
+	json_decref(root);
+	return r;
+}
+
 /* ---- SHA-256 ---------------------------------------------------------------- */
 
 int bw_sha256_file(const char *path, char out[65], struct bw_error *err)

@@ -11,6 +11,7 @@
 
 #include "box/box_internal.h"
 #include "common/random.h"
+#include "common/hex.h"
 
 /* ---- text buffer ------------------------------------------------------ */
 
@@ -168,17 +169,6 @@ int box_uuid_random(char out[37], struct bw_error *err)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int box_mac_random(char out[13], struct bw_error *err)
 {
 	uint8_t m[6];
@@ -197,7 +187,7 @@ int box_mac_parse(const char *s, char out[13])
 		return 0;
 	int nonzero = 0;
 	for (int i = 0; i < 12; i++) {
-		int v = hexval(s[i]);
+		int v = bw_hex_digit(s[i]);
 		if (v < 0)
 			return 0;
 		nonzero |= v;
@@ -206,7 +196,7 @@ int box_mac_parse(const char *s, char out[13])
 	out[12] = '\0';
 	/* Bit 0 of the first octet is the group bit: VirtualBox refuses a
 	 * multicast MACAddress (NetworkAdapter::setMACAddress). */
-	return nonzero && !(hexval(s[1]) & 1);
+	return nonzero && !(bw_hex_digit(s[1]) & 1);
 }
 
 /* ---- strings ------------------------------------------------------------ */

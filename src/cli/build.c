@@ -162,7 +162,6 @@ int cmd_build(int argc, char **argv)
 	o.backend = ce.backend;
 	struct cli_hooks ch;
 	cli_hooks_init(&ch, progress_mode);
-	cli_signals_install();
 	struct bw_error err;
 	bw_error_clear(&err);
 	struct bw_build_result res;

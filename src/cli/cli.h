@@ -41,6 +41,7 @@ struct cli_hooks {
 	double start, last;
 	int progress_shown;
 };
+/* Also installs the signal handlers (cli_signals_install). */
 void cli_hooks_init(struct cli_hooks *ch, int progress_mode);
 /* End a progress line if one is showing. */
 void cli_hooks_end(struct cli_hooks *ch);

@@ -97,7 +97,6 @@ int cmd_convert(int argc, char **argv)
 		return cli_usage_error("convert", "unknown output format '%s'", fmt);
 	struct cli_hooks ch;
 	cli_hooks_init(&ch, progress_mode);
-	cli_signals_install();
 	struct bw_error err;
 	bw_error_clear(&err);
 	struct bw_convert_result res;

@@ -69,6 +69,7 @@ void cli_hooks_init(struct cli_hooks *ch, int mode)
 	ch->start = ch->last = cli_now();
 	ch->hooks = (struct bw_job_hooks){ .progress = on_progress, .warn = on_warn,
 					   .note = on_note, .stop = on_stop, .opaque = ch };
+	cli_signals_install();
 }
 
 void cli_hooks_end(struct cli_hooks *ch)

@@ -59,7 +59,6 @@ int cmd_inspect(int argc, char **argv)
 							    : "one IMAGE expected");
 	struct cli_hooks ch;
 	cli_hooks_init(&ch, -1);
-	cli_signals_install();
 	struct bw_error err;
 	bw_error_clear(&err);
 	struct bw_image *im = NULL;

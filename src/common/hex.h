@@ -17,4 +17,16 @@
  */
 int bw_hex_encode(const uint8_t *in, size_t n, char *out, size_t outn);
 
+/* The value of one hex digit (either case), or -1 for anything else. */
+static inline int bw_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif

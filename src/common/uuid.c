@@ -5,6 +5,7 @@
 
 #include "common/random.h"
 #include "common/uuid.h"
+#include "common/hex.h"
 
 int bw_uuid_random(char out[37])
 {
@@ -20,17 +21,6 @@ int bw_uuid_random(char out[37])
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int bw_uuid_parse(const char *s, char out[37])
 {
 	if (!s || strlen(s) != 36)
@@ -43,7 +33,7 @@ int bw_uuid_parse(const char *s, char out[37])
 			out[i] = '-';
 			continue;
 		}
-		int v = hexval(s[i]);
+		int v = bw_hex_digit(s[i]);
 		if (v < 0)
 			return 0;
 		nonzero |= v;

@@ -30,6 +30,7 @@
 #include "common/bytes.h"
 #include "common/utf16.h"
 #include "disk/disk_internal.h"
+#include "common/hex.h"
 
 /* Footer (spec "Hard Disk Footer Format"), 512 bytes. */
 #define VHD_FOOTER_SIZE       512
@@ -254,17 +255,6 @@ static int vhd_utf16_to_utf8(struct bw_disk *d, const uint8_t *p, size_t len,
 	return 0;
 }
 
-static int vhd_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A MacX locator's "file://[host]/path" URL (RFC 2396, percent-encoded
  * UTF-8) to a path, in place.  Returns 0, or -1 when it is not a file URL
@@ -280,7 +270,7 @@ static int vhd_file_url_to_path(char *s)
 	char *dst = s;
 	while (*src) {
 		if (*src == '%') {
-			int hi = vhd_hexval(src[1]), lo = hi < 0 ? -1 : vhd_hexval(src[2]);
+			int hi = bw_hex_digit(src[1]), lo = hi < 0 ? -1 : bw_hex_digit(src[2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			*dst++ = (char)(hi << 4 | lo);

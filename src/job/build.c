@@ -29,6 +29,16 @@ struct build_plan {
 	char hwuuid[37];               /* "" = none */
 };
 
+/* BASE_URL/NAME.box: 0, or -1 when it does not fit. */
+static int box_url(const struct bw_build_opts *o, char *url, size_t n)
+{
+	const char *base = strrchr(o->output, '/');
+	base = base ? base + 1 : o->output;
+	size_t k = strlen(o->base_url);
+	return (size_t)snprintf(url, n, "%s%s%s", o->base_url,
+				k && o->base_url[k - 1] == '/' ? "" : "/", base) >= n ? -1 : 0;
+}
+
 static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 		      struct bw_error *err)
 {
@@ -90,6 +100,17 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 		r = job_check_edits(&o->edits, 0, err);
 	if (r == 0)
 		r = job_check_not_input(o->input, o->output, "-o names the input image", err);
+	if (r == 0 && o->catalog) {
+		/* A catalog that cannot take the entry is refused now, not
+		 * after the box is built. */
+		char url[8192];
+		if (o->base_url && box_url(o, url, sizeof url) != 0)
+			return bw_seterr(err, BW_EUSAGE, NULL, "--base-url: the box URL is too long");
+		struct bw_catalog_entry ce = { .name = o->box_name, .version = o->box_version,
+					       .provider = "virtualbox",
+					       .url = o->base_url ? url : NULL };
+		r = bw_catalog_check(o->catalog, &ce, err);
+	}
 	return r;
 }
 
@@ -173,6 +194,14 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 	res->old_partition_offset = wv->offset;
 	if (r == 0)
 		r = job_session_edit(g, im, w, &o->edits, &fx, &res->edits, err);
+	if (r == 0 && res->edits.bcd.bcd_devices_unknown &&
+	    (fx.old_loc.part_offset != fx.new_loc.part_offset ||
+	     fx.old_loc.disk_signature != fx.new_loc.disk_signature))
+		work_warn(w, "bcd-devices-unknown",
+			  "%s: Windows moved from (signature 0x%08x, offset %llu) to (0x%08x, %llu), and %u BCD device element(s) of kinds boxwright cannot decode were left as they are: if one names the Windows partition, the box will not boot (see inspect)",
+			  m->file, fx.old_loc.disk_signature, (unsigned long long)fx.old_loc.part_offset,
+			  fx.new_loc.disk_signature, (unsigned long long)fx.new_loc.part_offset,
+			  res->edits.bcd.bcd_devices_unknown);
 	if (r == 0 && (res->edits.has_ide == 0 || res->edits.has_nic == 0))
 		work_warn(w, "drivers-missing",
 			  "%s lacks the %s%s%s driver(s) of the VirtualBox hardware the box declares (IDE PIIX4, E1000): build the image with -OEMDrivers",
@@ -255,19 +284,15 @@ static int update_catalog(const struct bw_build_opts *o, struct bw_build_result 
 	int r = bw_sha256_file(o->output, res->sha256, err);
 	if (r)
 		return r;
-	const char *base = strrchr(o->output, '/');
-	base = base ? base + 1 : o->output;
-	size_t n;
-	if (o->base_url)
-		n = (size_t)snprintf(url, sizeof url, "%s%s%s", o->base_url,
-				     o->base_url[strlen(o->base_url) - 1] == '/' ? "" : "/", base);
-	else if (realpath(o->output, abs))
-		n = (size_t)snprintf(url, sizeof url, "file://%s", abs);
-	else
+	if (o->base_url) {
+		if (box_url(o, url, sizeof url) != 0)
+			return bw_seterr(err, BW_EINVAL, o->output, "the box URL is too long");
+	} else if (!realpath(o->output, abs)) {
 		return bw_seterr(err, BW_EIO, o->output, "cannot resolve its absolute path: %s",
 				 strerror(errno));
-	if (n >= sizeof url)
+	} else if ((size_t)snprintf(url, sizeof url, "file://%s", abs) >= sizeof url) {
 		return bw_seterr(err, BW_EINVAL, o->output, "the box URL is too long");
+	}
 	struct bw_catalog_entry ce = { .name = o->box_name, .version = o->box_version,
 				       .provider = "virtualbox", .url = url, .sha256 = res->sha256 };
 	return bw_catalog_update(o->catalog, &ce, err);

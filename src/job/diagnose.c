@@ -103,6 +103,13 @@ static void diagnose_bcd(struct bw_image_model *m)
 				diag(m, "bcd-device-mismatch",
 				     "BCD %s element %08x names a GPT partition, but this is an MBR disk",
 				     o->guid, e->id);
+			} else if (d->kind == BW_BCD_DEV_UNKNOWN) {
+				/* Kept byte-identical by build's fix-up: if it
+				 * names the Windows partition, a moved one is
+				 * not found at boot. */
+				diag(m, "bcd-device-unknown",
+				     "BCD %s element %08x is a device boxwright cannot decode (type 0x%x): build leaves it as it is, so if it names a partition that moves, Windows will not boot",
+				     o->guid, e->id, d->type);
 			}
 		}
 	}

@@ -39,6 +39,7 @@
 #include "common/bytes.h"
 #include "common/utf16.h"
 #include "win/win_internal.h"
+#include "common/hex.h"
 
 #define REGFILE_HEADER_V5 "Windows Registry Editor Version 5.00"
 #define REGFILE_HEADER_V4 "REGEDIT4"
@@ -292,17 +293,6 @@ static void rtrim(char *s)
 	size_t n = strlen(s);
 	while (n && (is_space(s[n - 1]) || s[n - 1] == '\r'))
 		s[--n] = '\0';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* S begins with WORD, ASCII case-insensitively. */
@@ -598,18 +588,18 @@ static int parse_hex_bytes(struct parser *p, char *s, struct regfile_value *v)
 			want_byte = 1;
 			continue;
 		}
-		int hi = hex_digit(s[0]);
+		int hi = bw_hex_digit(s[0]);
 		if (hi < 0)
 			return perr(p, BW_EFORMAT,
 				    "expected a hex byte (two hex digits), found \"%.*s\"",
 				    snippet_len(s), s);
-		int lo = hex_digit(s[1]);
+		int lo = bw_hex_digit(s[1]);
 		unsigned b = (unsigned)hi;
 		size_t used = 1;
 		if (lo >= 0) {
 			b = b << 4 | (unsigned)lo;
 			used = 2;
-			if (hex_digit(s[2]) >= 0)
+			if (bw_hex_digit(s[2]) >= 0)
 				return perr(p, BW_EFORMAT,
 					    "expected a hex byte (two hex digits), found \"%.*s\"",
 					    snippet_len(s), s);
@@ -628,7 +618,7 @@ static int parse_hex_number(char **s, uint32_t *out)
 	uint32_t v = 0;
 	int n = 0;
 	int d;
-	while ((d = hex_digit(**s)) >= 0) {
+	while ((d = bw_hex_digit(**s)) >= 0) {
 		if (++n > 8)
 			return -1;
 		v = v << 4 | (uint32_t)d;

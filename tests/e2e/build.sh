@@ -130,6 +130,15 @@ ok = (c["name"] == "boxwright/nano63" and c["versions"][0]["version"] == "1.2.0"
       and p["checksum"] == hashlib.sha256(open(box, "rb").read()).hexdigest())
 sys.exit(0 if ok else 1)
 PYEOF
+# A catalog that cannot take the entry (another box's; not a catalog) is
+# refused before the build: exit 3 or 2, and no box under the final name.
+printf '{"name":"b",' > "$SCRATCH/broken.json"
+expect_exit 3 "build --catalog with a broken catalog" "$BOXWRIGHT" build "$FIXTURES/nano-base.vhd" -o "$SCRATCH/nocat.box" \
+  --quiet --catalog "$SCRATCH/broken.json" --box-name boxwright/nano --box-version 1.0.0
+[ ! -e "$SCRATCH/nocat.box" ] && ok "no box left behind the broken catalog" || bad "a box was written beside a broken catalog"
+expect_exit 2 "build --catalog with another box's catalog" "$BOXWRIGHT" build "$FIXTURES/nano-base.vhd" -o "$SCRATCH/nocat.box" \
+  --quiet --catalog "$SCRATCH/catalog.json" --box-name someone/else --box-version 1.0.0
+[ ! -e "$SCRATCH/nocat.box" ] && ok "no box left behind another box's catalog" || bad "a box was written for another box's catalog"
 # Vagrant itself, on the built boxes and the catalog (from another directory)
 if command -v vagrant >/dev/null 2>&1 && command -v bsdtar >/dev/null 2>&1; then
   export VAGRANT_HOME=$SCRATCH/vagrant-home VAGRANT_CHECKPOINT_DISABLE=1

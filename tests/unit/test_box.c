@@ -675,6 +675,28 @@ static void test_catalog(void)
 	struct bw_catalog_entry other = ce;
 	other.name = "someone/else";
 	CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	/* bw_catalog_check (build asks it before building): the same
+	 * refusal, the same acceptance, without URL or checksum, and the
+	 * file is never written */
+	struct bw_catalog_entry probe = { .name = "someone/else", .version = "2.0.0" };
+	CHECK(bw_catalog_check(cat, &probe, &e) == BW_EINVAL);
+	probe.name = ce.name;
+	CHECK(bw_catalog_check(cat, &probe, &e) == 0);
+	probe.version = "v2";
+	CHECK(bw_catalog_check(cat, &probe, &e) == BW_EINVAL);
+	probe.version = "2.0.0";
+	probe.url = "nano.box";
+	CHECK(bw_catalog_check(cat, &probe, &e) == BW_EINVAL);
+	char *missing = path_in("no-such-catalog.json");
+	probe.url = NULL;
+	CHECK(bw_catalog_check(missing, &probe, &e) == 0);
+	struct stat mst;
+	CHECK(stat(missing, &mst) != 0);
+	free(missing);
+	size_t len1 = 0;
+	char *t1 = read_file(cat, &len1);
+	CHECK(t1 && len1 == len0 && memcmp(t0, t1, len0) == 0);
+	free(t1);
 	/* relative and malformed URLs, bad checksums and versions: refused */
 	const char *bad_urls[] = { "nano.box", "./nano.box", "/abs/nano.box",
 				   "file://nano.box", "file:///", "http:///x",
@@ -746,6 +768,7 @@ static void test_catalog(void)
 	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
 		CHECK(write_file(cat2, broken[i], strlen(broken[i])) == 0);
 		CHECK(bw_catalog_update(cat2, &c2, &e) == BW_EFORMAT);
+		CHECK(bw_catalog_check(cat2, &c2, &e) == BW_EFORMAT);
 		t = read_file(cat2, NULL);
 		CHECK(t && strcmp(t, broken[i]) == 0);
 		free(t);
