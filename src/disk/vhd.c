@@ -6,8 +6,9 @@
  *
  * Everything is validated at open: footer checksum, dynamic header
  * checksum, block size a power of two, table inside the file, every BAT
- * entry's block inside the file, every parent locator's data inside the
- * file.  pread then trusts the handle.
+ * entry's block inside the file, clear of the footers, the dynamic header
+ * and the BAT, and of every other block; every parent locator's data
+ * inside the file.  pread then trusts the handle.
  *
  * A differencing image is a dynamic one whose unallocated blocks, and
  * whose sectors with a clear bit in their block's sector bitmap, are read
@@ -141,6 +142,87 @@ static int vhd_probe(const uint8_t *head, const uint8_t *tail, uint64_t file_siz
 	return memcmp(head + VHD_FTR_COOKIE, "conectix", 8) == 0;
 }
 
+/*
+ * A block must not overlap the file's own metadata: the footer copy at 0,
+ * the dynamic header, the BAT, the footer at the end.  A reader would
+ * return those bytes as disk data, and a writer updating the block in
+ * place would overwrite them.  The block of BAT entry I is
+ * [start, start + bitmap + block) with start = v->bat[I] * 512.
+ * Returns 0 or BW_EFORMAT naming the entry and what it overlaps.
+ */
+static int vhd_check_block_place(struct bw_disk *d, const struct vhd *v,
+				 uint32_t i, uint64_t table, uint64_t dyn_off,
+				 struct bw_error *err)
+{
+	const struct { const char *what; uint64_t off, len; } meta[] = {
+		{ "the footer copy", 0, VHD_FOOTER_SIZE },
+		{ "the dynamic header", dyn_off, VHD_DYN_SIZE },
+		{ "the block allocation table", table, (uint64_t)v->nentries * 4 },
+		{ "the footer", d->file_size - VHD_FOOTER_SIZE, VHD_FOOTER_SIZE },
+	};
+	/* All four lie inside the file (checked before), so no sum wraps. */
+	uint64_t start = (uint64_t)v->bat[i] * 512;
+	uint64_t end = start + v->bitmap_size + v->block_size;
+	for (size_t k = 0; k < sizeof meta / sizeof meta[0]; k++) {
+		if (meta[k].len == 0 || start >= meta[k].off + meta[k].len ||
+		    end <= meta[k].off)
+			continue;
+		return bw_seterr(err, BW_EFORMAT, d->path,
+				 "VHD BAT entry %u (at offset %llu) points at sector %u: block at offset %llu-%llu overlaps %s at offset %llu-%llu (expected a block clear of the file's metadata)",
+				 i, (unsigned long long)(table + 4 * (uint64_t)i),
+				 v->bat[i], (unsigned long long)start,
+				 (unsigned long long)end, meta[k].what,
+				 (unsigned long long)meta[k].off,
+				 (unsigned long long)(meta[k].off + meta[k].len));
+	}
+	return 0;
+}
+
+static int vhd_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * No two of the NALLOC allocated blocks may overlap: two entries sharing
+ * a block would make a write through one change the other's data.  Every
+ * block has the same length, so sorting (sector << 32 | index) and
+ * comparing neighbours finds any overlap in O(n log n).
+ * Returns 0, BW_EFORMAT or BW_ENOMEM.
+ */
+static int vhd_check_blocks_disjoint(struct bw_disk *d, const struct vhd *v,
+				     uint32_t nalloc, uint64_t table,
+				     struct bw_error *err)
+{
+	if (nalloc < 2)
+		return 0;
+	uint64_t *order = malloc((size_t)nalloc * sizeof *order);
+	if (!order)
+		return bw_seterr(err, BW_ENOMEM, d->path,
+				 "out of memory checking %u BAT entries", nalloc);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < v->nentries; i++)
+		if (v->bat[i] != VHD_BAT_UNUSED)
+			order[k++] = (uint64_t)v->bat[i] << 32 | i;
+	qsort(order, nalloc, sizeof *order, vhd_cmp_u64);
+	const uint64_t len = (uint64_t)v->bitmap_size + v->block_size;
+	int r = 0;
+	for (k = 1; k < nalloc && r == 0; k++) {
+		uint64_t prev = (order[k - 1] >> 32) * 512, cur = (order[k] >> 32) * 512;
+		if (cur >= prev + len)
+			continue;
+		uint32_t i = (uint32_t)order[k], j = (uint32_t)order[k - 1];
+		r = bw_seterr(err, BW_EFORMAT, d->path,
+			      "VHD BAT entry %u (at offset %llu) points at sector %u, inside the block of BAT entry %u at offset %llu-%llu (expected each block in a place of its own)",
+			      i, (unsigned long long)(table + 4 * (uint64_t)i),
+			      v->bat[i], j, (unsigned long long)prev,
+			      (unsigned long long)(prev + len));
+	}
+	free(order);
+	return r;
+}
+
 /* Read and check the dynamic header at DYN_OFF into H and load the BAT. */
 static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 			    uint8_t h[VHD_DYN_SIZE], struct bw_error *err)
@@ -207,6 +289,7 @@ static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 	r = bw_disk_read_file(d, raw, (size_t)table_len, table, "VHD block allocation table", err);
 	if (r)
 		return r;
+	uint32_t nalloc = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t e = bw_get_be32(raw + 4 * (size_t)i);
 		v->bat[i] = e;
@@ -220,8 +303,12 @@ static int vhd_open_dynamic(struct bw_disk *d, struct vhd *v, uint64_t dyn_off,
 					 i, (unsigned long long)(table + 4 * (uint64_t)i), e,
 					 (unsigned long long)(start + len),
 					 (unsigned long long)d->file_size);
+		r = vhd_check_block_place(d, v, i, table, dyn_off, err);
+		if (r)
+			return r;
+		nalloc++;
 	}
-	return 0;
+	return vhd_check_blocks_disjoint(d, v, nalloc, table, err);
 }
 
 /* ---- differencing: finding and opening the parent ---------------------- */

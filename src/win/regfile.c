@@ -123,23 +123,39 @@ static int read_capped(const char *path, uint8_t **out, size_t *len,
 		return bw_seterr(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
 				 path, "cannot open: %s", strerror(errno));
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size > WIN_REGFILE_MAX_BYTES) {
+	int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (regular && (uint64_t)st.st_size > WIN_REGFILE_MAX_BYTES) {
 		close(fd);
 		return bw_seterr(err, BW_EUNSUPPORTED, path,
 				 "%lld bytes: a .reg file of more than %u bytes is refused",
 				 (long long)st.st_size, WIN_REGFILE_MAX_BYTES);
 	}
-	/* One byte over the cap tells a too-long stream from a full one. */
+	/* One byte over the cap tells a too-long stream from a full one.
+	 * The buffer starts at the file's size plus that byte (a pipe's at
+	 * 64 KiB) and doubles up to the cap if the file grows meanwhile. */
 	size_t cap = WIN_REGFILE_MAX_BYTES + 1;
-	uint8_t *buf = malloc(cap);
+	size_t have = regular ? (size_t)st.st_size + 1 : 65536;
+	if (have > cap)
+		have = cap;
+	uint8_t *buf = malloc(have);
 	if (!buf) {
 		close(fd);
 		return bw_seterr(err, BW_ENOMEM, path, "out of memory");
 	}
 	size_t got = 0;
 	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
+		if (got == have) {
+			size_t grow = have > cap / 2 ? cap : have * 2;
+			uint8_t *more = realloc(buf, grow);
+			if (!more) {
+				close(fd);
+				free(buf);
+				return bw_seterr(err, BW_ENOMEM, path, "out of memory");
+			}
+			buf = more;
+			have = grow;
+		}
+		ssize_t n = read(fd, buf + got, have - got);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

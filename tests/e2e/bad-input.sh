@@ -51,6 +51,16 @@ bat=$(be32 "$f" 528 8)
 patch "$f" "$bat" 7fffffff
 bad_case "BAT entry past EOF" "$f" "BAT entry 0"
 
+# BAT entry 0 -> the BAT's own sector: a block over the file's metadata
+f=$SCRATCH/batself.vhd; cp "$src" "$f"
+patch "$f" "$bat" "$(printf %08x $((bat / 512)))"
+bad_case "BAT entry over the BAT" "$f" "BAT entry 0 (at offset $bat) points at sector $((bat / 512)): block at offset $bat-.* overlaps the block allocation table"
+
+# BAT entry 1 = BAT entry 0: two entries sharing one block
+f=$SCRATCH/batshared.vhd; cp "$src" "$f"
+patch "$f" $((bat + 4)) "$(printf %08x "$(be32 "$f" "$bat" 4)")"
+bad_case "two BAT entries sharing a block" "$f" "BAT entry 1 (at offset $((bat + 4))) points at sector [0-9]*, inside the block of BAT entry 0"
+
 # Raw copies for the partition-table and NTFS cases.
 raw=$SCRATCH/nowin.raw
 qemu-img convert -f vpc -O raw "$src" "$raw"

@@ -15,6 +15,8 @@
  */
 #include "guest/ntfs3g.c"
 
+#include <sanitizer/allocator_interface.h>
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* What inspect asks for, in a letter case the seeds do not use, plus a
@@ -57,6 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.path = g.file = name;
 	g.priv = &p;
 
+	/* Heap in use before the mount: a volume that mounted must give it
+	 * all back by the end of its umount.  fuzz_ntfs.lsan suppresses
+	 * leaks allocated inside ntfs_device_mount (libntfs-3g's own, on
+	 * its failure paths), which would also hide a mount we forgot to
+	 * umount; this check covers exactly that case. */
+	size_t heap_before = __sanitizer_get_current_allocated_bytes();
 	bw_ntfsdev_init_mem(&p.dev, data, size, name);
 	struct ntfs_device *dev = bw_ntfsdev_alloc(&p.dev);
 	if (!dev)
@@ -91,5 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Read-only: nothing to flush, but the volume's inodes and
 	 * attributes must all be released (LeakSanitizer watches). */
 	n3g_umount(&g, &err);
+	size_t heap_after = __sanitizer_get_current_allocated_bytes();
+	if (heap_after != heap_before) {
+		fprintf(stderr, "fuzz_ntfs: %zu bytes in use before the mount, %zu after the umount\n",
+			heap_before, heap_after);
+		abort();
+	}
 	return 0;
 }

@@ -14,7 +14,14 @@ Boot/BCD, bootmgr) in a letter case other than the one the harness asks
 for, resident and non-resident files, a DOS 8.3 alias and a deep tree.
 They are populated through ntfs-3g's FUSE driver, so they need root (or
 user FUSE mounts); without it only the empty volumes are written, and
-without mkntfs none: the harness then starts from nothing.
+without mkntfs none: the harness then starts from nothing.  fuzz_ntfs
+and fuzz_ntfsread share them.
+OUTDIR/mbr/: MBR sectors (+ an LE64 disk size, as fuzz_mbr reads it):
+one NTFS partition at 1 MiB, System Reserved + Windows, four entries.
+OUTDIR/bcd/: BCD device element data (FORMATS.md "BCD"): MBR and GPT
+partition devices, the boot device, a RAM disk with a nested partition.
+OUTDIR/hive/: hive base blocks (clean, dirty by sequence, by checksum).
+OUTDIR/reg/: .reg files, version 5 (UTF-8 and UTF-16LE) and REGEDIT4.
 """
 import os
 import shutil
@@ -227,6 +234,81 @@ def ntfs_seeds(out):
                              'only the empty NTFS seed\n' % name)
 
 
+def mbr(parts, disk_size=64 << 20, signature=0x12345678):
+    """PARTS: (status, type, lba, sectors); then the disk size, LE64."""
+    s = bytearray(512)
+    s[0:3] = b'\xeb\x52\x90'
+    struct.pack_into('<I', s, 0x1B8, signature)
+    for i, (status, typ, lba, n) in enumerate(parts):
+        e = 0x1BE + 16 * i
+        s[e] = status
+        s[e + 1:e + 4] = b'\xfe\xff\xff'
+        s[e + 4] = typ
+        s[e + 5:e + 8] = b'\xfe\xff\xff'
+        struct.pack_into('<II', s, e + 8, lba, n)
+    s[510:512] = b'\x55\xaa'
+    return bytes(s) + struct.pack('<Q', disk_size)
+
+
+def bcd_partition(style, part_id, disk_id, typ=6):
+    """A partition device: style 1 MBR (offset, signature), 0 GPT (GUIDs)."""
+    d = bytearray(0x58)
+    struct.pack_into('<III', d, 0x10, typ, 0, 0x48)
+    d[0x20:0x30] = part_id.ljust(16, b'\0')
+    struct.pack_into('<II', d, 0x30, 0, style)
+    d[0x38:0x48] = disk_id.ljust(16, b'\0')
+    return bytes(d)
+
+
+def bcd_ramdisk(nested, path='\\sources\\boot.wim'):
+    """A RAM disk (type 0, local type 3) with a file path naming NESTED."""
+    p = path.encode('utf-16-le') + b'\0\0'
+    path_len = 0x0C + len(nested) - 0x10 + len(p)
+    d = bytearray(0x38)
+    struct.pack_into('<III', d, 0x10, 0, 0, 0x28 + path_len)
+    struct.pack_into('<I', d, 0x20, 3)
+    d += struct.pack('<III', 1, path_len, 5)
+    d += nested[0x10:] + p
+    return bytes(d)
+
+
+def hive_base(seq1=7, seq2=7, bad_sum=False):
+    b = bytearray(4096)
+    b[0:4] = b'regf'
+    struct.pack_into('<IIQIIII', b, 4, seq1, seq2, 0, 1, 5, 0, 1)
+    struct.pack_into('<II', b, 0x24, 0x20, 0x1000)
+    x = 0
+    for off in range(0, 0x1FC, 4):
+        x ^= struct.unpack_from('<I', b, off)[0]
+    x = 0xFFFFFFFE if x == 0xFFFFFFFF else (1 if x == 0 else x)
+    struct.pack_into('<I', b, 0x1FC, x ^ (1 if bad_sum else 0))
+    return bytes(b)
+
+
+REG_V5 = r'''Windows Registry Editor Version 5.00
+
+; a comment
+[HKEY_LOCAL_MACHINE\SOFTWARE\Seed\Key]
+@="default"
+"String"="with \"quotes\" and \\ backslash"
+"Dword"=dword:0000002a
+"Binary"=hex:01,02,ab,\
+  cd,ef
+"Expand"=hex(2):25,00,50,00,41,00,54,00,48,00,25,00,00,00
+"Multi"=hex(7):61,00,00,00,62,00,00,00,00,00
+"Qword"=hex(b):01,00,00,00,00,00,00,00
+"Gone"=-
+
+[-HKEY_LOCAL_MACHINE\SOFTWARE\Seed\Old]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Seed]
+"Start"=dword:00000002 ; automatic
+'''
+
+REG_V4 = ('REGEDIT4\n\n[HKLM\\SYSTEM\\ControlSet001\\Control]\n'
+          '"Text"="\u00e9t\u00e9"\n"Bytes"=hex(1):41,42\n')
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(os.path.join(out, 'vmdk'), exist_ok=True)
@@ -243,6 +325,29 @@ def main():
         'vhd/fixed.vhd': vhd_fixed(),
         'vhd/dynamic.vhd': vhd_dynamic(),
     }
+    for d in ('mbr', 'bcd', 'hive', 'reg'):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    mib = 2048
+    seeds.update({
+        'mbr/one-ntfs.bin': mbr([(0x80, 7, mib, 60 * mib)]),
+        'mbr/sysreserved.bin': mbr([(0x80, 7, mib, 100 * mib), (0, 7, 101 * mib, 900 * mib)],
+                                   disk_size=1 << 30),
+        'mbr/four.bin': mbr([(0x80, 7, 63, 1000), (0, 0x0c, 1063, 1000),
+                             (0, 0x27, 3000, 5), (0, 0x0f, 4000, 9000)]),
+        'bcd/mbr-partition.bin': bcd_partition(1, struct.pack('<Q', 1 << 20),
+                                               struct.pack('<I', 0x12345678)),
+        'bcd/gpt-partition.bin': bcd_partition(0, bytes(range(16)), bytes(range(16, 32))),
+        'bcd/legacy-partition.bin': bcd_partition(1, struct.pack('<Q', 1), b'\x78\x56\x34\x12', typ=2),
+        'bcd/boot.bin': bytes(16) + struct.pack('<IIII', 5, 1, 0x48, 0) + bytes(0x38),
+        'bcd/ramdisk.bin': bcd_ramdisk(bcd_partition(1, struct.pack('<Q', 1 << 20),
+                                                     struct.pack('<I', 0x12345678))),
+        'hive/clean.bin': hive_base(),
+        'hive/dirty-seq.bin': hive_base(8, 7),
+        'hive/dirty-sum.bin': hive_base(bad_sum=True),
+        'reg/v5.reg': REG_V5.encode(),
+        'reg/v5-utf16.reg': b'\xff\xfe' + REG_V5.replace('\n', '\r\n').encode('utf-16-le'),
+        'reg/v4.reg': REG_V4.encode(),
+    })
     for name, b in seeds.items():
         with open(os.path.join(out, name), 'wb') as f:
             f.write(b)

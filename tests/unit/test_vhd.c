@@ -1,7 +1,8 @@
 /*
  * VHD reader: fixed, dynamic and differencing images made here byte by
  * byte from the spec, read back and compared; the allocation map; each
- * corruption (checksums, truncation, BAT past EOF, block size,
+ * corruption (checksums, truncation, BAT past EOF, blocks over the
+ * footers, dynamic header or BAT or over each other, block size,
  * overflowing sizes, unknown type) refused with BW_EFORMAT or
  * BW_EUNSUPPORTED; and for differencing images: the sector bitmap (most
  * significant bit first), every way of finding the parent, and each way
@@ -50,7 +51,10 @@ static void footer(uint8_t f[512], uint32_t type, uint64_t size, uint64_t data_o
 }
 
 enum corrupt { OK, BAD_FOOTER_CSUM, BAD_DYN_CSUM, BAT_PAST_EOF, BLOCK_NOT_POW2,
-	       SIZE_HUGE, TRUNCATED, TYPE_DIFF, TYPE_UNKNOWN, TABLE_PAST_EOF };
+	       SIZE_HUGE, TRUNCATED, TYPE_DIFF, TYPE_UNKNOWN, TABLE_PAST_EOF,
+	       /* blocks over the file's own metadata or over each other */
+	       BAT_AT_FOOTER_COPY, BAT_IN_DYN_HEADER, BAT_IN_BAT, BAT_OVER_FOOTER,
+	       BAT_SHARED, BAT_OVERLAP, BAT_SWAPPED };
 
 /* Dynamic VHD of SIZE bytes from DATA; blocks that are all zero stay unallocated. */
 static void write_dynamic(const uint8_t *data, uint64_t size, uint32_t bs, enum corrupt c)
@@ -85,14 +89,33 @@ static void write_dynamic(const uint8_t *data, uint64_t size, uint32_t bs, enum 
 		bw_put_be32(bat + 4 * b, (uint32_t)(next / 512));
 		if (c == BAT_PAST_EOF && b == n - 1)
 			bw_put_be32(bat + 4 * b, 0x00FFFFFF);
+		if (b == 0 && c == BAT_AT_FOOTER_COPY)
+			bw_put_be32(bat, 0);
+		if (b == 0 && c == BAT_IN_DYN_HEADER)
+			bw_put_be32(bat, 2);          /* offset 1024 */
+		if (b == 0 && c == BAT_IN_BAT)
+			bw_put_be32(bat, 3);          /* offset 1536 */
+		if (b == 4 && c == BAT_SHARED)
+			memcpy(bat + 16, bat + 12, 4);
+		if (b == 4 && c == BAT_OVERLAP)
+			bw_put_be32(bat + 16, bw_get_be32(bat + 12) + 1);
 		pwrite(fd, bitmap, 512, (off_t)next);
 		pwrite(fd, data + (uint64_t)b * bs, bs, (off_t)next + 512);
 		next += 512 + bs;
 	}
 	pwrite(fd, f, 512, 0);
 	pwrite(fd, h, 1024, 512);
+	if (c == BAT_SWAPPED) {     /* blocks 3 and 4 in the other order */
+		uint8_t t[4];
+		memcpy(t, bat + 12, 4);
+		memcpy(bat + 12, bat + 16, 4);
+		memcpy(bat + 16, t, 4);
+	}
 	pwrite(fd, bat, bat_bytes, 1536);
-	if (c != TRUNCATED)
+	/* BAT_OVER_FOOTER: the footer takes the last block's last sector. */
+	if (c == BAT_OVER_FOOTER)
+		pwrite(fd, f, 512, (off_t)next - 512);
+	else if (c != TRUNCATED)
 		pwrite(fd, f, 512, (off_t)next);
 	close(fd);
 	free(bat);
@@ -692,6 +715,33 @@ int main(void)
 	open_expect(BW_EUNSUPPORTED, "disk type 9");
 	write_dynamic(data, size, 2 * MiB, TABLE_PAST_EOF);
 	open_expect(BW_EFORMAT, "allocation table");
+
+	/* Blocks over the file's own metadata or over one another are
+	 * refused at open, naming the entry, its offset and what it hits. */
+	write_dynamic(data, size, 2 * MiB, BAT_AT_FOOTER_COPY);
+	open_expect(BW_EFORMAT, "BAT entry 0 (at offset 1536) points at sector 0: "
+		    "block at offset 0-2097664 overlaps the footer copy at offset 0-512 "
+		    "(expected a block clear of the file's metadata)");
+	write_dynamic(data, size, 2 * MiB, BAT_IN_DYN_HEADER);
+	open_expect(BW_EFORMAT, "BAT entry 0 (at offset 1536) points at sector 2: "
+		    "block at offset 1024-2098688 overlaps the dynamic header at offset 512-1536");
+	write_dynamic(data, size, 2 * MiB, BAT_IN_BAT);
+	open_expect(BW_EFORMAT, "BAT entry 0 (at offset 1536) points at sector 3: "
+		    "block at offset 1536-2099200 overlaps the block allocation table at offset 1536-1556");
+	write_dynamic(data, size, 2 * MiB, BAT_OVER_FOOTER);
+	open_expect(BW_EFORMAT, "BAT entry 4 (at offset 1552) points at sector ");
+	open_expect(BW_EFORMAT, "overlaps the footer at offset");
+	write_dynamic(data, size, 2 * MiB, BAT_SHARED);
+	open_expect(BW_EFORMAT, "VHD BAT entry 4 (at offset 1552) points at sector 4101, "
+		    "inside the block of BAT entry 3 at offset 2099712-4197376 "
+		    "(expected each block in a place of its own)");
+	write_dynamic(data, size, 2 * MiB, BAT_OVERLAP);
+	open_expect(BW_EFORMAT, "VHD BAT entry 4 (at offset 1552) points at sector 4102, "
+		    "inside the block of BAT entry 3");
+	/* Blocks out of order in the file but apart are fine. */
+	write_dynamic(data, size, 2 * MiB, BAT_SWAPPED);
+	CHECK(bw_disk_open(path, &d, &e) == 0);
+	bw_disk_close(d);
 
 	/* A file with no footer at all is raw; a missing file is an I/O error. */
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

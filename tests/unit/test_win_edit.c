@@ -15,12 +15,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hivex.h>
@@ -1472,6 +1474,79 @@ static void test_reg_refused(void)
 	CHECK(no_temp_files());
 }
 
+/* A .reg file is read into a buffer of its own size, not the 16 MiB cap:
+ * a regular file over 64 KiB, the same text through a pipe (no size to
+ * go by: the buffer grows), and a pipe over the cap, still refused. */
+static int parse_from_pipe(const char *text, size_t len, size_t repeat_to,
+			   struct bw_error *err)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -100;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		signal(SIGPIPE, SIG_IGN);
+		size_t sent = 0;
+		while (sent < repeat_to) {
+			size_t n = repeat_to - sent < len ? repeat_to - sent : len;
+			ssize_t w = write(fds[1], text, n);
+			if (w <= 0)
+				break;
+			sent += (size_t)w;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fds[0]);
+	struct win_regfile *rf = NULL;
+	int r = pid < 0 ? -100 : win_regfile_parse(path, &rf, err);
+	if (r == 0 && !win_regfile_touches(rf, WIN_HIVE_SOFTWARE))
+		r = -101;
+	win_regfile_free(rf);
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return r;
+}
+
+static void test_reg_read_sizes(void)
+{
+	const char head[] = "Windows Registry Editor Version 5.00\n\n"
+			    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Big]\n";
+	const char tail[] = "\"last\"=dword:00000001\n";
+	size_t comments = 200000, n = strlen(head);
+	char *text = malloc(n + comments + sizeof tail);
+	CHECK(text != NULL);
+	if (!text)
+		return;
+	memcpy(text, head, n);
+	for (size_t i = 0; i < comments; i += 100) {
+		memset(text + n + i, 'c', 99);
+		text[n + i] = ';';
+		text[n + i + 99] = '\n';
+	}
+	memcpy(text + n + comments, tail, sizeof tail);
+	size_t len = n + comments + strlen(tail);
+
+	const char *rp = tpath("big.reg");
+	write_text(rp, text, len);
+	struct win_regfile *rf = NULL;
+	struct bw_error err;
+	CHECK_EQ_U64(win_regfile_parse(rp, &rf, &err), 0);
+	CHECK(rf && win_regfile_touches(rf, WIN_HIVE_SOFTWARE));
+	win_regfile_free(rf);
+	unlink(rp);
+
+	CHECK_EQ_U64(parse_from_pipe(text, len, len, &err), 0);
+	/* Over the cap: the same bytes repeated past 16 MiB. */
+	CHECK_EQ_U64(parse_from_pipe(text, len, WIN_REGFILE_MAX_BYTES + 4096, &err),
+		     (uint64_t)BW_EUNSUPPORTED);
+	CHECK(strstr(err.msg, "more than") != NULL);
+	free(text);
+}
+
 /* ---- BCD ------------------------------------------------------------------------- */
 
 #define GUID_BOOTMGR "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
@@ -1856,6 +1931,7 @@ int main(void)
 	test_dirty();
 	test_reg_merge();
 	test_reg_refused();
+	test_reg_read_sizes();
 	test_encode();
 	test_fix_bcd();
 	test_fix_mounted();
