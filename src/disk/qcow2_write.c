@@ -168,7 +168,8 @@ struct qcow2_w {
 
 /* ---- host clusters and refcounts ---------------------------------------- */
 
-/* Make room for refcounts of host clusters below END (bytes). */
+/* Make room for refcounts of host clusters below END (bytes).  Returns 0,
+ * BW_EUNSUPPORTED (past what qcow2 offsets hold) or BW_ENOMEM. */
 static int qcow2_w_reserve(struct qcow2_w *q, uint64_t end, struct bw_error *err)
 {
 	uint64_t need = (end + QCOW2_W_CLUSTER - 1) / QCOW2_W_CLUSTER;
@@ -194,7 +195,9 @@ static int qcow2_w_reserve(struct qcow2_w *q, uint64_t end, struct bw_error *err
 	return 0;
 }
 
-/* One more reference to every host cluster that [OFF, OFF+LEN) touches. */
+/* One more reference to every host cluster that [OFF, OFF+LEN) touches.
+ * Returns 0, BW_EUNSUPPORTED (a 16-bit refcount would overflow: it cannot,
+ * a deflated cluster takes more than 16 bytes) or BW_ENOMEM. */
 static int qcow2_w_ref(struct qcow2_w *q, uint64_t off, uint64_t len, struct bw_error *err)
 {
 	int r = qcow2_w_reserve(q, off + len, err);
@@ -306,7 +309,9 @@ static uint64_t *qcow2_w_l2_entry(struct qcow2_w *q, uint64_t cluster, struct bw
 	return &q->l2[l1][cluster % QCOW2_W_L2_ENTRIES];
 }
 
-/* One deflated guest cluster, in cluster order (LBA is the cluster index). */
+/* One deflated guest cluster, in cluster order (LBA is the cluster index).
+ * Returns 0, BW_EIO, BW_ENOMEM, BW_EUNSUPPORTED or BW_EINVAL (a broken
+ * pipeline). */
 static int qcow2_w_sink(void *ctx, uint64_t cluster, uint8_t *out, size_t zlen,
 			struct bw_error *err)
 {
@@ -432,6 +437,8 @@ static void qcow2_w_free(struct bw_writer *w)
 	w->priv = NULL;
 }
 
+/* Returns 0, BW_EINVAL (threads, a virtual size beyond qemu's L1 limit) or
+ * BW_ENOMEM. */
 static int qcow2_w_open(struct bw_writer *w, struct bw_error *err)
 {
 	const struct bw_writer_opts *o = &w->opts;
@@ -509,6 +516,8 @@ static int qcow2_w_write_table(struct qcow2_w *q, const uint64_t *table, uint64_
 	return r;
 }
 
+/* The last clusters, then the tables and the header.  Returns 0, BW_EIO,
+ * BW_ENOMEM or BW_EUNSUPPORTED (a refcount table beyond qemu's limit). */
 static int qcow2_w_finish(struct bw_writer *w, struct bw_error *err)
 {
 	struct qcow2_w *q = w->priv;
