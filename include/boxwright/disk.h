@@ -65,7 +65,8 @@ int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
  *
  * A writer takes the virtual disk in increasing offset order (any chunk
  * sizes; bytes never written read as zero) and builds the container:
- * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized.  The caller
+ * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized, qcow2 v3 with
+ * compressed clusters.  The caller
  * writes to a temporary name and renames it after bw_writer_finish.
  */
 struct bw_writer;
@@ -75,13 +76,14 @@ enum bw_write_format {
 	BW_WRITE_VHD_DYNAMIC,
 	BW_WRITE_VHD_FIXED,
 	BW_WRITE_VMDK_STREAM,       /* streamOptimized */
+	BW_WRITE_QCOW2,             /* qcow2 v3, compressed clusters */
 };
 
 struct bw_writer_opts {
 	enum bw_write_format format;
 	uint64_t size;               /* virtual size in bytes (multiple of 512) */
-	int compress_level;          /* VMDK deflate level 1..9; 0 = default 6 */
-	int threads;                 /* VMDK deflate workers; 0 = online CPUs */
+	int compress_level;          /* VMDK/qcow2 deflate level 1..9; 0 = default 6 */
+	int threads;                 /* VMDK/qcow2 deflate workers; 0 = online CPUs */
 	const char *adapter_type;    /* VMDK ddb.adapterType; NULL = "ide" */
 	const char *name;            /* the final file name, when written under a
 				      * temporary one (the VMDK extent line names it) */

@@ -19,6 +19,8 @@ int bw_write_format_parse(const char *s, enum bw_write_format *f)
 		*f = BW_WRITE_VHD_FIXED;
 	else if (!strcasecmp(s, "raw") || !strcasecmp(s, "img"))
 		*f = BW_WRITE_RAW;
+	else if (!strcasecmp(s, "qcow2"))
+		*f = BW_WRITE_QCOW2;
 	else
 		return BW_EUSAGE;
 	return 0;
@@ -31,6 +33,7 @@ const char *bw_write_format_name(enum bw_write_format f)
 	case BW_WRITE_VHD_DYNAMIC: return "vhd-dynamic";
 	case BW_WRITE_VHD_FIXED:   return "vhd-fixed";
 	case BW_WRITE_VMDK_STREAM: return "vmdk-streamOptimized";
+	case BW_WRITE_QCOW2:       return "qcow2";
 	}
 	return "?";
 }
