@@ -692,11 +692,10 @@ static void test_catalog(void)
 	CHECK(bw_catalog_check(missing, &probe, &e) == 0);
 	struct stat mst;
 	CHECK(stat(missing, &mst) != 0);
-	free(missing);
-	size_t len1 = 0;
-	char *t1 = read_file(cat, &len1);
-	CHECK(t1 && len1 == len0 && memcmp(t0, t1, len0) == 0);
-	free(t1);
+	size_t lenc = 0;
+	char *tc = read_file(cat, &lenc);
+	CHECK(tc && lenc == len0 && memcmp(t0, tc, len0) == 0);
+	free(tc);
 	/* relative and malformed URLs, bad checksums and versions: refused */
 	const char *bad_urls[] = { "nano.box", "./nano.box", "/abs/nano.box",
 				   "file://nano.box", "file:///", "http:///x",
