@@ -257,4 +257,87 @@ int bw_win_fix_mounted_devices(const char *path,
 int bw_bcd_encode_mbr_device(uint8_t *data, size_t len,
 			     const struct bw_win_location *loc);
 
+/* ---- SAM: local accounts ----------------------------------------------
+ *
+ * FORMATS.md "SAM", DESIGN.md "Credentials and identity".  The SAM hive's
+ * hashes are encrypted with a key the SYSTEM hive holds (the boot key in
+ * the class names of ControlSet00N\Control\Lsa\{JD,Skew1,GBG,Data}):
+ * RC4/DES before Windows 10 1607, AES-128-CBC/DES from 1607 on.
+ */
+
+#define BW_SAM_RID_ADMINISTRATOR 500
+/* Users\ keys beyond this are refused (a SAM holds a handful). */
+#define BW_SAM_MAX_ACCOUNTS 4096
+/* Windows' limit on a password, in UTF-16 units (PWLEN). */
+#define BW_SAM_MAX_PASSWORD 256
+
+struct bw_sam_account {
+	uint32_t rid;
+	char *name;                  /* UTF-8, from V */
+	int enabled;                 /* ACB_DISABLED (F at 0x38) clear */
+	int locked;                  /* ACB_AUTOLOCK set */
+	int hash_revision;           /* NT hash entry: 0 none, 1 RC4, 2 AES */
+	int has_nt_hash;             /* the entry holds a hash (a password) */
+};
+
+struct bw_sam_info {
+	int key_revision;            /* SAM\Domains\Account\F: 1 RC4, 2 AES */
+	struct bw_sam_account *accounts;   /* in hive order */
+	size_t naccounts;
+};
+
+/*
+ * Read the local accounts of the SAM hive PATH (NAME names it in
+ * messages; no SYSTEM needed: nothing is decrypted).  Users\ subkeys that
+ * are not 8 hex digits (Names) are skipped.  Returns 0, BW_EHIVE,
+ * BW_ENOTFOUND (no SAM\Domains\Account\Users), BW_EFORMAT (a V or F too
+ * short or pointing outside itself, more than BW_SAM_MAX_ACCOUNTS),
+ * BW_EUNSUPPORTED (a key or hash revision we do not know), BW_ENOMEM.
+ * On failure OUT is left empty (freeing it is harmless).
+ */
+int bw_sam_read(const char *path, const char *name, struct bw_sam_info *out,
+		struct bw_error *err);
+void bw_sam_info_free(struct bw_sam_info *info);
+
+struct bw_sam_password {
+	uint32_t rid;                /* BW_SAM_RID_ADMINISTRATOR */
+	const char *password;        /* UTF-8 */
+	int enable;                  /* clear ACB_DISABLED and ACB_AUTOLOCK, zero
+				      * the bad-password count */
+	uint64_t when;               /* Unix time written as the password's
+				      * last-set time; 0: now */
+	const uint8_t *salt;         /* 16 bytes: the AES entry's IV; NULL:
+				      * random (give one for --reproducible) */
+};
+
+/* What bw_sam_set_password did. */
+struct bw_sam_report {
+	int key_revision;            /* 1 RC4 or 2 AES: the hash written */
+	int old_hash_revision;       /* the NT entry before: 0 none, 1, 2 */
+	int had_nt_hash;
+	int entry_resized;           /* V rebuilt with new offsets */
+	int lm_cleared;              /* an LM hash was there and is gone */
+	int was_enabled, enabled;
+};
+
+/*
+ * Set the password of account REQ->rid in the SAM hive SAM_PATH,
+ * decrypting the SAM's key with the boot key of SYSTEM_PATH (read only):
+ * the NT hash MD4(UTF-16LE(password)) encrypted as the SAM's key revision
+ * asks, the LM hash emptied, V rebuilt when the entry's size changes, the
+ * last-set time written, and with REQ->enable the account enabled and
+ * unlocked.  The new entry is decrypted again and compared before
+ * anything is written; the SAM is committed once (win_reg_commit:
+ * atomically) or left as it was.
+ * Returns 0, BW_EINVAL (no password, an empty one, not UTF-8 or longer
+ * than BW_SAM_MAX_PASSWORD UTF-16 units; RID 0), BW_EDIRTY, BW_ENOTFOUND (no such account or
+ * key; a hive missing), BW_EHIVE, BW_EIO, BW_EFORMAT (a value too short
+ * or pointing outside itself), BW_EUNSUPPORTED (any revision, header or
+ * layout we do not know; a boot key that does not decrypt this SAM),
+ * BW_ENOMEM.
+ */
+int bw_sam_set_password(const char *sam_path, const char *system_path,
+			const struct bw_sam_password *req,
+			struct bw_sam_report *rep, struct bw_error *err);
+
 #endif
