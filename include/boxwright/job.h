@@ -156,6 +156,10 @@ struct bw_edits {
 	size_t ncopy;
 	const char *const *reg;      /* .reg files */
 	size_t nreg;
+	/* The built-in Administrator's password (RID 500), set in the SAM
+	 * hive and the account enabled; build's Vagrantfile logs in with it
+	 * unless winrm_password is given. */
+	const char *admin_password;
 };
 
 struct bw_edit_result {
@@ -164,6 +168,8 @@ struct bw_edit_result {
 	int has_ide, has_nic;        /* drivers a VirtualBox box needs; -1 unknown */
 	unsigned files_written;
 	int windows_partition;       /* 1-based; 0 = a bare volume */
+	int admin_password_set;      /* the SAM was changed */
+	int sam_key_revision;        /* 1 RC4, 2 AES: how its hash was written */
 };
 
 /* ---- convert -------------------------------------------------------------- */

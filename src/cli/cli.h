@@ -67,7 +67,9 @@ double cli_now(void);
 	"  --copy-in LOCAL:GUESTDIR  copy the local file into GUESTDIR (created); repeatable\n" \
 	"  --reg FILE.reg          merge a regedit file into HKLM\\SOFTWARE or HKLM\\SYSTEM\n" \
 	"                          (CurrentControlSet = the live control set); repeatable\n" \
-	"  --hostname NAME         ComputerName and Tcpip Hostname in SYSTEM\n\n"
+	"  --hostname NAME         ComputerName and Tcpip Hostname in SYSTEM\n" \
+	"  --admin-password P      the built-in Administrator's password, set offline in\n" \
+	"                          the SAM hive, and the account enabled\n\n"
 
 #define BACKEND_USAGE \
 	"  --backend native|guestfs  how the NTFS volume is edited: native = libntfs-3g\n" \
@@ -83,6 +85,7 @@ enum {
 	OPT_COPY_IN,
 	OPT_REG,
 	OPT_HOSTNAME,
+	OPT_ADMIN_PASSWORD,
 	OPT_BACKEND = 1100,
 	OPT_SANDBOX,
 };
@@ -93,7 +96,8 @@ enum {
 	{ "unattend", required_argument, NULL, OPT_UNATTEND }, \
 	{ "copy-in", required_argument, NULL, OPT_COPY_IN }, \
 	{ "reg", required_argument, NULL, OPT_REG }, \
-	{ "hostname", required_argument, NULL, OPT_HOSTNAME }
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME }, \
+	{ "admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD }
 
 #define BACKEND_OPTIONS \
 	{ "backend", required_argument, NULL, OPT_BACKEND }, \

@@ -35,6 +35,7 @@ void cli_edits_json(struct json *j, const struct bw_edit_result *res)
 	json_ku64(j, "bcd_devices_patched", res->bcd.bcd_devices_patched);
 	json_ku64(j, "bcd_devices_unknown", res->bcd.bcd_devices_unknown);
 	json_ku64(j, "mounted_devices_patched", res->mounted.mounted_patched);
+	json_kbool(j, "admin_password_set", res->admin_password_set);
 	json_key(j, "setup_pending");
 	if (res->setup_pending < 0)
 		json_null(j);

@@ -85,7 +85,9 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 		return bw_seterr(err, BW_EUSAGE, NULL, "--base-url must not be empty");
 	/* The box writer's own checks (credentials, memory), on a dry run. */
 	struct bw_box_opts bo = { .memory_mb = o->memory_mb, .cpus = o->cpus,
-				  .winrm_user = o->winrm_user, .winrm_password = o->winrm_password,
+				  .winrm_user = o->winrm_user,
+				  .winrm_password = o->winrm_password ? o->winrm_password
+								      : o->edits.admin_password,
 				  .hardware_uuid = p->hwuuid[0] ? p->hwuuid : NULL,
 				  .mac = "080027000001" };
 	char *vf = NULL;
@@ -339,7 +341,9 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		.vmdk_path = vmdk, .disk_capacity = p.size, .vm_name = BW_BOX_DEFAULT_VM_NAME,
 		.memory_mb = o->memory_mb, .cpus = o->cpus,
 		.hardware_uuid = p.hwuuid[0] ? p.hwuuid : NULL,
-		.winrm_user = o->winrm_user, .winrm_password = o->winrm_password, .gzip = o->gzip,
+		.winrm_user = o->winrm_user, .gzip = o->gzip,
+		/* The password the image now has, unless told otherwise. */
+		.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
 	};
 	if ((r = work_check_stop(&w, o->input, err)) != 0 ||
 	    (r = work_output(&w, o->output, &tmpbox, err)) != 0 ||

@@ -17,6 +17,7 @@
 #define UNATTEND_PATH UNATTEND_DIR "\\unattend.xml"
 #define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
 #define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
+#define SAM_PATH "\\Windows\\System32\\config\\SAM"
 #define BCD_PATH "\\Boot\\BCD"
 /* A SetupComplete.cmd is a script, not a payload: cap what we read. */
 #define SETUP_COMPLETE_MAX (16u << 20)
@@ -170,7 +171,61 @@ static int fix_boot_chain(struct bw_guest *g, struct job_work *w, const char *sy
 	return r;
 }
 
-static int hive_step(struct bw_guest *g, struct job_work *w, const struct bw_edits *ed,
+/*
+ * Messages of the hive code name the file it was given: the job's working
+ * copy.  Say which hive of which image it is instead.
+ */
+static int relabel(int r, struct bw_error *err, const char *local, const char *image,
+		   const char *winpath)
+{
+	size_t n = strlen(local);
+	if (r == 0 || strncmp(err->msg, local, n) != 0)
+		return r;
+	char rest[BW_ERROR_MSG_MAX];
+	snprintf(rest, sizeof rest, "%s", err->msg + n);
+	return bw_seterr(err, r, image, "%s%s", winpath, rest);
+}
+
+/* The Administrator's password in the SAM; SYSTEM (as edited) gives the
+ * boot key that opens it. */
+static int set_admin_password(struct bw_guest *g, struct job_work *w, const char *image,
+			      const char *sys, const char *password,
+			      struct bw_edit_result *res, struct bw_error *err)
+{
+	const char *sam;
+	int r = work_path(w, "SAM.edit", &sam, err);
+	if (r == 0)
+		r = bw_guest_download(g, SAM_PATH, sam, err);
+	if (r == BW_ENOTFOUND)
+		return bw_seterr(err, BW_EUNSUPPORTED, image,
+				 "%s: no SAM hive: --admin-password cannot be set offline", SAM_PATH);
+	if (r)
+		return r;
+	struct bw_sam_password req = { .rid = BW_SAM_RID_ADMINISTRATOR, .password = password,
+				       .enable = 1 };
+	struct bw_sam_report rep;
+	r = bw_sam_set_password(sam, sys, &req, &rep, err);
+	/* A SAM or boot key that is not there is the image's lack, not a
+	 * failure of ours. */
+	if (r == BW_ENOTFOUND)
+		err->code = r = BW_EUNSUPPORTED;
+	r = relabel(relabel(r, err, sam, image, SAM_PATH), err, sys, image, SYSTEM_PATH);
+	if (r == 0)
+		r = bw_guest_upload(g, sam, SAM_PATH, err);
+	if (r == 0) {
+		res->admin_password_set = 1;
+		res->sam_key_revision = rep.key_revision;
+	}
+	return r;
+}
+
+static int hive_edits(struct bw_guest *g, struct job_work *w, const char *image,
+		      const char *sys, const char *sw, const struct bw_edits *ed,
+		      const struct job_fixups *fx, struct bw_edit_result *res,
+		      struct bw_error *err);
+
+static int hive_step(struct bw_guest *g, struct job_work *w, const char *image,
+		     const struct bw_edits *ed,
 		     const struct job_fixups *fx, struct bw_edit_result *res,
 		     struct bw_error *err)
 {
@@ -186,7 +241,21 @@ static int hive_step(struct bw_guest *g, struct job_work *w, const struct bw_edi
 		r = check_hives(sys, sw, err);
 	if (r)
 		return r;
+	r = hive_edits(g, w, image, sys, sw, ed, fx, res, err);
+	return relabel(relabel(r, err, sys, image, SYSTEM_PATH), err, sw, image, SOFTWARE_PATH);
+}
+
+static int hive_edits(struct bw_guest *g, struct job_work *w, const char *image,
+		      const char *sys, const char *sw, const struct bw_edits *ed,
+		      const struct job_fixups *fx, struct bw_edit_result *res,
+		      struct bw_error *err)
+{
+	int r;
 	read_system_facts(sys, res);
+	/* First the edit most likely to be refused (a SAM we do not
+	 * understand), before anything is uploaded. */
+	if (ed->admin_password && (r = set_admin_password(g, w, image, sys, ed->admin_password, res, err)) != 0)
+		return r;
 	int moved = fx && (fx->old_loc.disk_signature != fx->new_loc.disk_signature ||
 			   fx->old_loc.part_offset != fx->new_loc.part_offset);
 	if (moved && (r = fix_boot_chain(g, w, sys, fx, res, err)) != 0)
@@ -202,9 +271,9 @@ static int hive_step(struct bw_guest *g, struct job_work *w, const struct bw_edi
 			r = bw_guest_upload(g, sw, SOFTWARE_PATH, err);
 		if (r)
 			return r;
-	} else if (!moved) {
-		return 0;
 	}
+	if (!moved && !ed->winrm && !ed->hostname && !ed->nreg)
+		return 0;
 	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
 }
 
@@ -278,7 +347,7 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 	res->windows_partition = im->m.vols[im->m.win_vol].part;
 	int r = work_check_stop(w, im->m.file, err);
 	if (r == 0)
-		r = hive_step(g, w, ed, fx, res, err);
+		r = hive_step(g, w, im->m.file, ed, fx, res, err);
 	if (r == 0 && ed->setup_complete) {
 		if (res->setup_pending == 0)
 			work_warn(w, "setup-done",

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/utf16.h"
 #include "job/job_internal.h"
 
 int job_check_backend(const struct bw_backend_opts *bo, struct bw_error *err)
@@ -41,7 +42,7 @@ static int readable_file(const char *path, const char *what, struct bw_error *er
 int job_edits_any(const struct bw_edits *ed)
 {
 	return ed->winrm || ed->setup_complete || ed->unattend || ed->hostname ||
-	       ed->ncopy || ed->nreg;
+	       ed->ncopy || ed->nreg || ed->admin_password;
 }
 
 int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err)
@@ -53,7 +54,18 @@ int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err
 		return bw_seterr(err, BW_EUSAGE, NULL, "edit lists given without their items");
 	if (require && !job_edits_any(ed))
 		return bw_seterr(err, BW_EUSAGE, NULL,
-				 "no edit given (--winrm, --setup-complete, --unattend, --copy-in, --reg, --hostname)");
+				 "no edit given (--winrm, --setup-complete, --unattend, --copy-in, --reg, --hostname, --admin-password)");
+	if (ed->admin_password) {
+		size_t n = strlen(ed->admin_password);
+		if (n == 0 || n > BW_SAM_MAX_PASSWORD || !bw_utf8_valid(ed->admin_password, n, NULL))
+			return bw_seterr(err, BW_EUSAGE, NULL,
+					 "--admin-password: expected 1 to %d bytes of UTF-8 text",
+					 BW_SAM_MAX_PASSWORD);
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)ed->admin_password[i] < 0x20 || ed->admin_password[i] == 0x7f)
+				return bw_seterr(err, BW_EUSAGE, NULL,
+						 "--admin-password: control characters are not allowed");
+	}
 	if (ed->hostname && bw_win_hostname_check(ed->hostname, err) != 0) {
 		err->code = BW_EUSAGE;
 		return BW_EUSAGE;
