@@ -40,6 +40,36 @@ int bw_mbr_parse(const uint8_t sector[512], uint64_t disk_size,
 /* Encode MBR into a 512-byte sector (boot code, signature, entries, 0x55AA). */
 void bw_mbr_encode(const struct bw_mbr *mbr, uint8_t sector[512]);
 
+/* ---- the MBR layout plan of build (DESIGN.md "Disk layouts") --------- */
+
+#define BW_PLAN_ALIGN_LBA 2048u      /* 1 MiB, as Windows aligns */
+
+/*
+ * Where build puts each partition of an MBR disk on the new disk of
+ * NEW_SIZE bytes.  WIN_PART is the Windows partition, BOOT_PART the active
+ * one that holds bootmgr and \Boot\BCD (1-based; equal for a one-partition
+ * image).  The rules:
+ *  - one partition: Windows moves to 1 MiB and fills the disk;
+ *  - "System Reserved" + Windows: the boot partition stays where it is
+ *    when it starts on a 1 MiB boundary, else it moves to 1 MiB, keeping
+ *    its size; Windows stays when it is aligned and nothing before it
+ *    moved, else it goes to the first 1 MiB boundary after the boot
+ *    partition; it grows (or shrinks) to the end of the disk;
+ *  - anything else (another partition, the boot partition after Windows)
+ *    is BW_EUNSUPPORTED naming what was found.
+ * The new table keeps the source's boot code, signature, slots, types and
+ * status bytes.  Returns 0, BW_EUNSUPPORTED or BW_EINVAL (a disk too small
+ * or past MBR's 2 TiB).
+ */
+struct bw_mbr_plan {
+	struct bw_mbr mbr;                 /* the new table */
+	int win_part, boot_part;           /* 1-based slots, as given */
+	uint64_t old_offset[4], new_offset[4];   /* bytes, per slot; 0 unused */
+	uint64_t old_size[4], new_size[4];
+};
+int bw_mbr_plan(const struct bw_mbr *src, int win_part, int boot_part, uint64_t new_size,
+		const char *file, struct bw_mbr_plan *out, struct bw_error *err);
+
 /* ---- GPT ------------------------------------------------------------ */
 
 /* Caps checked before anything is allocated (against fuzzed headers). */

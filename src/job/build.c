@@ -19,8 +19,6 @@
 #include "common/uuid.h"
 #include "job/job_internal.h"
 
-#define BUILD_PART_START_LBA 2048u          /* 1 MiB, as Windows aligns */
-#define BUILD_PART_OFFSET ((uint64_t)BUILD_PART_START_LBA * 512)
 #define MIB (UINT64_C(1) << 20)
 
 /* Everything the options decide, worked out before any I/O. */
@@ -132,77 +130,113 @@ static int plan_size(const struct bw_image_model *m, struct build_plan *p, struc
 	return 0;
 }
 
-/* Refuse what one active Windows partition cannot boot. */
-static int check_layout(const struct bw_image *im, struct bw_error *err)
+/* The volume index of the MBR slot PART, -1 if none. */
+static int vol_of_part(const struct bw_image_model *m, int part)
+{
+	for (int i = 0; i < m->nvols; i++)
+		if (m->vols[i].part == part)
+			return i;
+	return -1;
+}
+
+/* The partition that boots (the active one, holding bootmgr and the BCD)
+ * and where every partition goes (part's plan). */
+static int plan_layout(const struct bw_image *im, uint64_t size, struct bw_mbr_plan *plan,
+		       int *boot_vol, struct bw_error *err)
 {
 	const struct bw_image_model *m = &im->m;
 	const struct bw_image_volume *wv = &m->vols[m->win_vol];
 	int active = image_active_part(m);
-	if (active != wv->part)
+	if (active == 0)
 		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
-				 "the active partition is %d but Windows is on partition %d (a \"System Reserved\" layout): build cannot merge them yet",
+				 "no partition is marked active: the BIOS boot code would find nothing to boot");
+	int bv = vol_of_part(m, active);
+	if (bv < 0 || !m->vols[bv].is_ntfs || !m->vols[bv].has_bootmgr || !m->vols[bv].has_bcd)
+		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+				 active == wv->part
+				 ? "the Windows partition %d is active but lacks \\bootmgr or \\Boot\\BCD: it cannot boot alone"
+				 : "the active partition %d holds no \\bootmgr and \\Boot\\BCD (Windows is on partition %d): nothing would boot",
 				 active, wv->part);
-	if (!wv->has_bootmgr || !wv->has_bcd)
-		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
-				 "the Windows partition lacks \\bootmgr or \\Boot\\BCD: it cannot boot alone");
-	return 0;
+	*boot_vol = bv;
+	return bw_mbr_plan(&m->mbr, wv->part, active, size, m->file, plan, err);
+}
+
+/* The (signature, offset) identities that change, for the BCD and
+ * MountedDevices. */
+static void plan_fixups(const struct bw_image_model *m, const struct bw_mbr_plan *plan,
+			int boot_vol, struct job_fixups *fx)
+{
+	memset(fx, 0, sizeof *fx);
+	fx->bcd_vol = boot_vol;
+	int slots[2] = { plan->boot_part, plan->win_part };
+	for (int k = 0; k < 2; k++) {
+		int i = slots[k] - 1;
+		if (k == 1 && plan->win_part == plan->boot_part)
+			break;
+		if (plan->old_offset[i] == plan->new_offset[i] &&
+		    m->mbr.signature == plan->mbr.signature)
+			continue;
+		fx->old_loc[fx->nmoves] = (struct bw_win_location){ m->mbr.signature, plan->old_offset[i] };
+		fx->new_loc[fx->nmoves] = (struct bw_win_location){ plan->mbr.signature, plan->new_offset[i] };
+		fx->nmoves++;
+	}
 }
 
 /* Working files, resize, edits and boot-chain fix-ups in one session. */
 static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
-		      const struct bw_job_hooks *h, struct job_work *w, uint64_t new_part,
-		      struct bw_mbr *mbr, struct bw_build_result *res, struct bw_error *err)
+		      const struct bw_job_hooks *h, struct job_work *w, uint64_t size,
+		      struct bw_mbr_plan *plan, struct bw_build_result *res, struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
 	int r = job_volumes_prepare(im, w, err);
 	if (r)
 		return r;
-	/* Grow the working files now (the appliance sizes drives at launch);
-	 * which one is Windows is known only inside the session, so every
-	 * NTFS file that is smaller gets the new size, and only the Windows
-	 * one is used. */
+	/* Grow the working files now (the appliance sizes drives at launch):
+	 * which one is Windows, and so its new size, is known only inside
+	 * the session, so every NTFS file gets room for the largest it can
+	 * become; after the session each is cut to its planned size. */
+	uint64_t room = size - (uint64_t)BW_PLAN_ALIGN_LBA * 512;
 	for (int i = 0; i < m->nvols; i++)
-		if (im->workfile[i] && new_part > m->vols[i].size &&
-		    truncate(im->workfile[i], (off_t)new_part) != 0)
+		if (im->workfile[i] && room > m->vols[i].size &&
+		    truncate(im->workfile[i], (off_t)room) != 0)
 			return bw_seterr(err, BW_EIO, im->workfile[i], "cannot grow to %llu bytes: %s",
-					 (unsigned long long)new_part, strerror(errno));
+					 (unsigned long long)room, strerror(errno));
 	struct bw_guest *g;
 	r = job_session_start(im, &o->backend, h, &g, err);
 	if (r)
 		return r;
 	const struct bw_image_volume *wv = &m->vols[m->win_vol];
-	r = check_layout(im, err);
+	int boot_vol = -1;
+	r = plan_layout(im, size, plan, &boot_vol, err);
 	if (r == 0)
 		r = work_check_stop(w, m->file, err);
 	if (r)
 		return job_session_end(g, r, err);
+	uint64_t win_new = plan->new_size[wv->part - 1];
+	uint64_t file_size = wv->size > room ? wv->size : room;
 	/* A volume Windows marked for chkdsk keeps that request: ntfsresize
 	 * is told to go on (--force) and the flag is not cleared after it. */
 	unsigned rflags = wv->st.dirty ? BW_GUEST_RESIZE_FORCE
 				       : o->chkdsk ? 0 : BW_GUEST_RESIZE_CLEAR_DIRTY;
-	r = bw_guest_resize(g, new_part < wv->size ? new_part : 0, rflags, err);
+	r = bw_guest_resize(g, win_new < file_size ? win_new : 0, rflags, err);
 	if (r == 0 && o->new_signature) {
 		uint32_t sig = 0;
 		while (r == 0 && (sig == 0 || sig == m->mbr.signature))
 			if (bw_random_bytes(&sig, sizeof sig) != 0)
 				r = bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the disk signature: %s",
 					      strerror(errno));
-		mbr->signature = sig;
+		plan->mbr.signature = sig;
 	}
-	struct job_fixups fx = {
-		.old_loc = { m->mbr.signature, wv->offset },
-		.new_loc = { mbr->signature, BUILD_PART_OFFSET },
-	};
+	struct job_fixups fx;
+	plan_fixups(m, plan, boot_vol, &fx);
 	res->old_partition_offset = wv->offset;
 	if (r == 0)
 		r = job_session_edit(g, im, w, &o->edits, &fx, &res->edits, err);
-	if (r == 0 && res->edits.bcd.bcd_devices_unknown &&
-	    (fx.old_loc.part_offset != fx.new_loc.part_offset ||
-	     fx.old_loc.disk_signature != fx.new_loc.disk_signature))
+	if (r == 0 && res->edits.bcd.bcd_devices_unknown && fx.nmoves)
 		work_warn(w, "bcd-devices-unknown",
-			  "%s: Windows moved from (signature 0x%08x, offset %llu) to (0x%08x, %llu), and %u BCD device element(s) of kinds boxwright cannot decode were left as they are: if one names the Windows partition, the box will not boot (see inspect)",
-			  m->file, fx.old_loc.disk_signature, (unsigned long long)fx.old_loc.part_offset,
-			  fx.new_loc.disk_signature, (unsigned long long)fx.new_loc.part_offset,
+			  "%s: %zu partition(s) changed identity (Windows from signature 0x%08x, offset %llu to 0x%08x, %llu), and %u BCD device element(s) of kinds boxwright cannot decode were left as they are: if one names a moved partition, the box will not boot (see inspect)",
+			  m->file, fx.nmoves, m->mbr.signature, (unsigned long long)wv->offset,
+			  plan->mbr.signature, (unsigned long long)plan->new_offset[wv->part - 1],
 			  res->edits.bcd.bcd_devices_unknown);
 	if (r == 0 && (res->edits.has_ide == 0 || res->edits.has_nic == 0))
 		work_warn(w, "drivers-missing",
@@ -213,18 +247,21 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 	return job_session_end(g, r, err);
 }
 
-/* The partition file at its final size with hidden sectors = its new start. */
-static int finish_partition(const char *wf, uint64_t old_size, uint64_t new_part,
-			    struct job_work *w, struct bw_error *err)
+/* A partition file at its planned size, with hidden sectors = its new
+ * start when it moved. */
+static int finish_partition(const char *wf, uint64_t size, uint64_t old_offset,
+			    uint64_t new_offset, struct job_work *w, struct bw_error *err)
 {
-	if (new_part < old_size && truncate(wf, (off_t)new_part) != 0)
-		return bw_seterr(err, BW_EIO, wf, "cannot shrink to %llu bytes: %s",
-				 (unsigned long long)new_part, strerror(errno));
+	if (truncate(wf, (off_t)size) != 0)
+		return bw_seterr(err, BW_EIO, wf, "cannot cut to %llu bytes: %s",
+				 (unsigned long long)size, strerror(errno));
+	if (old_offset == new_offset)
+		return 0;
 	int fd = open(wf, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return bw_seterr(err, BW_EIO, wf, "cannot open: %s", strerror(errno));
 	int backup = 0;
-	int r = bw_ntfs_set_hidden_sectors(fd, new_part, BUILD_PART_START_LBA, wf, &backup, err);
+	int r = bw_ntfs_set_hidden_sectors(fd, size, (uint32_t)(new_offset / 512), wf, &backup, err);
 	if (close(fd) != 0 && r == 0)
 		r = bw_seterr(err, BW_EIO, wf, "cannot close: %s", strerror(errno));
 	if (r == 0 && !backup)
@@ -233,49 +270,64 @@ static int finish_partition(const char *wf, uint64_t old_size, uint64_t new_part
 	return r;
 }
 
-/* The VMDK of [MBR | zero gap | partition], free clusters as zeros. */
-static int write_disk(const char *wf, uint64_t new_part, const struct bw_mbr *mbr,
+/* One partition file into the disk writer at its new offset, free
+ * clusters as zeros. */
+static int copy_partition(const char *wf, uint64_t size, uint64_t offset, struct bw_writer *wr,
+			  struct job_work *w, struct bw_build_result *res, struct bw_error *err)
+{
+	struct bw_disk *work = NULL;
+	struct bw_ntfs *vol = NULL;
+	int r = bw_disk_open(wf, &work, err);
+	if (r == 0)
+		r = bw_ntfs_open(work, 0, size, &vol, err);
+	if (r == 0) {
+		struct bw_copy_region reg = { .offset = 0, .size = size, .ntfs = vol };
+		struct bw_copy_opts co = { .regions = &reg, .nregions = 1, .out_offset = offset };
+		work_copy_opts(w, "build", &co);
+		struct bw_copy_stats st;
+		r = bw_copy(work, wr, &co, &st, err);
+		res->bytes_read += st.read;
+		res->bytes_skipped_free += st.skipped;
+	}
+	bw_ntfs_close(vol);
+	bw_disk_close(work);
+	return r;
+}
+
+/* The VMDK of [MBR | zero gaps | partitions in disk order]. */
+static int write_disk(const struct bw_image *im, const struct bw_mbr_plan *plan,
 		      const struct bw_build_opts *o, uint64_t size, const char *vmdk,
 		      struct job_work *w, struct bw_build_result *res, struct bw_error *err)
 {
-	struct bw_disk *work = NULL;
-	struct bw_ntfs *wvol = NULL;
 	struct bw_writer *wr = NULL;
-	struct bw_mbr out = *mbr;
-	memset(out.part, 0, sizeof out.part);
-	out.part[0] = (struct bw_mbr_entry){ .status = 0x80, .type = BW_MBR_TYPE_NTFS,
-					     .lba_start = BUILD_PART_START_LBA,
-					     .sectors = (uint32_t)(new_part / 512) };
 	uint8_t sector[512];
-	bw_mbr_encode(&out, sector);
+	bw_mbr_encode(&plan->mbr, sector);
 	struct bw_writer_opts wo = { .format = BW_WRITE_VMDK_STREAM, .size = size,
 				     .compress_level = o->compress_level, .threads = o->threads,
 				     .adapter_type = "ide", .scratch = 1 };
-	int r = bw_disk_open(wf, &work, err);
-	if (r == 0)
-		r = bw_ntfs_open(work, 0, new_part, &wvol, err);
-	if (r == 0)
-		r = bw_writer_open(vmdk, &wo, &wr, err);
+	int r = bw_writer_open(vmdk, &wo, &wr, err);
 	if (r == 0)
 		r = bw_writer_write(wr, sector, sizeof sector, 0, err);
-	if (r)
-		goto out;
-	struct bw_copy_region reg = { .offset = 0, .size = new_part, .ntfs = wvol };
-	struct bw_copy_opts co = { .regions = &reg, .nregions = 1, .out_offset = BUILD_PART_OFFSET };
-	work_copy_opts(w, "build", &co);
-	struct bw_copy_stats st;
-	r = bw_copy(work, wr, &co, &st, err);
-	if (r)
-		goto out;
-	res->bytes_read = st.read;
-	res->bytes_skipped_free = st.skipped;
-	struct bw_writer *wf2 = wr;
-	wr = NULL;
-	r = bw_writer_finish(wf2, err);
-out:
+	/* In increasing offset order, as the writer takes data. */
+	int order[2] = { plan->boot_part, plan->win_part };
+	if (plan->new_offset[order[0] - 1] > plan->new_offset[order[1] - 1]) {
+		order[0] = plan->win_part;
+		order[1] = plan->boot_part;
+	}
+	for (int k = 0; r == 0 && k < 2; k++) {
+		int slot = order[k] - 1;
+		if (k == 1 && order[1] == order[0])
+			break;
+		int v = vol_of_part(&im->m, order[k]);
+		r = copy_partition(im->workfile[v], plan->new_size[slot], plan->new_offset[slot], wr, w,
+				   res, err);
+	}
+	if (r == 0) {
+		struct bw_writer *wf = wr;
+		wr = NULL;
+		r = bw_writer_finish(wf, err);
+	}
 	bw_writer_abort(wr);
-	bw_ntfs_close(wvol);
-	bw_disk_close(work);
 	return r;
 }
 
@@ -322,17 +374,19 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	}
 	if ((r = plan_size(&im->m, &p, err)) != 0)
 		goto out;
-	uint64_t new_part = p.size - BUILD_PART_OFFSET;
-	struct bw_mbr mbr = im->m.mbr;
-	r = build_edit(im, o, h, &w, new_part, &mbr, res, err);
+	struct bw_mbr_plan plan;
+	r = build_edit(im, o, h, &w, p.size, &plan, res, err);
 	if (r)
 		goto out;
-	int wi = im->m.win_vol;
-	const char *wf = im->workfile[wi];
-	if ((r = finish_partition(wf, im->m.vols[wi].size, new_part, &w, err)) != 0 ||
-	    (r = work_check_stop(&w, o->input, err)) != 0 ||
+	for (int i = 0; i < 4 && r == 0; i++) {
+		int v = plan.new_size[i] ? vol_of_part(&im->m, i + 1) : -1;
+		if (v >= 0)
+			r = finish_partition(im->workfile[v], plan.new_size[i], plan.old_offset[i],
+					     plan.new_offset[i], &w, err);
+	}
+	if (r != 0 || (r = work_check_stop(&w, o->input, err)) != 0 ||
 	    (r = work_path(&w, "box-disk001.vmdk", &vmdk, err)) != 0 ||
-	    (r = write_disk(wf, new_part, &mbr, o, p.size, vmdk, &w, res, err)) != 0)
+	    (r = write_disk(im, &plan, o, p.size, vmdk, &w, res, err)) != 0)
 		goto out;
 	/* The working partition files are done with: delete them while the
 	 * box is written (the last close is where their space is freed). */
@@ -355,8 +409,8 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	struct stat so;
 	res->box_size = stat(o->output, &so) == 0 ? (uint64_t)so.st_size : 0;
 	res->disk_size = p.size;
-	res->disk_signature = mbr.signature;
-	res->partition_offset = BUILD_PART_OFFSET;
+	res->disk_signature = plan.mbr.signature;
+	res->partition_offset = plan.new_offset[plan.win_part - 1];
 	snprintf(res->hardware_uuid, sizeof res->hardware_uuid, "%s", p.hwuuid);
 	res->backend = bw_guest_kind_name(o->backend.kind);
 out:

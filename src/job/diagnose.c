@@ -168,11 +168,17 @@ void bw_image_diagnose(struct bw_image *im)
 	const struct bw_image_volume *w = &m->vols[m->win_vol];
 	if (m->has_mbr) {
 		int active = image_active_part(m);
+		const struct bw_image_volume *av = NULL;
+		for (int i = 0; i < m->nvols; i++)
+			if (active && m->vols[i].part == active)
+				av = &m->vols[i];
 		if (active == 0)
 			diag(m, "no-active-partition", "no partition is marked active: the BIOS MBR code has nothing to boot");
-		else if (active != w->part)
-			diag(m, "active-not-windows",
-			     "the active partition is %d but Windows is on partition %d (a \"System Reserved\" layout): build cannot merge them yet",
+		else if (active != w->part && (!av || !av->has_bootmgr || !av->has_bcd))
+			/* A "System Reserved" partition is fine when it
+			 * holds what the boot code looks for. */
+			diag(m, "active-not-bootable",
+			     "the active partition is %d but it holds no \\bootmgr and \\Boot\\BCD, and Windows is on partition %d: nothing would boot",
 			     active, w->part);
 	}
 	if (m->boot_vol < 0 || !m->vols[m->boot_vol].has_bootmgr)

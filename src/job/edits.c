@@ -153,21 +153,44 @@ static void read_system_facts(const char *sys, struct bw_edit_result *res)
 	}
 }
 
-/* The boot chain names the partition by (signature, offset). */
-static int fix_boot_chain(struct bw_guest *g, struct job_work *w, const char *sys,
-			  const struct job_fixups *fx, struct bw_edit_result *res,
-			  struct bw_error *err)
+/* The boot chain names partitions by (signature, offset): the BCD on the
+ * boot volume, MountedDevices in SYSTEM (of the current, Windows,
+ * volume).  Each moved partition is one pass over both. */
+static int fix_boot_chain(struct bw_guest *g, struct bw_image *im, struct job_work *w,
+			  const char *sys, const struct job_fixups *fx,
+			  struct bw_edit_result *res, struct bw_error *err)
 {
+	/* A pass must not find what an earlier one wrote. */
+	for (size_t i = 0; i < fx->nmoves; i++)
+		for (size_t k = 0; k < fx->nmoves; k++)
+			if (i != k && fx->new_loc[i].disk_signature == fx->old_loc[k].disk_signature &&
+			    fx->new_loc[i].part_offset == fx->old_loc[k].part_offset)
+				return bw_seterr(err, BW_EUNSUPPORTED, im->m.file,
+						 "a partition would move to where another one was (offset %llu): the boot chain cannot be fixed",
+						 (unsigned long long)fx->new_loc[i].part_offset);
 	const char *bcd;
+	int win_idx = im->guest_idx[im->m.win_vol], bcd_idx = im->guest_idx[fx->bcd_vol];
 	int r = work_path(w, "BCD.edit", &bcd, err);
+	if (r == 0 && bcd_idx != win_idx)
+		r = bw_guest_use(g, (size_t)bcd_idx, err);
 	if (r == 0)
 		r = bw_guest_download(g, BCD_PATH, bcd, err);
-	if (r == 0)
-		r = bw_win_fix_bcd(bcd, &fx->old_loc, &fx->new_loc, &res->bcd, err);
+	struct bw_win_report rep;
+	for (size_t i = 0; r == 0 && i < fx->nmoves; i++) {
+		r = bw_win_fix_bcd(bcd, &fx->old_loc[i], &fx->new_loc[i], &rep, err);
+		res->bcd.bcd_devices_patched += rep.bcd_devices_patched;
+		/* every pass meets the same undecodable devices */
+		if (rep.bcd_devices_unknown > res->bcd.bcd_devices_unknown)
+			res->bcd.bcd_devices_unknown = rep.bcd_devices_unknown;
+	}
 	if (r == 0)
 		r = bw_guest_upload(g, bcd, BCD_PATH, err);
-	if (r == 0)
-		r = bw_win_fix_mounted_devices(sys, &fx->old_loc, &fx->new_loc, &res->mounted, err);
+	if (r == 0 && bcd_idx != win_idx)
+		r = bw_guest_use(g, (size_t)win_idx, err);
+	for (size_t i = 0; r == 0 && i < fx->nmoves; i++) {
+		r = bw_win_fix_mounted_devices(sys, &fx->old_loc[i], &fx->new_loc[i], &rep, err);
+		res->mounted.mounted_patched += rep.mounted_patched;
+	}
 	return r;
 }
 
@@ -219,12 +242,12 @@ static int set_admin_password(struct bw_guest *g, struct job_work *w, const char
 	return r;
 }
 
-static int hive_edits(struct bw_guest *g, struct job_work *w, const char *image,
+static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
 		      const struct job_fixups *fx, struct bw_edit_result *res,
 		      struct bw_error *err);
 
-static int hive_step(struct bw_guest *g, struct job_work *w, const char *image,
+static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		     const struct bw_edits *ed,
 		     const struct job_fixups *fx, struct bw_edit_result *res,
 		     struct bw_error *err)
@@ -241,24 +264,25 @@ static int hive_step(struct bw_guest *g, struct job_work *w, const char *image,
 		r = check_hives(sys, sw, err);
 	if (r)
 		return r;
-	r = hive_edits(g, w, image, sys, sw, ed, fx, res, err);
-	return relabel(relabel(r, err, sys, image, SYSTEM_PATH), err, sw, image, SOFTWARE_PATH);
+	r = hive_edits(g, im, w, sys, sw, ed, fx, res, err);
+	return relabel(relabel(r, err, sys, im->m.file, SYSTEM_PATH), err, sw, im->m.file,
+		       SOFTWARE_PATH);
 }
 
-static int hive_edits(struct bw_guest *g, struct job_work *w, const char *image,
+static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
 		      const struct job_fixups *fx, struct bw_edit_result *res,
 		      struct bw_error *err)
 {
+	const char *image = im->m.file;
 	int r;
 	read_system_facts(sys, res);
 	/* First the edit most likely to be refused (a SAM we do not
 	 * understand), before anything is uploaded. */
 	if (ed->admin_password && (r = set_admin_password(g, w, image, sys, ed->admin_password, res, err)) != 0)
 		return r;
-	int moved = fx && (fx->old_loc.disk_signature != fx->new_loc.disk_signature ||
-			   fx->old_loc.part_offset != fx->new_loc.part_offset);
-	if (moved && (r = fix_boot_chain(g, w, sys, fx, res, err)) != 0)
+	int moved = fx && fx->nmoves > 0;
+	if (moved && (r = fix_boot_chain(g, im, w, sys, fx, res, err)) != 0)
 		return r;
 	if (ed->winrm || ed->hostname || ed->nreg) {
 		struct bw_win_edits we = { .winrm = ed->winrm, .hostname = ed->hostname,
@@ -347,7 +371,7 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 	res->windows_partition = im->m.vols[im->m.win_vol].part;
 	int r = work_check_stop(w, im->m.file, err);
 	if (r == 0)
-		r = hive_step(g, w, im->m.file, ed, fx, res, err);
+		r = hive_step(g, im, w, ed, fx, res, err);
 	if (r == 0 && ed->setup_complete) {
 		if (res->setup_pending == 0)
 			work_warn(w, "setup-done",

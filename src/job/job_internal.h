@@ -107,9 +107,14 @@ int job_edits_any(const struct bw_edits *ed);
 
 /* ---- the edit session (edits.c) -------------------------------------------- */
 
-/* Boot-chain fix-ups when the partition moves or the signature changes. */
+/* Boot-chain fix-ups when partitions move or the signature changes: one
+ * (old, new) identity per partition that changes (Windows, and a "System
+ * Reserved" one), and the volume whose \Boot\BCD boots. */
+#define JOB_MAX_MOVES 2
 struct job_fixups {
-	struct bw_win_location old_loc, new_loc;
+	size_t nmoves;
+	struct bw_win_location old_loc[JOB_MAX_MOVES], new_loc[JOB_MAX_MOVES];
+	int bcd_vol;                 /* index into the image's volumes */
 };
 
 /* Refuse untrusted volumes; copy each NTFS volume's used clusters. */
