@@ -10,9 +10,10 @@
 static const char build_usage[] =
 	"Usage: boxwright build IMAGE -o NAME.box [OPTIONS] [EDITS...]\n"
 	"Build a Vagrant box (VirtualBox provider) from a Windows Nano Server image,\n"
-	"offline: one active NTFS partition at 1 MiB filling --size, the boot chain\n"
-	"(hidden sectors, BCD, MountedDevices) fixed for it, free space dropped, a\n"
-	"streamOptimized VMDK, box.ovf, metadata.json and a Vagrantfile.\n"
+	"offline: Windows at 1 MiB (after a \"System Reserved\" partition if there is\n"
+	"one) filling --size, the boot chain (hidden sectors, BCD, MountedDevices)\n"
+	"fixed for it, free space dropped, a streamOptimized VMDK, box.ovf,\n"
+	"metadata.json and a Vagrantfile.\n"
 	"\n"
 	"  -o, --output NAME.box    the box to write (appears only when complete)\n"
 	"  --size SIZE              disk size: bytes or with K/M/G/T (default: the input's);\n"
