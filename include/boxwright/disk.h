@@ -26,8 +26,9 @@ int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err);
 /* Accepts NULL. */
 void bw_disk_close(struct bw_disk *d);
 
-/* "raw", "vhd-fixed", "vhd-dynamic", "vhd-differencing",
- * "vmdk-monolithicSparse", "vmdk-streamOptimized" */
+/* "raw", "vhd-fixed", "vhd-dynamic", "vhd-differencing", "vhdx-fixed",
+ * "vhdx-dynamic", "vhdx-differencing", "vmdk-monolithicSparse",
+ * "vmdk-streamOptimized" */
 const char *bw_disk_format(const struct bw_disk *d);
 const char *bw_disk_path(const struct bw_disk *d);
 uint64_t bw_disk_size(const struct bw_disk *d);
