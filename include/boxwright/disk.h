@@ -66,7 +66,7 @@ int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
  *
  * A writer takes the virtual disk in increasing offset order (any chunk
  * sizes; bytes never written read as zero) and builds the container:
- * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized.  The caller
+ * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized, VHDX dynamic.  The caller
  * writes to a temporary name and renames it after bw_writer_finish.
  */
 struct bw_writer;
@@ -76,6 +76,7 @@ enum bw_write_format {
 	BW_WRITE_VHD_DYNAMIC,
 	BW_WRITE_VHD_FIXED,
 	BW_WRITE_VMDK_STREAM,       /* streamOptimized */
+	BW_WRITE_VHDX_DYNAMIC,      /* 1 MiB blocks, no log */
 };
 
 struct bw_writer_opts {

@@ -46,5 +46,6 @@ int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
 extern const struct bw_writer_ops bw_writer_raw_ops;
 extern const struct bw_writer_ops bw_writer_vhd_ops;      /* fixed + dynamic */
 extern const struct bw_writer_ops bw_writer_vmdk_ops;     /* streamOptimized */
+extern const struct bw_writer_ops bw_writer_vhdx_ops;     /* dynamic */
 
 #endif
