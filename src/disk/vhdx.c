@@ -1047,7 +1047,7 @@ static int vhdx_open_image(struct bw_disk *d, const struct vhdx_chain *below,
 	uint8_t sig[8];
 	if (d->file_size < VHDX_HEADER_AREA)
 		return bw_seterr(err, BW_EFORMAT, d->path,
-				 "VHDX truncated: %llu bytes, shorter than its 1 MiB header area",
+				 "VHDX truncated: the file ends at offset %llu, inside its 1 MiB header area",
 				 (unsigned long long)d->file_size);
 	int r = bw_disk_read_file(d, sig, sizeof sig, VHDX_FID_SIGNATURE,
 				  "VHDX file identifier", err);
