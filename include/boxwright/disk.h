@@ -1,7 +1,9 @@
 /*
  * bw_disk: a virtual disk opened by probing its container format.
  * Drivers: raw; VHD fixed, dynamic and differencing (the parent found
- * through the parent locators); VMDK monolithicSparse and streamOptimized.  Reads of unallocated
+ * through the parent locators); VHDX fixed, dynamic and differencing (the
+ * parent through its parent locator; an image with an unreplayed log is
+ * refused); VMDK monolithicSparse and streamOptimized.  Reads of unallocated
  * ranges return zeros; the allocation map says which ranges can hold data
  * so that copies never read unallocated space.
  */
@@ -16,8 +18,8 @@
 struct bw_disk;
 
 /*
- * Open PATH read-only, probing its format (VHD by its footer cookie, else
- * raw).  Everything the driver needs (footer, headers, tables) is validated
+ * Open PATH read-only, probing its format (VHD by its footer cookie, VHDX
+ * by "vhdxfile", VMDK by its magic or descriptor, else raw).  Everything the driver needs (footer, headers, tables) is validated
  * here.  Returns 0, BW_EIO (cannot open/read), BW_EFORMAT (corrupt),
  * BW_EUNSUPPORTED (a kind not handled) or BW_ENOMEM.
  */

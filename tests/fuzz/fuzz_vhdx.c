@@ -5,7 +5,7 @@
  * and 128 KiB, region tables at 192 and 256 KiB, regions 1 MiB aligned),
  * so a plain input would be megabytes of zeros the fuzzer mutates in
  * vain.  The input is instead a run of 4 KiB windows that the harness
- * spreads out into a sparse memfd: windows 0-4 go to the file
+ * spreads out into a sparse file: windows 0-4 go to the file
  * identifier, the two headers and the two region tables; from window 5
  * on, three per MiB, at +0, +32 KiB and +64 KiB of 1 MiB, 2 MiB, ... (a
  * region's table at +0, the BAT's first sector bitmap entry at +32 KiB
@@ -21,6 +21,12 @@
  * after spreading the windows, so that mutations reach what lies past
  * them; when it is set, the CRCs are left as the input has them.
  *
+ * Differencing images get a parent: the input becomes child.vhdx in a
+ * directory of its own (under /dev/shm when there is one), and when
+ * FUZZ_VHDX_PARENT names a file in the same compact form (fuzz-smoke
+ * points it at the dynamic seed), it is spread out once as parent.vhdx
+ * beside it, which the differencing seed's locator names and links to.
+ *
  * The file is opened through bw_disk_open and every range of the
  * allocation map is read, as fuzz_disk.h does for the other readers (its
  * body is repeated here because the file is not the input's bytes).
@@ -29,7 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boxwright/disk.h"
@@ -73,20 +80,9 @@ static uint64_t window_offset(size_t k)
 	return (1 + j / 3) * FUZZ_MiB + (j % 3) * (32 << 10);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Write the compact input DATA out into FD as the file it stands for. */
+static void spread(int fd, const uint8_t *data, size_t size)
 {
-	static int fd = -1;
-	static char path[64];
-	static uint8_t *buf;
-	if (size < 8 || memcmp(data, "vhdxfile", 8) != 0)
-		return 0;
-	if (fd < 0) {
-		fd = memfd_create("bw-fuzz-vhdx", MFD_CLOEXEC);
-		buf = malloc(FUZZ_CHUNK);
-		if (fd < 0 || !buf)
-			abort();
-		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	}
 	if (ftruncate(fd, 0) < 0)
 		abort();
 	size_t k = 0;
@@ -106,6 +102,58 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seal(fd, data, size, 3, window_offset(3), 64 << 10);
 		seal(fd, data, size, 4, window_offset(4), 64 << 10);
 	}
+}
+
+static char dir[64], path[96], parent[96];
+
+static void cleanup(void)
+{
+	unlink(path);
+	unlink(parent);
+	rmdir(dir);
+}
+
+/* The parent named by FUZZ_VHDX_PARENT, spread out once beside the child. */
+static void make_parent(void)
+{
+	const char *src = getenv("FUZZ_VHDX_PARENT");
+	if (!src)
+		return;
+	FILE *f = fopen(src, "rb");
+	static uint8_t in[1 << 20];
+	size_t n = f ? fread(in, 1, sizeof in, f) : 0;
+	if (!f || ferror(f))
+		abort();
+	fclose(f);
+	int pfd = open(parent, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (pfd < 0)
+		abort();
+	spread(pfd, in, n);
+	close(pfd);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+	static uint8_t *buf;
+	if (size < 8 || memcmp(data, "vhdxfile", 8) != 0)
+		return 0;
+	if (fd < 0) {
+		struct stat st;
+		snprintf(dir, sizeof dir, "%s/bw-fuzz-vhdx.XXXXXX",
+			 stat("/dev/shm", &st) == 0 ? "/dev/shm" : "/tmp");
+		if (!mkdtemp(dir))
+			abort();
+		snprintf(path, sizeof path, "%s/child.vhdx", dir);
+		snprintf(parent, sizeof parent, "%s/parent.vhdx", dir);
+		atexit(cleanup);
+		make_parent();
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		buf = malloc(FUZZ_CHUNK);
+		if (fd < 0 || !buf)
+			abort();
+	}
+	spread(fd, data, size);
 
 	struct bw_disk *d;
 	struct bw_error e;
