@@ -1,7 +1,9 @@
 /*
  * bw_disk: a virtual disk opened by probing its container format.
  * Drivers: raw; VHD fixed, dynamic and differencing (the parent found
- * through the parent locators); VMDK monolithicSparse and streamOptimized.  Reads of unallocated
+ * through the parent locators); VHDX fixed, dynamic and differencing (the
+ * parent through its parent locator; an image with an unreplayed log is
+ * refused); VMDK monolithicSparse and streamOptimized.  Reads of unallocated
  * ranges return zeros; the allocation map says which ranges can hold data
  * so that copies never read unallocated space.
  */
@@ -16,8 +18,8 @@
 struct bw_disk;
 
 /*
- * Open PATH read-only, probing its format (VHD by its footer cookie, else
- * raw).  Everything the driver needs (footer, headers, tables) is validated
+ * Open PATH read-only, probing its format (VHD by its footer cookie, VHDX
+ * by "vhdxfile", VMDK by its magic or descriptor, else raw).  Everything the driver needs (footer, headers, tables) is validated
  * here.  Returns 0, BW_EIO (cannot open/read), BW_EFORMAT (corrupt),
  * BW_EUNSUPPORTED (a kind not handled) or BW_ENOMEM.
  */
@@ -26,8 +28,9 @@ int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err);
 /* Accepts NULL. */
 void bw_disk_close(struct bw_disk *d);
 
-/* "raw", "vhd-fixed", "vhd-dynamic", "vhd-differencing",
- * "vmdk-monolithicSparse", "vmdk-streamOptimized" */
+/* "raw", "vhd-fixed", "vhd-dynamic", "vhd-differencing", "vhdx-fixed",
+ * "vhdx-dynamic", "vhdx-differencing", "vmdk-monolithicSparse",
+ * "vmdk-streamOptimized" */
 const char *bw_disk_format(const struct bw_disk *d);
 const char *bw_disk_path(const struct bw_disk *d);
 uint64_t bw_disk_size(const struct bw_disk *d);
@@ -65,8 +68,8 @@ int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
  *
  * A writer takes the virtual disk in increasing offset order (any chunk
  * sizes; bytes never written read as zero) and builds the container:
- * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized, qcow2 v3 with
- * compressed clusters.  The caller
+ * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized, VHDX dynamic, qcow2
+ * v3 with compressed clusters.  The caller
  * writes to a temporary name and renames it after bw_writer_finish.
  */
 struct bw_writer;
@@ -77,6 +80,7 @@ enum bw_write_format {
 	BW_WRITE_VHD_FIXED,
 	BW_WRITE_VMDK_STREAM,       /* streamOptimized */
 	BW_WRITE_QCOW2,             /* qcow2 v3, compressed clusters */
+	BW_WRITE_VHDX_DYNAMIC,      /* 1 MiB blocks, no log */
 };
 
 struct bw_writer_opts {

@@ -14,6 +14,7 @@
 
 static const struct bw_disk_ops *const drivers[] = {
 	&bw_disk_vhd_ops,
+	&bw_disk_vhdx_ops,
 	&bw_disk_vmdk_ops,
 	&bw_disk_raw_ops,
 };

@@ -44,6 +44,7 @@ int bw_disk_read_file(struct bw_disk *d, void *buf, size_t len, uint64_t off,
 
 extern const struct bw_disk_ops bw_disk_raw_ops;
 extern const struct bw_disk_ops bw_disk_vhd_ops;
+extern const struct bw_disk_ops bw_disk_vhdx_ops;
 extern const struct bw_disk_ops bw_disk_vmdk_ops;
 
 #endif

@@ -17,6 +17,8 @@ int bw_write_format_parse(const char *s, enum bw_write_format *f)
 		*f = BW_WRITE_VHD_DYNAMIC;
 	else if (!strcasecmp(s, "vhd-fixed"))
 		*f = BW_WRITE_VHD_FIXED;
+	else if (!strcasecmp(s, "vhdx"))
+		*f = BW_WRITE_VHDX_DYNAMIC;
 	else if (!strcasecmp(s, "raw") || !strcasecmp(s, "img"))
 		*f = BW_WRITE_RAW;
 	else if (!strcasecmp(s, "qcow2"))
@@ -34,6 +36,7 @@ const char *bw_write_format_name(enum bw_write_format f)
 	case BW_WRITE_VHD_FIXED:   return "vhd-fixed";
 	case BW_WRITE_VMDK_STREAM: return "vmdk-streamOptimized";
 	case BW_WRITE_QCOW2:       return "qcow2";
+	case BW_WRITE_VHDX_DYNAMIC: return "vhdx-dynamic";
 	}
 	return "?";
 }

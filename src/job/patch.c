@@ -16,6 +16,9 @@
 
 static enum bw_write_format same_format(const char *f)
 {
+	/* before "vhd": "vhdx-..." starts with it too */
+	if (!strncmp(f, "vhdx", 4))
+		return BW_WRITE_VHDX_DYNAMIC;
 	if (!strcmp(f, "vhd-fixed"))
 		return BW_WRITE_VHD_FIXED;
 	if (!strncmp(f, "vhd", 3))

@@ -6,6 +6,9 @@ OUTDIR/vmdk/: monolithicSparse, streamOptimized with the GD at the front
 few KiB (8-sector grains, 128-entry grain tables), with one grain table
 or three; a text descriptor.
 OUTDIR/vhd/: a fixed and a dynamic VHD with 4 KiB blocks.
+OUTDIR/vhdx/: a dynamic, a fixed and a differencing VHDX of 4 MiB with
+1 MiB blocks, in fuzz_vhdx.c's compact form (only the 4 KiB windows the
+harness spreads back out to their offsets).
 Layouts follow VMware "Virtual Disk Format 5.0" and the VHD spec; the
 readers' unit tests build the same shapes in C.
 OUTDIR/ntfs/: whole NTFS volumes of 1.5-2 MiB made by mkntfs (ntfs-3g),
@@ -161,6 +164,118 @@ def vhd_dynamic(bs=4096, nblocks=3):
     return f + bytes(h) + bat_bytes + bytes(body) + f
 
 
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def vhdx_guid(text):
+    h = text.split('-')
+    return (struct.pack('<IHH', int(h[0], 16), int(h[1], 16), int(h[2], 16))
+            + bytes.fromhex(h[3] + h[4]))
+
+
+VHDX_WINDOW = 4096
+
+
+def vhdx_window_offset(k):
+    """Where fuzz_vhdx.c puts window K (keep the two in step)."""
+    fixed = (0, 64 << 10, 128 << 10, 192 << 10, 256 << 10)
+    if k < len(fixed):
+        return fixed[k]
+    j = k - len(fixed)
+    return (1 + j // 3) * MIB + (j % 3) * (32 << 10)
+
+
+def vhdx_compact(img):
+    out = bytearray()
+    k = 0
+    while vhdx_window_offset(k) < len(img):
+        off = vhdx_window_offset(k)
+        out += img[off:off + VHDX_WINDOW].ljust(VHDX_WINDOW, b'\0') \
+            if off + VHDX_WINDOW <= len(img) else img[off:]
+        k += 1
+    return bytes(out)
+
+
+MIB = 1 << 20
+
+
+def vhdx(kind):
+    """A 4 MiB VHDX, 1 MiB blocks: log at 1 MiB, metadata at 2, BAT at 3,
+    sector bitmap (differencing) at 4, blocks after."""
+    def seal(b):
+        b[4:8] = bytes(4)
+        b[4:8] = struct.pack('<I', crc32c(bytes(b)))
+    size, bs = 4 * MIB, MIB
+    img = bytearray(9 * MIB)
+    img[0:8] = b'vhdxfile'
+    h = bytearray(4096)
+    h[0:4] = b'head'
+    h[32:48] = bytes(range(16))
+    struct.pack_into('<HHIQ', h, 64, 0, 1, MIB, MIB)
+    for seq, off in ((1, 64 << 10), (2, 128 << 10)):
+        struct.pack_into('<Q', h, 8, seq)
+        seal(h)
+        img[off:off + 4096] = h
+    rt = bytearray(64 << 10)
+    rt[0:4] = b'regi'
+    struct.pack_into('<I', rt, 8, 2)
+    rt[16:48] = vhdx_guid('2DC27766-F623-4200-9D64-115E9BFD4A08') + struct.pack('<QII', 3 * MIB, MIB, 1)
+    rt[48:80] = vhdx_guid('8B7CA206-4790-4B9A-B8FE-575F050F886E') + struct.pack('<QII', 2 * MIB, MIB, 1)
+    seal(rt)
+    img[192 << 10:256 << 10] = rt
+    img[256 << 10:320 << 10] = rt
+    diff = kind == 'diff'
+    flags = {'dynamic': 0, 'fixed': 1, 'diff': 2}[kind]
+    pl = b''
+    if diff:
+        kv = [('parent_linkage', '{03020100-0504-0706-0809-0a0b0c0d0e0f}'),
+              ('relative_path', '.\\parent.vhdx')]
+        pl = bytearray(vhdx_guid('B04AEFB7-D19E-4A81-B789-25B8E9445913') + struct.pack('<HH', 0, len(kv)))
+        text = b''
+        for k, v in kv:
+            ke, ve = k.encode('utf-16-le'), v.encode('utf-16-le')
+            base = 20 + 12 * len(kv) + len(text)
+            pl += struct.pack('<IIHH', base, base + len(ke), len(ke), len(ve))
+            text += ke + ve
+        pl = bytes(pl + text)
+    items = [('CAA16737-FA36-4D43-B3B6-33F0AA44E76B', struct.pack('<II', bs, flags), 4),
+             ('2FA54224-CD1B-4876-B211-5DBED83BF4B8', struct.pack('<Q', size), 6),
+             ('8141BF1D-A96F-4709-BA47-F233A8FAAB5F', struct.pack('<I', 512), 6),
+             ('CDA348C7-445D-4471-9CC9-E9885251C556', struct.pack('<I', 4096), 6),
+             ('BECA12AB-B2E6-4523-93EF-C309E000C746', bytes(16), 6)]
+    if diff:
+        items.append(('A8D35F2D-B30B-454D-ABF7-D3D84834AB0C', pl, 6))
+    m = 2 * MIB
+    img[m:m + 8] = b'metadata'
+    struct.pack_into('<H', img, m + 10, len(items))
+    # Items packed into the window at +64 KiB, 256 bytes apart.
+    for i, (g, data, fl) in enumerate(items):
+        off = (64 << 10) + 256 * i
+        img[m + 32 + 32 * i:m + 64 + 32 * i] = vhdx_guid(g) + struct.pack('<IIII', off, len(data), fl, 0)
+        img[m + off:m + off + len(data)] = data
+    cr = (1 << 23) * 512 // bs
+    states = {'dynamic': (6, 0, 6, 2), 'fixed': (6, 6, 6, 6), 'diff': (6, 7, 0, 2)}[kind]
+    pos = 5 * MIB
+    for b, st in enumerate(states):
+        e = st
+        if st in (6, 7):
+            e |= (pos // MIB) << 20
+            img[pos:pos + 16] = b'block %d data!!!' % b
+            img[pos + (64 << 10):pos + (64 << 10) + 4] = b'more'
+            pos += bs
+        struct.pack_into('<Q', img, 3 * MIB + 8 * b, e)
+    if diff:
+        struct.pack_into('<Q', img, 3 * MIB + 8 * cr, 6 | (4 << 20))
+        img[4 * MIB + 256:4 * MIB + 260] = b'\x0f\xf0\xaa\x55'   # block 1's first sectors
+    return vhdx_compact(bytes(img[:pos]))
+
+
 def ntfs_populate(mnt, variant):
     """Fill the mounted volume MNT; VARIANT picks the letter case and sizes."""
     def put(rel, data):
@@ -313,6 +428,7 @@ def main():
     out = sys.argv[1]
     os.makedirs(os.path.join(out, 'vmdk'), exist_ok=True)
     os.makedirs(os.path.join(out, 'vhd'), exist_ok=True)
+    os.makedirs(os.path.join(out, 'vhdx'), exist_ok=True)
     seeds = {
         'vmdk/mono.vmdk': vmdk('mono'),
         'vmdk/stream.vmdk': vmdk('stream'),
@@ -324,6 +440,9 @@ def main():
                                  b'RW 16 FLAT "seed-flat.vmdk" 0\n').ljust(SEC, b'\n'),
         'vhd/fixed.vhd': vhd_fixed(),
         'vhd/dynamic.vhd': vhd_dynamic(),
+        'vhdx/dynamic.vhdx': vhdx('dynamic'),
+        'vhdx/fixed.vhdx': vhdx('fixed'),
+        'vhdx/diff.vhdx': vhdx('diff'),
     }
     for d in ('mbr', 'bcd', 'hive', 'reg'):
         os.makedirs(os.path.join(out, d), exist_ok=True)
