@@ -258,6 +258,38 @@ struct bw_build_result {
 int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	     struct bw_build_result *res, struct bw_error *err);
 
+/* ---- batch manifests ------------------------------------------------------ */
+
+/*
+ * A JSON Lines manifest of jobs, one object per line:
+ *   {"command":"build","input":"a.vhd","output":"a.box","options":["--winrm"]}
+ * ("edits" is taken for "options").  The options stay command-line words:
+ * a runner hands them to the command (batch runs each job as a child
+ * process of its own).  Relative paths are made relative to the
+ * manifest's directory.
+ */
+#define BW_MANIFEST_MAX_BYTES (16u << 20)
+#define BW_MANIFEST_MAX_JOBS 100000
+#define BW_MANIFEST_MAX_OPTIONS 256
+
+struct bw_manifest_entry {
+	char *command;                 /* "build" or "patch" */
+	char *input, *output;
+	char **options;
+	size_t noptions;
+};
+
+struct bw_manifest {
+	struct bw_manifest_entry *entries;
+	size_t n;
+};
+
+/* Read and check the whole manifest.  Returns 0, BW_EIO, BW_ENOMEM or
+ * BW_EFORMAT naming the file and line (bad JSON, a duplicate key, an
+ * unknown command, a missing input or output, too many jobs). */
+int bw_manifest_read(const char *path, struct bw_manifest **out, struct bw_error *err);
+void bw_manifest_free(struct bw_manifest *mf);
+
 #ifdef __cplusplus
 }
 #endif

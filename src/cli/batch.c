@@ -21,13 +21,9 @@
 #include <unistd.h>
 
 #include "boxwright/box.h"
-#include "box/json_load.h"      /* jansson, with the library's limits */
 #include "cli/cli.h"
 #include "cli/json.h"
 
-#define BATCH_MAX_MANIFEST (16u << 20)
-#define BATCH_MAX_JOBS 100000
-#define BATCH_MAX_OPTIONS 256
 
 static const char batch_usage[] =
 	"Usage: boxwright batch MANIFEST [-j N] [--index I]\n"
@@ -45,149 +41,11 @@ static const char batch_usage[] =
 
 struct job {
 	int index;
-	char *command, *input, *output;
-	char **options;
-	size_t noptions;
+	const struct bw_manifest_entry *e;     /* the manifest's */
 	pid_t pid;
 	double start;
 	char out_path[PATH_MAX], err_path[PATH_MAX];
 };
-
-static void job_free(struct job *j)
-{
-	free(j->command);
-	free(j->input);
-	free(j->output);
-	for (size_t i = 0; i < j->noptions; i++)
-		free(j->options[i]);
-	free(j->options);
-}
-
-/* DIR/PATH unless PATH is absolute; NULL on no memory. */
-static char *job_path(const char *dir, const char *path)
-{
-	if (path[0] == '/' || !dir[0])
-		return strdup(path);
-	size_t n = strlen(dir) + strlen(path) + 2;
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s", dir, path);
-	return p;
-}
-
-static int parse_job(const char *line, size_t len, const char *manifest, int lineno,
-		     const char *dir, struct job *j, struct bw_error *err)
-{
-	json_t *v;
-	char where[PATH_MAX + 32];
-	snprintf(where, sizeof where, "%s:%d", manifest, lineno);
-	int r = box_json_load(line, len, where, &v, err);
-	if (r)
-		return r;
-	/* json_object_get of a non-object, json_string_value of a
-	 * non-string: NULL.  jansson's strings hold no NUL. */
-	const char *c = json_string_value(json_object_get(v, "command")),
-		   *in = json_string_value(json_object_get(v, "input")),
-		   *out = json_string_value(json_object_get(v, "output"));
-	json_t *opts = json_object_get(v, "options");
-	if (!opts)
-		opts = json_object_get(v, "edits");
-	size_t nopts = json_array_size(opts);
-	r = BW_EFORMAT;
-	if (!json_is_object(v) || !c || (strcmp(c, "build") && strcmp(c, "patch"))) {
-		bw_seterr(err, r, where, "expected an object with \"command\": \"build\" or \"patch\"");
-		goto out;
-	}
-	if (!in || !out || !in[0] || !out[0]) {
-		bw_seterr(err, r, where, "expected \"input\" and \"output\" strings");
-		goto out;
-	}
-	if (opts && (!json_is_array(opts) || nopts > BATCH_MAX_OPTIONS)) {
-		bw_seterr(err, r, where, "\"options\" must be an array of at most %d strings", BATCH_MAX_OPTIONS);
-		goto out;
-	}
-	j->command = strdup(c);
-	j->input = job_path(dir, in);
-	j->output = job_path(dir, out);
-	j->options = calloc(nopts + 1, sizeof *j->options);
-	if (!j->command || !j->input || !j->output || !j->options) {
-		r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nopts; i++) {
-		const char *o = json_string_value(json_array_get(opts, i));
-		if (!o) {
-			bw_seterr(err, r, where, "\"options\" item %zu is not a string", i);
-			goto out;
-		}
-		if (!(j->options[j->noptions++] = strdup(o))) {
-			r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
-			goto out;
-		}
-	}
-	r = 0;
-out:
-	json_decref(v);
-	return r;
-}
-
-static int read_manifest(const char *path, struct job **jobs, int *njobs, struct bw_error *err)
-{
-	*jobs = NULL;
-	*njobs = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return bw_seterr(err, BW_EIO, path, "cannot open: %s", strerror(errno));
-	char *text = malloc(BATCH_MAX_MANIFEST + 1);
-	size_t len = text ? fread(text, 1, BATCH_MAX_MANIFEST + 1, f) : 0;
-	int ferr = ferror(f);
-	fclose(f);
-	if (!text || ferr) {
-		free(text);
-		return bw_seterr(err, text ? BW_EIO : BW_ENOMEM, path, "cannot read");
-	}
-	if (len > BATCH_MAX_MANIFEST) {
-		free(text);
-		return bw_seterr(err, BW_EFORMAT, path, "manifest larger than %u bytes", BATCH_MAX_MANIFEST);
-	}
-	char dir[PATH_MAX] = "";
-	const char *slash = strrchr(path, '/');
-	if (slash)
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
-	int r = 0, lineno = 0, cap = 0;
-	for (size_t p = 0; p < len && r == 0;) {
-		size_t e = p;
-		while (e < len && text[e] != '\n')
-			e++;
-		lineno++;
-		size_t q = p;
-		while (q < e && (text[q] == ' ' || text[q] == '\t' || text[q] == '\r'))
-			q++;
-		if (q < e) {
-			if (*njobs >= BATCH_MAX_JOBS) {
-				r = bw_seterr(err, BW_EFORMAT, path, "more than %d jobs", BATCH_MAX_JOBS);
-				break;
-			}
-			if (*njobs == cap) {
-				cap = cap ? cap * 2 : 16;
-				struct job *nj = realloc(*jobs, (size_t)cap * sizeof **jobs);
-				if (!nj) {
-					r = bw_seterr(err, BW_ENOMEM, path, "out of memory");
-					break;
-				}
-				*jobs = nj;
-			}
-			struct job *j = &(*jobs)[*njobs];
-			memset(j, 0, sizeof *j);
-			j->index = *njobs;
-			(*njobs)++;
-			r = parse_job(text + p, e - p, path, lineno, dir, j, err);
-		}
-		p = e + 1;
-	}
-	free(text);
-	return r;
-}
 
 static int job_start(struct job *j, const char *self, const char *dir, struct bw_error *err)
 {
@@ -195,16 +53,16 @@ static int job_start(struct job *j, const char *self, const char *dir, struct bw
 	    (size_t)snprintf(j->err_path, sizeof j->err_path, "%s/job%d.err", dir, j->index) >= sizeof j->err_path)
 		return bw_seterr(err, BW_EIO, dir, "temporary path too long");
 	size_t argc = 0;
-	char **argv = calloc(j->noptions + 10, sizeof *argv);
+	char **argv = calloc(j->e->noptions + 10, sizeof *argv);
 	if (!argv)
 		return bw_seterr(err, BW_ENOMEM, NULL, "out of memory");
 	argv[argc++] = (char *)self;
-	argv[argc++] = j->command;
-	argv[argc++] = j->input;
+	argv[argc++] = j->e->command;
+	argv[argc++] = j->e->input;
 	argv[argc++] = (char *)"-o";
-	argv[argc++] = j->output;
-	for (size_t i = 0; i < j->noptions; i++)
-		argv[argc++] = j->options[i];
+	argv[argc++] = j->e->output;
+	for (size_t i = 0; i < j->e->noptions; i++)
+		argv[argc++] = j->e->options[i];
 	argv[argc++] = (char *)"--quiet";
 	argv[argc++] = (char *)"--json";
 	argv[argc] = NULL;
@@ -252,9 +110,9 @@ static int job_report(struct job *j, int status)
 	json_init(&jj, stdout);
 	json_obj_begin(&jj);
 	json_ki64(&jj, "index", j->index);
-	json_kstr(&jj, "command", j->command);
-	json_kstr(&jj, "input", j->input);
-	json_kstr(&jj, "output", j->output);
+	json_kstr(&jj, "command", j->e->command);
+	json_kstr(&jj, "input", j->e->input);
+	json_kstr(&jj, "output", j->e->output);
 	json_kstr(&jj, "status", code == 0 ? "ok" : "error");
 	json_ki64(&jj, "exit", code);
 	json_kdouble(&jj, "seconds", secs, 3);
@@ -262,8 +120,8 @@ static int job_report(struct job *j, int status)
 		struct stat st;
 		char sha[65];
 		struct bw_error e;
-		json_ku64(&jj, "output_size", stat(j->output, &st) == 0 ? (uint64_t)st.st_size : 0);
-		json_kstr(&jj, "sha256", bw_sha256_file(j->output, sha, &e) == 0 ? sha : NULL);
+		json_ku64(&jj, "output_size", stat(j->e->output, &st) == 0 ? (uint64_t)st.st_size : 0);
+		json_kstr(&jj, "sha256", bw_sha256_file(j->e->output, sha, &e) == 0 ? sha : NULL);
 	} else {
 		char msg[2048];
 		last_line(j->err_path, msg, sizeof msg);
@@ -299,7 +157,7 @@ int cmd_batch(int argc, char **argv)
 			break;
 		case 'i':
 			index = strtol(optarg, &end, 10);
-			if (*end || index < 0 || index >= BATCH_MAX_JOBS)
+			if (*end || index < 0 || index >= BW_MANIFEST_MAX_JOBS)
 				return cli_usage_error("batch", "--index takes a job number, not '%s'", optarg);
 			break;
 		case 'h': fputs(batch_usage, stdout); return EXIT_DONE;
@@ -320,8 +178,13 @@ int cmd_batch(int argc, char **argv)
 	}
 	struct bw_error err;
 	bw_error_clear(&err);
-	struct job *jobs;
-	int njobs, r = read_manifest(argv[optind], &jobs, &njobs, &err);
+	struct bw_manifest *mf = NULL;
+	struct job *jobs = NULL;
+	int njobs = 0, r = bw_manifest_read(argv[optind], &mf, &err);
+	if (r == 0 && !(jobs = calloc(mf->n ? mf->n : 1, sizeof *jobs)))
+		r = bw_seterr(&err, BW_ENOMEM, argv[optind], "out of memory");
+	for (size_t i = 0; r == 0 && i < mf->n; i++)
+		jobs[njobs++] = (struct job){ .index = (int)i, .e = &mf->entries[i] };
 	if (r == 0 && index >= njobs)
 		r = bw_seterr(&err, BW_EINVAL, argv[optind], "job %ld asked for, the manifest has %d", index, njobs);
 	/* The children's stdout and stderr, until each is reported. */
@@ -374,9 +237,8 @@ int cmd_batch(int argc, char **argv)
 				running--;
 			}
 	}
-	for (int i = 0; i < njobs; i++)
-		job_free(&jobs[i]);
 	free(jobs);
+	bw_manifest_free(mf);
 	if (dir[0])
 		rmdir(dir);
 	cli_exit_signalled();

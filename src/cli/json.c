@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/utf8.h"
+#include "boxwright/text.h"
 #include "cli/json.h"
 /* From here json_null is jansson's; this file's is spelt jsonw_null. */
 #undef json_null
@@ -38,62 +38,15 @@ void json_init(struct json *j, FILE *f)
 
 /* ---- strings ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at P (N bytes left), 0 if invalid:
- * no overlong forms, no surrogates, nothing above U+10FFFF (what jansson
- * checks). */
-static size_t jsonw_utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	uint32_t cp, min;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xE0) == 0xC0) {
-		len = 2; cp = p[0] & 0x1Fu; min = 0x80;
-	} else if ((p[0] & 0xF0) == 0xE0) {
-		len = 3; cp = p[0] & 0x0Fu; min = 0x800;
-	} else if ((p[0] & 0xF8) == 0xF0) {
-		len = 4; cp = p[0] & 0x07u; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3Fu);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
 /* S as a jansson string, invalid bytes replaced by U+FFFD. */
 static json_t *jsonw_string(const char *s)
 {
 	json_t *v = json_string(s);
 	if (v)
 		return v;
-	size_t n = strlen(s);
-	if (n > (SIZE_MAX - 1) / 3)
-		return NULL;
-	char *clean = malloc(3 * n + 1);    /* one byte -> at most 3 */
+	char *clean = bw_utf8_sanitize(s, strlen(s));
 	if (!clean)
 		return NULL;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-	for (size_t i = 0; i < n;) {
-		size_t len = jsonw_utf8_len(p + i, n - i);
-		if (len) {
-			memcpy(clean + o, p + i, len);
-			o += len;
-			i += len;
-		} else {
-			o += bw_utf8_put(clean + o, 0xFFFD);
-			i++;
-		}
-	}
-	clean[o] = '\0';
 	v = json_string(clean);
 	free(clean);
 	return v;

@@ -4,10 +4,13 @@
  * OUTN before it is made; nothing here reads past INLEN / LEN.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "boxwright/error.h"
+#include "boxwright/text.h"
 #include "common/bytes.h"
 #include "common/utf16.h"
+#include "common/utf8.h"
 
 #define UTF16_HIGH_FIRST 0xD800u
 #define UTF16_LOW_FIRST  0xDC00u
@@ -193,4 +196,29 @@ int bw_utf8_to_utf16le(const char *s, size_t len, uint8_t *out, size_t outn,
 	}
 	*outlen = o;
 	return ret;
+}
+
+char *bw_utf8_sanitize(const char *s, size_t len)
+{
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = malloc(3 * len + 1);    /* one bad byte -> 3 bytes of U+FFFD */
+	if (!out)
+		return NULL;
+	const uint8_t *p = (const uint8_t *)s;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = bw_utf8_get(p + i, len - i, &cp);
+		if (n) {
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			o += bw_utf8_put(out + o, 0xFFFD);
+			i++;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boxwright/error.h"
+#include "boxwright/text.h"
 #include "common/hex.h"
 #include "common/utf16.h"
 #include "check.h"
@@ -236,8 +237,29 @@ static void test_hex(void)
 	CHECK(bw_hex_encode(b, 4, out, 0) == BW_EINVAL && out[0] == 'Z');
 }
 
+/* bw_utf8_sanitize: valid text kept, each bad byte one U+FFFD. */
+static void test_sanitize(void)
+{
+	static const struct { const char *in; size_t len; const char *want; } cases[] = {
+		{ "plain", 5, "plain" },
+		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+		{ "a\xffb", 3, "a\xef\xbf\xbd" "b" },
+		{ "\xc3", 1, "\xef\xbf\xbd" },                          /* truncated */
+		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" },         /* overlong */
+		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+		{ "", 0, "" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *out = bw_utf8_sanitize(cases[i].in, cases[i].len);
+		CHECK(out && !strcmp(out, cases[i].want));
+		CHECK(out && bw_utf8_valid(out, strlen(out), NULL));
+		free(out);
+	}
+}
+
 int main(void)
 {
+	test_sanitize();
 	test_hex();
 	test_decode_pairs();
 	test_decode_unpaired();
