@@ -243,7 +243,7 @@ static void test_sanitize(void)
 	static const struct { const char *in; size_t len; const char *want; } cases[] = {
 		{ "plain", 5, "plain" },
 		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "caf\xc3\xa9 \xf0\x9f\x98\x80" },
-		{ "a\xffb", 3, "a\xef\xbf\xbd" "b" },
+		{ "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
 		{ "\xc3", 1, "\xef\xbf\xbd" },                          /* truncated */
 		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" },         /* overlong */
 		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
