@@ -40,6 +40,13 @@ int bw_mbr_parse(const uint8_t sector[512], uint64_t disk_size,
 /* Encode MBR into a 512-byte sector (boot code, signature, entries, 0x55AA). */
 void bw_mbr_encode(const struct bw_mbr *mbr, uint8_t sector[512]);
 
+/* The used slot (1-based) that starts at byte OFFSET, 0 if none: what a
+ * BCD device or MountedDevices value names. */
+int bw_mbr_part_at(const struct bw_mbr *mbr, uint64_t offset);
+/* The active slot (1-based; the last one marked, as the BIOS boot code
+ * scans), 0 if none. */
+int bw_mbr_active(const struct bw_mbr *mbr);
+
 /* ---- the MBR layout plan of build (DESIGN.md "Disk layouts") --------- */
 
 #define BW_PLAN_ALIGN_LBA 2048u      /* 1 MiB, as Windows aligns */

@@ -17,23 +17,12 @@
 
 int bw_image_part_at(const struct bw_image_model *m, uint64_t offset)
 {
-	if (!m->has_mbr)
-		return 0;
-	for (int i = 0; i < 4; i++) {
-		const struct bw_mbr_entry *e = &m->mbr.part[i];
-		if (e->type && (uint64_t)e->lba_start * 512 == offset)
-			return i + 1;
-	}
-	return 0;
+	return m->has_mbr ? bw_mbr_part_at(&m->mbr, offset) : 0;
 }
 
 int image_active_part(const struct bw_image_model *m)
 {
-	int active = 0;
-	for (int i = 0; m->has_mbr && i < 4; i++)
-		if (m->mbr.part[i].type && m->mbr.part[i].status == 0x80)
-			active = i + 1;
-	return active;
+	return m->has_mbr ? bw_mbr_active(&m->mbr) : 0;
 }
 
 void image_label(char *buf, const char *image, int part)

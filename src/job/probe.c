@@ -84,7 +84,7 @@ static int probe_session(struct bw_guest *g, struct bw_image *im, const int *in_
 	 * one-partition image keeps it beside Windows. */
 	for (int i = 0; i < m->nvols; i++) {
 		const struct bw_image_volume *v = &m->vols[i];
-		int active = v->part > 0 && m->mbr.part[v->part - 1].status == 0x80;
+		int active = v->part > 0 && image_active_part(m) == v->part;
 		if (v->has_bcd && (active || m->boot_vol < 0))
 			m->boot_vol = i;
 	}

@@ -99,3 +99,22 @@ void bw_mbr_encode(const struct bw_mbr *mbr, uint8_t s[512])
 	s[MBR_MAGIC_OFF] = 0x55;
 	s[MBR_MAGIC_OFF + 1] = 0xAA;
 }
+
+int bw_mbr_part_at(const struct bw_mbr *mbr, uint64_t offset)
+{
+	for (int i = 0; i < 4; i++) {
+		const struct bw_mbr_entry *e = &mbr->part[i];
+		if (e->type && (uint64_t)e->lba_start * 512 == offset)
+			return i + 1;
+	}
+	return 0;
+}
+
+int bw_mbr_active(const struct bw_mbr *mbr)
+{
+	int active = 0;
+	for (int i = 0; i < 4; i++)
+		if (mbr->part[i].type && mbr->part[i].status == 0x80)
+			active = i + 1;
+	return active;
+}

@@ -14,8 +14,80 @@ static void entry(uint8_t *s, int i, uint8_t status, uint8_t type, uint32_t star
 	bw_put_le32(e + 12, n);
 }
 
+static struct bw_mbr table(uint32_t sig)
+{
+	struct bw_mbr m;
+	memset(&m, 0, sizeof m);
+	m.boot_code[0] = 0xEB;
+	m.signature = sig;
+	return m;
+}
+
+/* The lookups and build's layout plan (plan.c). */
+static void test_plan(void)
+{
+	struct bw_error e;
+	struct bw_mbr_plan p;
+	const uint64_t G = 1ull << 30;
+
+	/* one partition at LBA 63: moves to 1 MiB, fills the disk, active */
+	struct bw_mbr m = table(0x11223344);
+	m.part[0] = (struct bw_mbr_entry){ 0x00, 0x07, 63, 1000000 };
+	CHECK(bw_mbr_active(&m) == 0);
+	m.part[0].status = 0x80;
+	CHECK(bw_mbr_active(&m) == 1);
+	CHECK(bw_mbr_part_at(&m, 63 * 512) == 1 && bw_mbr_part_at(&m, 2048 * 512) == 0);
+	CHECK(bw_mbr_plan(&m, 1, 1, 8 * G, "x", &p, &e) == 0);
+	CHECK_EQ_U64(p.new_offset[0], 1 << 20);
+	CHECK_EQ_U64(p.new_size[0], 8 * G - (1 << 20));
+	CHECK_EQ_U64(p.old_offset[0], 63 * 512);
+	CHECK(p.mbr.part[0].status == 0x80 && p.mbr.signature == 0x11223344 && p.mbr.boot_code[0] == 0xEB);
+	CHECK_EQ_U64(p.mbr.part[0].sectors, (8 * G >> 9) - 2048);
+
+	/* System Reserved at 2048 and Windows at 206848: both stay, Windows grows */
+	m = table(1);
+	m.part[0] = (struct bw_mbr_entry){ 0x80, 0x07, 2048, 204800 };
+	m.part[1] = (struct bw_mbr_entry){ 0x00, 0x07, 206848, 1000000 };
+	CHECK(bw_mbr_plan(&m, 2, 1, 4 * G, "x", &p, &e) == 0);
+	CHECK_EQ_U64(p.new_offset[0], 2048 * 512);
+	CHECK_EQ_U64(p.new_size[0], 204800 * 512);
+	CHECK_EQ_U64(p.new_offset[1], 206848ull * 512);
+	CHECK_EQ_U64(p.new_offset[1] + p.new_size[1], 4 * G);
+	CHECK(p.mbr.part[0].status == 0x80 && p.mbr.part[1].status == 0x00);
+
+	/* at LBA 63: both move, Windows to the next 1 MiB after the boot partition */
+	m.part[0] = (struct bw_mbr_entry){ 0x80, 0x07, 63, 204737 };
+	m.part[1] = (struct bw_mbr_entry){ 0x00, 0x07, 204800, 1000000 };
+	CHECK(bw_mbr_plan(&m, 2, 1, 4 * G, "x", &p, &e) == 0);
+	CHECK_EQ_U64(p.new_offset[0], 1 << 20);
+	CHECK_EQ_U64(p.new_offset[1], 206848ull * 512);   /* 2048 + 204737 = 206785, up to 206848 */
+	CHECK(p.new_offset[1] % (1 << 20) == 0);
+
+	/* an aligned Windows behind a moved boot partition moves too */
+	m.part[0] = (struct bw_mbr_entry){ 0x80, 0x07, 63, 100000 };
+	m.part[1] = (struct bw_mbr_entry){ 0x00, 0x07, 102400, 1000000 };
+	CHECK(bw_mbr_plan(&m, 2, 1, 4 * G, "x", &p, &e) == 0);
+	CHECK_EQ_U64(p.new_offset[1], 102400ull * 512);   /* 2048 + 100000 -> 102400: same place */
+
+	/* refused: a third partition, the boot partition after Windows, a
+	 * disk too small, past 2 TiB */
+	m.part[2] = (struct bw_mbr_entry){ 0x00, 0x0C, 3000000, 1000 };
+	CHECK(bw_mbr_plan(&m, 2, 1, 4 * G, "x", &p, &e) == BW_EUNSUPPORTED);
+	CHECK(strstr(e.msg, "partition 3") != NULL);
+	m.part[2] = (struct bw_mbr_entry){ 0 };
+	m.part[0] = (struct bw_mbr_entry){ 0x80, 0x07, 3000000, 204800 };
+	m.part[1] = (struct bw_mbr_entry){ 0x00, 0x07, 2048, 1000000 };
+	CHECK(bw_mbr_plan(&m, 2, 1, 4 * G, "x", &p, &e) == BW_EUNSUPPORTED);
+	m.part[0] = (struct bw_mbr_entry){ 0x80, 0x07, 2048, 204800 };
+	m.part[1] = (struct bw_mbr_entry){ 0x00, 0x07, 206848, 1000000 };
+	CHECK(bw_mbr_plan(&m, 2, 1, 100u << 20, "x", &p, &e) == BW_EINVAL);
+	CHECK(bw_mbr_plan(&m, 2, 1, 3 * 1024 * G, "x", &p, &e) == BW_EINVAL);
+	CHECK(bw_mbr_plan(&m, 3, 1, 4 * G, "x", &p, &e) == BW_EINVAL);
+}
+
 int main(void)
 {
+	test_plan();
 	const uint64_t disk = 4ull << 30;              /* 8388608 sectors */
 	uint8_t s[512], t[512];
 	struct bw_mbr m;
