@@ -63,11 +63,13 @@ struct bw_backend_opts {
 
 /* ---- the image model (what `inspect` shows) ---------------------------- */
 
-#define BW_IMAGE_MAX_VOLUMES 4
+/* Partitions the model holds (GPT disks may have more: refused). */
+#define BW_IMAGE_MAX_VOLUMES 16
 #define BW_IMAGE_MAX_DIAG 64
 
 struct bw_image_volume {
-	int part;                    /* 1-based MBR slot; 0 = the whole disk */
+	int part;                    /* 1-based MBR slot or GPT entry; 0 = the whole disk */
+	int gpt_kind;                /* enum bw_gpt_kind on a GPT disk, else 0 */
 	uint64_t offset, size;       /* bytes */
 	int is_ntfs;
 	struct bw_ntfs_geometry geo;
@@ -100,6 +102,8 @@ struct bw_image_model {
 	struct bw_disk_info info;
 	int has_mbr;
 	struct bw_mbr mbr;
+	int has_gpt;                 /* then mbr is not used */
+	struct bw_gpt gpt;           /* valid when has_gpt */
 	struct bw_image_volume vols[BW_IMAGE_MAX_VOLUMES];
 	int nvols;
 	int probed;                  /* bw_image_probe ran */

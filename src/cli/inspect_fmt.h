@@ -13,6 +13,7 @@ const char *bcd_element_name(uint32_t id, uint32_t objtype);
 const char *dev_kind_name(enum bw_bcd_dev_kind k);
 void hex_string(const uint8_t *p, size_t n, char *out, size_t outn);
 const char *logfile_name(enum bw_ntfs_logfile l);
+const char *gpt_kind_name(int kind);
 void human_size(uint64_t b, char *out, size_t n);
 
 void inspect_print_text(const struct bw_image_model *m);

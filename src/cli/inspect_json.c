@@ -236,6 +236,37 @@ static void json_bcd(struct json *j, const struct bw_image_model *in)
 	json_obj_end(j);
 }
 
+static void json_gpt(struct json *j, const struct bw_gpt *gpt)
+{
+	char g[39];
+	json_obj_begin(j);
+	json_kstr(j, "type", "gpt");
+	bw_guid_format(gpt->disk_guid, g);
+	json_kstr(j, "disk_guid", g);
+	json_ku64(j, "sector_size", gpt->sector_size);
+	json_kbool(j, "from_backup", (gpt->flags & BW_GPT_FROM_BACKUP) != 0);
+	json_key(j, "partitions");
+	json_arr_begin(j);
+	for (size_t i = 0; i < gpt->nparts; i++) {
+		const struct bw_gpt_part *p = &gpt->part[i];
+		json_obj_begin(j);
+		json_ki64(j, "index", (int64_t)p->index + 1);
+		json_kstr(j, "kind", gpt_kind_name(bw_gpt_classify(p->type_guid)));
+		bw_guid_format(p->type_guid, g);
+		json_kstr(j, "type_guid", g);
+		bw_guid_format(p->unique_guid, g);
+		json_kstr(j, "unique_guid", g);
+		json_ku64(j, "start_lba", p->first_lba);
+		json_ku64(j, "sectors", p->last_lba - p->first_lba + 1);
+		json_ku64(j, "offset", p->first_lba * gpt->sector_size);
+		json_ku64(j, "attributes", p->attributes);
+		json_kstr(j, "name", p->name);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
 void inspect_print_json(const struct bw_image_model *in)
 {
 	struct json jj, *j = &jj;
@@ -280,6 +311,8 @@ void inspect_print_json(const struct bw_image_model *in)
 		}
 		json_arr_end(j);
 		json_obj_end(j);
+	} else if (in->has_gpt) {
+		json_gpt(j, &in->gpt);
 	} else {
 		json_null(j);
 	}

@@ -130,6 +130,21 @@ void inspect_print_text(const struct bw_image_model *in)
 			       i + 1, e->status == 0x80 ? "active" : "", e->type, e->lba_start,
 			       e->sectors, (uint64_t)e->lba_start * 512, s1);
 		}
+	} else if (in->has_gpt) {
+		char g[39], t[39];
+		bw_guid_format(in->gpt.disk_guid, g);
+		printf("Partitions: GPT, disk GUID %s, %u-byte sectors%s\n", g, in->gpt.sector_size,
+		       in->gpt.flags & BW_GPT_FROM_BACKUP ? " (read from the backup: the primary is damaged)" : "");
+		for (size_t i = 0; i < in->gpt.nparts; i++) {
+			const struct bw_gpt_part *p = &in->gpt.part[i];
+			uint64_t n = p->last_lba - p->first_lba + 1;
+			human_size(n * in->gpt.sector_size, s1, sizeof s1);
+			bw_guid_format(p->type_guid, t);
+			bw_guid_format(p->unique_guid, g);
+			printf("  #%u %-10s type %s  start %" PRIu64 "  sectors %" PRIu64 "  (offset %" PRIu64 ", %s)  %s \"%s\"\n",
+			       p->index + 1, gpt_kind_name(bw_gpt_classify(p->type_guid)), t, p->first_lba,
+			       n, p->first_lba * in->gpt.sector_size, s1, g, p->name);
+		}
 	} else if (!in->nvols) {
 		printf("Partitions: none (no MBR)\n");
 	}

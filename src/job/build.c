@@ -367,6 +367,11 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	r = bw_image_open(o->input, &im, err);
 	if (r)
 		goto out;
+	if (im->m.has_gpt) {
+		r = bw_seterr(err, BW_EUNSUPPORTED, o->input,
+			      "a GPT (UEFI) disk: build does not lay out GPT disks yet (inspect and patch read them)");
+		goto out;
+	}
 	if (!im->m.has_mbr) {
 		r = bw_seterr(err, BW_EUNSUPPORTED, o->input,
 			      "no MBR partition table: build needs an MBR disk with an NTFS partition");

@@ -32,7 +32,7 @@ static void diagnose_volumes(struct bw_image_model *m)
 		const struct bw_image_volume *v = &m->vols[i];
 		if (!v->is_ntfs || v->part == 0)
 			continue;
-		uint32_t start = m->mbr.part[v->part - 1].lba_start;
+		uint32_t start = (uint32_t)(v->offset / (m->has_gpt ? m->gpt.sector_size : 512));
 		if (v->geo.hidden_sectors != start)
 			diag(m, "hidden-sectors-mismatch",
 			     "partition %d starts at sector %u but its NTFS boot sector says hidden sectors = %u: the boot code will not find BOOTMGR",
@@ -81,8 +81,47 @@ static void diagnose_hive(struct bw_image_model *m, const struct bw_image_hive *
 	}
 }
 
+/* Is GUID the unique GUID of one of this GPT disk's partitions? */
+static int gpt_has_part(const struct bw_image_model *m, const uint8_t guid[16])
+{
+	for (size_t i = 0; i < m->gpt.nparts; i++)
+		if (!memcmp(m->gpt.part[i].unique_guid, guid, 16))
+			return 1;
+	return 0;
+}
+
+/* GPT disks: a device must name a partition of this disk by GUID. */
+static void diagnose_bcd_gpt(struct bw_image_model *m)
+{
+	for (size_t i = 0; i < m->bcd->nobjects; i++) {
+		const struct bw_bcd_object *o = &m->bcd->objects[i];
+		for (size_t k = 0; k < o->ndevices; k++) {
+			const struct bw_bcd_element *e = &o->devices[k];
+			const struct bw_bcd_device *d = &e->dev;
+			char want[39];
+			if (d->kind == BW_BCD_DEV_PARTITION_MBR) {
+				diag(m, "bcd-device-mismatch",
+				     "BCD %s element %08x names an MBR partition, but this is a GPT disk",
+				     o->guid, e->id);
+			} else if (d->kind == BW_BCD_DEV_PARTITION_GPT && memcmp(d->disk_guid, m->gpt.disk_guid, 16)) {
+				bw_guid_format(m->gpt.disk_guid, want);
+				diag(m, "bcd-device-mismatch",
+				     "BCD %s element %08x names another disk than this one (%s)",
+				     o->guid, e->id, want);
+			} else if (d->kind == BW_BCD_DEV_PARTITION_GPT && !gpt_has_part(m, d->part_guid)) {
+				bw_guid_format(d->part_guid, want);
+				diag(m, "bcd-device-mismatch",
+				     "BCD %s element %08x names partition %s, which this disk does not have",
+				     o->guid, e->id, want);
+			}
+		}
+	}
+}
+
 static void diagnose_bcd(struct bw_image_model *m)
 {
+	if (m->bcd && m->has_gpt)
+		diagnose_bcd_gpt(m);
 	if (!m->bcd || !m->has_mbr)
 		return;
 	for (size_t i = 0; i < m->bcd->nobjects; i++) {
@@ -181,8 +220,16 @@ void bw_image_diagnose(struct bw_image *im)
 			     "the active partition is %d but it holds no \\bootmgr and \\Boot\\BCD, and Windows is on partition %d: nothing would boot",
 			     active, w->part);
 	}
-	if (m->boot_vol < 0 || !m->vols[m->boot_vol].has_bootmgr)
+	/* On GPT the boot manager is on the (FAT) EFI system partition. */
+	if (m->has_gpt) {
+		int esp = 0;
+		for (int i = 0; i < m->nvols; i++)
+			esp |= m->vols[i].gpt_kind == BW_GPT_KIND_ESP;
+		if (!esp)
+			diag(m, "esp-missing", "the GPT disk has no EFI system partition: UEFI firmware has nothing to boot");
+	} else if (m->boot_vol < 0 || !m->vols[m->boot_vol].has_bootmgr) {
 		diag(m, "bootmgr-missing", "no volume holds both \\bootmgr and \\Boot\\BCD");
+	}
 	diagnose_hive(m, &m->system_hive, "SYSTEM", "system-hive-dirty");
 	diagnose_hive(m, &m->software_hive, "SOFTWARE", "software-hive-dirty");
 	diagnose_hive(m, &m->bcd_hive, "BCD", "bcd-hive-dirty");

@@ -62,6 +62,44 @@ static int open_volume(struct bw_image *im, int i, struct bw_error *err)
 	return 0;
 }
 
+/* One 0xEE entry: a GPT disk's protective (or hybrid) MBR. */
+static int is_protective(const uint8_t s0[512])
+{
+	for (int i = 0; i < 4; i++)
+		if (s0[446 + 16 * i + 4] == BW_MBR_TYPE_GPT_PROTECTIVE)
+			return 1;
+	return 0;
+}
+
+/* The GPT's partitions as volumes. */
+static int read_gpt(struct bw_image *im, struct bw_error *err)
+{
+	struct bw_image_model *m = &im->m;
+	int r = bw_gpt_parse_disk(im->disk, 0, &m->gpt, err);
+	if (r)
+		return r;
+	m->has_gpt = 1;
+	if (m->gpt.nparts > BW_IMAGE_MAX_VOLUMES)
+		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+				 "the GPT has %zu partitions; boxwright handles at most %d",
+				 m->gpt.nparts, BW_IMAGE_MAX_VOLUMES);
+	uint64_t ss = m->gpt.sector_size;
+	for (size_t i = 0; i < m->gpt.nparts; i++) {
+		const struct bw_gpt_part *p = &m->gpt.part[i];
+		int k = m->nvols++;
+		m->vols[k] = (struct bw_image_volume){ .part = (int)p->index + 1,
+						       .gpt_kind = (int)bw_gpt_classify(p->type_guid),
+						       .offset = p->first_lba * ss,
+						       .size = (p->last_lba - p->first_lba + 1) * ss,
+						       .hibernated = -1 };
+		/* The Microsoft Reserved partition has no filesystem: its
+		 * first sector is whatever was there. */
+		if (m->vols[k].gpt_kind != BW_GPT_KIND_MSR && (r = open_volume(im, k, err)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int read_layout(struct bw_image *im, struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
@@ -82,9 +120,14 @@ static int read_layout(struct bw_image *im, struct bw_error *err)
 	}
 	if (s0[510] != 0x55 || s0[511] != 0xAA)
 		return 0;   /* no partition table: disk-level facts only */
-	r = bw_mbr_parse(s0, size, m->file, &m->mbr, err);
-	if (r)
+	struct bw_error merr;
+	r = bw_mbr_parse(s0, size, m->file, &m->mbr, &merr);
+	if (r == BW_EUNSUPPORTED && is_protective(s0))
+		return read_gpt(im, err);
+	if (r) {
+		*err = merr;
 		return r;
+	}
 	m->has_mbr = 1;
 	for (int i = 0; i < 4; i++) {
 		const struct bw_mbr_entry *e = &m->mbr.part[i];
@@ -142,6 +185,8 @@ void bw_image_close(struct bw_image *im)
 		bw_system_facts_free(&im->m.sys);
 	if (im->m.software_hive.loaded)
 		bw_software_facts_free(&im->m.sw);
+	if (im->m.has_gpt)
+		bw_gpt_free(&im->m.gpt);
 	bw_bcd_free(im->bcd);
 	bw_disk_close(im->disk);
 	work_cleanup(&im->work);
