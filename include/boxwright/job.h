@@ -243,6 +243,7 @@ struct bw_build_opts {
 	const char *box_name, *box_version;        /* ... required with it */
 	const char *base_url;          /* NULL: file:// URLs */
 	int chkdsk;                    /* keep the dirty flag ntfsresize sets */
+	int strict;                    /* what build would warn about is an error */
 	int compress_level, threads;   /* as in bw_convert_opts */
 	struct bw_edits edits;         /* may be empty */
 	struct bw_backend_opts backend;

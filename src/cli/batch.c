@@ -87,17 +87,26 @@ static int job_start(struct job *j, const char *self, const char *dir, struct bw
 	return 0;
 }
 
-/* The last line of FILE (the child's one-line error), or "". */
-static void last_line(const char *file, char *out, size_t n)
+/* The child's error: the first line of FILE that is not a warning (the
+ * error comes first; a usage error's "Try ..." hint follows it), else its
+ * first line, or "". */
+static void error_line(const char *file, char *out, size_t n)
 {
 	out[0] = '\0';
 	FILE *f = fopen(file, "r");
 	if (!f)
 		return;
 	char line[2048];
-	while (fgets(line, sizeof line, f))
-		if (line[0] != '\n')
+	while (fgets(line, sizeof line, f)) {
+		if (line[0] == '\n')
+			continue;
+		int warning = !strncmp(line, "boxwright: warning:", 19);
+		if (!out[0] || !warning) {
 			snprintf(out, n, "%s", line);
+			if (!warning)
+				break;
+		}
+	}
 	fclose(f);
 	out[strcspn(out, "\n")] = '\0';
 }
@@ -124,7 +133,7 @@ static int job_report(struct job *j, int status)
 		json_kstr(&jj, "sha256", bw_sha256_file(j->e->output, sha, &e) == 0 ? sha : NULL);
 	} else {
 		char msg[2048];
-		last_line(j->err_path, msg, sizeof msg);
+		error_line(j->err_path, msg, sizeof msg);
 		if (!WIFEXITED(status))
 			snprintf(msg, sizeof msg, "killed by signal %d", WTERMSIG(status));
 		json_kstr(&jj, "error", msg);

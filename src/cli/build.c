@@ -28,6 +28,8 @@ static const char build_usage[] =
 	"  --catalog FILE.json      write or update a box catalog (with --box-name,\n"
 	"                           --box-version, --base-url URL; default file:// URLs)\n"
 	"  --chkdsk                 keep the dirty flag ntfsresize sets (Windows checks the disk)\n"
+	"  --strict                 refuse what build would only warn about (a volume\n"
+	"                           Windows marked dirty)\n"
 	"  --compress-level N, --threads N   VMDK deflate level (6) and threads (all CPUs)\n"
 	EDITS_USAGE
 	BACKEND_USAGE
@@ -38,7 +40,7 @@ static const char build_usage[] =
 enum {
 	OPT_SIZE = 2000, OPT_NEWSIG, OPT_PROVIDER, OPT_HWUUID, OPT_MEMORY, OPT_CPUS,
 	OPT_USER, OPT_PASS, OPT_BOXGZ, OPT_CATALOG, OPT_BOXNAME, OPT_BOXVER, OPT_BASEURL,
-	OPT_CHKDSK, OPT_LEVEL, OPT_THREADS,
+	OPT_CHKDSK, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
 };
 
 static void print_json(const struct bw_build_opts *o, const struct bw_build_result *res,
@@ -93,6 +95,7 @@ int cmd_build(int argc, char **argv)
 		{ "box-version", required_argument, NULL, OPT_BOXVER },
 		{ "base-url", required_argument, NULL, OPT_BASEURL },
 		{ "chkdsk", no_argument, NULL, OPT_CHKDSK },
+		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "compress-level", required_argument, NULL, OPT_LEVEL },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		EDITS_OPTIONS,
@@ -125,7 +128,10 @@ int cmd_build(int argc, char **argv)
 		case OPT_LEVEL:
 		case OPT_THREADS:
 			if (!(v = number(optarg, c == OPT_MEMORY ? 4194304 : c == OPT_LEVEL ? 9 : 256)))
-				return cli_usage_error("build", "'%s' is out of range for %s", optarg, argv[optind - 1]);
+				return cli_usage_error("build", "--%s '%s': expected a number from 1 to %d", 
+						       c == OPT_MEMORY ? "memory" : c == OPT_CPUS ? "cpus" :
+						       c == OPT_LEVEL ? "compress-level" : "threads", optarg,
+						       c == OPT_MEMORY ? 4194304 : c == OPT_LEVEL ? 9 : 256);
 			if (c == OPT_MEMORY) o.memory_mb = (unsigned)v;
 			else if (c == OPT_CPUS) o.cpus = (unsigned)v;
 			else if (c == OPT_LEVEL) o.compress_level = (int)v;
@@ -143,6 +149,7 @@ int cmd_build(int argc, char **argv)
 		case OPT_BOXVER: o.box_version = optarg; break;
 		case OPT_BASEURL: o.base_url = optarg; break;
 		case OPT_CHKDSK: o.chkdsk = 1; break;
+		case OPT_STRICT: o.strict = 1; break;
 		case 'v': ce.backend.verbose = 1; break;
 		case 'P': progress_mode = 1; break;
 		case 'q': progress_mode = -1; break;
@@ -169,9 +176,10 @@ int cmd_build(int argc, char **argv)
 	double t0 = cli_now();
 	int r = bw_build(&o, &ch.hooks, &res, &err);
 	cli_hooks_end(&ch);
-	cli_exit_signalled();
-	if (r)
+	if (r) {
+		cli_exit_signalled();    /* stopped by a signal: die of it */
 		return cli_job_fail("build", &err);
+	}
 	double secs = cli_now() - t0;
 	if (json) {
 		print_json(&o, &res, secs);

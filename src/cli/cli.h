@@ -50,7 +50,8 @@ void cli_hooks_end(struct cli_hooks *ch);
 void cli_signals_install(void);
 /* Did a signal ask us to stop? */
 int cli_stop_requested(void);
-/* Re-raise the caught signal, if any (after the job returned). */
+/* Re-raise the caught signal, if any: after a job that stopped for it (a
+ * job that finished anyway reports its success). */
 void cli_exit_signalled(void);
 double cli_now(void);
 

@@ -106,9 +106,10 @@ int cmd_convert(int argc, char **argv)
 	double t0 = cli_now();
 	int r = bw_convert(&o, &ch.hooks, &res, &err);
 	cli_hooks_end(&ch);
-	cli_exit_signalled();
-	if (r)
+	if (r) {
+		cli_exit_signalled();    /* stopped by a signal: die of it */
 		return cli_job_fail("convert", &err);
+	}
 	if (json)
 		print_json(&o, &res, cli_now() - t0);
 	return EXIT_DONE;

@@ -77,6 +77,7 @@ int cmd_inspect(int argc, char **argv)
 		status = EXIT_DONE;
 	}
 	bw_image_close(im);
-	cli_exit_signalled();
+	if (r)
+		cli_exit_signalled();
 	return status;
 }

@@ -112,9 +112,10 @@ int cmd_patch(int argc, char **argv)
 	double t0 = cli_now();
 	int r = bw_patch(&o, &ch.hooks, &res, &err);
 	cli_hooks_end(&ch);
-	cli_exit_signalled();
-	if (r)
+	if (r) {
+		cli_exit_signalled();    /* stopped by a signal: die of it */
 		return cli_job_fail("patch", &err);
+	}
 	const char *out = o.in_place ? o.input : o.output;
 	if (json)
 		print_json(&o, &res, out, cli_now() - t0);

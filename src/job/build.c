@@ -100,6 +100,8 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 		r = job_check_edits(&o->edits, 0, err);
 	if (r == 0)
 		r = job_check_not_input(o->input, o->output, "-o names the input image", err);
+	if (r == 0)
+		r = job_check_output(o->output, err);
 	if (r == 0 && o->catalog) {
 		/* A catalog that cannot take the entry is refused now, not
 		 * after the box is built. */
@@ -218,6 +220,14 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 	 * is told to go on (--force) and the flag is not cleared after it. */
 	unsigned rflags = wv->st.dirty ? BW_GUEST_RESIZE_FORCE
 				       : o->chkdsk ? 0 : BW_GUEST_RESIZE_CLEAR_DIRTY;
+	if (wv->st.dirty && o->strict)
+		return job_session_end(g, bw_seterr(err, BW_EUNSUPPORTED, m->file,
+						    "partition %d: Windows marked the NTFS volume dirty (it wants chkdsk): --strict refuses it; boot the image once or build without --strict",
+						    wv->part), err);
+	if (wv->st.dirty)
+		work_warn(w, "volume-dirty",
+			  "%s: partition %d: Windows marked the NTFS volume dirty: every clone of the box will run chkdsk at first boot (--strict refuses such an image)",
+			  m->file, wv->part);
 	r = bw_guest_resize(g, win_new < file_size ? win_new : 0, rflags, err);
 	if (r == 0 && o->new_signature) {
 		uint32_t sig = 0;

@@ -65,8 +65,9 @@ static int check_opts(const struct bw_convert_opts *o, enum bw_write_format *f,
 	if (a && strcmp(a, "ide") && strcmp(a, "lsilogic") && strcmp(a, "buslogic") &&
 	    strcmp(a, "legacyESX"))
 		return bw_seterr(err, BW_EUSAGE, NULL, "--adapter-type takes ide, lsilogic, buslogic or legacyESX");
-	return job_check_not_input(o->input, o->output,
-				   "is the input itself: convert never modifies its input", err);
+	int r = job_check_not_input(o->input, o->output,
+				    "is the input itself: convert never modifies its input", err);
+	return r ? r : job_check_output(o->output, err);
 }
 
 /* Each NTFS volume of the image as a copy region, refusing one whose

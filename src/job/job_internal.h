@@ -102,6 +102,9 @@ int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err
 /* OUT is not IN (same inode): BW_EUSAGE with WHAT as the message. */
 int job_check_not_input(const char *in, const char *out, const char *what,
 			struct bw_error *err);
+/* OUT can be created: its directory exists and is writable, and it is not
+ * a directory itself.  BW_EUSAGE naming it. */
+int job_check_output(const char *out, struct bw_error *err);
 /* Has ED any edit at all? */
 int job_edits_any(const struct bw_edits *ed);
 

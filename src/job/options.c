@@ -3,6 +3,7 @@
  * the image: a binding gets the same refusals the command line does.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,5 +102,29 @@ int job_check_not_input(const char *in, const char *out, const char *what,
 	if (stat(in, &sin) == 0 && stat(out, &sout) == 0 &&
 	    sin.st_dev == sout.st_dev && sin.st_ino == sout.st_ino)
 		return bw_seterr(err, BW_EUSAGE, out, "%s", what);
+	return 0;
+}
+
+int job_check_output(const char *out, struct bw_error *err)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(out, '/');
+	if (!*out || (slash && !slash[1]))
+		return bw_seterr(err, BW_EUSAGE, out, "the output must name a file");
+	if (slash)
+		snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+	else
+		snprintf(dir, sizeof dir, ".");
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return bw_seterr(err, BW_EUSAGE, out, "cannot write there: directory %s: %s", dir,
+				 strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return bw_seterr(err, BW_EUSAGE, out, "cannot write there: %s is not a directory", dir);
+	if (access(dir, W_OK | X_OK) != 0)
+		return bw_seterr(err, BW_EUSAGE, out, "cannot write there: directory %s: %s", dir,
+				 strerror(errno));
+	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+		return bw_seterr(err, BW_EUSAGE, out, "is a directory: name the file to write");
 	return 0;
 }

@@ -40,6 +40,8 @@ static int check_opts(const struct bw_patch_opts *o, struct bw_error *err)
 	if (r == 0 && !o->in_place)
 		r = job_check_not_input(o->input, o->output,
 					"is the input: use --in-place to replace it", err);
+	if (r == 0)
+		r = job_check_output(o->in_place ? o->input : o->output, err);
 	return r;
 }
 

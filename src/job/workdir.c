@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,87 @@
 #include <unistd.h>
 
 #include "job/job_internal.h"
+
+/*
+ * Leftovers of runs that were killed (SIGKILL, a power cut) carry the host
+ * and process that made them: "boxwright-HOST-PID.XXXXXX" directories and
+ * ".NAME.boxwright-HOST-PID-N" outputs.  One is stale when HOST is this
+ * host and no process PID exists here (kill(PID, 0) fails with ESRCH); a
+ * name from another host (a shared directory) or a live PID is left alone.
+ */
+static void host_name(char *out, size_t n)
+{
+	if (gethostname(out, n) != 0 || !out[0])
+		snprintf(out, n, "localhost");
+	out[n - 1] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '/' || *p == '.')
+			*p = '_';
+}
+
+/* NAME (after PREFIX) is "HOST-PID" followed by END (a '.' or '-'): is it
+ * ours and dead? */
+static int stale(const char *name, const char *host, char end)
+{
+	size_t hl = strlen(host);
+	if (strncmp(name, host, hl) || name[hl] != '-')
+		return 0;
+	char *e;
+	long pid = strtol(name + hl + 1, &e, 10);
+	if (e == name + hl + 1 || *e != end || pid <= 1 || pid == (long)getpid())
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char p[PATH_MAX];
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p)
+			unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Remove stale work directories in BASE and stale outputs for FINAL's
+ * name in its directory. */
+static void sweep(const char *base, const char *final)
+{
+	char host[64], dir[PATH_MAX], want[PATH_MAX];
+	host_name(host, sizeof host);
+	const char *prefix = "boxwright-";
+	const char *bname = NULL;
+	if (final) {
+		const char *slash = strrchr(final, '/');
+		bname = slash ? slash + 1 : final;
+		snprintf(dir, sizeof dir, "%.*s", slash ? (slash == final ? 1 : (int)(slash - final)) : 1,
+			 slash ? final : ".");
+		snprintf(want, sizeof want, ".%s.boxwright-", bname);
+	} else {
+		snprintf(dir, sizeof dir, "%s", base);
+	}
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		char p[PATH_MAX];
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p)
+			continue;
+		if (!final && !strncmp(e->d_name, prefix, strlen(prefix)) &&
+		    stale(e->d_name + strlen(prefix), host, '.'))
+			remove_tree(p);
+		else if (final && !strncmp(e->d_name, want, strlen(want)) &&
+			 stale(e->d_name + strlen(want), host, '-'))
+			unlink(p);
+	}
+	if (d)
+		closedir(d);
+}
 
 void work_init(struct job_work *w, const struct bw_job_hooks *h)
 {
@@ -31,7 +113,11 @@ static int work_mkdir(struct job_work *w, struct bw_error *err)
 	const char *base = w->h && w->h->workdir && *w->h->workdir ? w->h->workdir : getenv("TMPDIR");
 	if (!base || !*base)
 		base = "/var/tmp";
-	if ((size_t)snprintf(w->dir, sizeof w->dir, "%s/boxwright.XXXXXX", base) >= sizeof w->dir) {
+	char host[64];
+	host_name(host, sizeof host);
+	sweep(base, NULL);
+	if ((size_t)snprintf(w->dir, sizeof w->dir, "%s/boxwright-%s-%ld.XXXXXX", base, host,
+			     (long)getpid()) >= sizeof w->dir) {
 		w->dir[0] = '\0';
 		return bw_seterr(err, BW_EIO, base, "cannot create a temporary directory: path too long");
 	}
@@ -71,12 +157,14 @@ int work_path(struct job_work *w, const char *name, const char **path, struct bw
 
 int work_output(struct job_work *w, const char *final, const char **tmp, struct bw_error *err)
 {
-	/* Hidden and unique to this process and job. */
+	/* Hidden and unique to this host, process and job. */
 	const char *slash = strrchr(final, '/');
 	int dirlen = slash ? (int)(slash - final + 1) : 0;
-	char name[PATH_MAX];
-	if ((size_t)snprintf(name, sizeof name, "%.*s.%s.boxwright-%ld-%zu", dirlen, final,
-			     slash ? slash + 1 : final, (long)getpid(),
+	char name[PATH_MAX], host[64];
+	host_name(host, sizeof host);
+	sweep(NULL, final);
+	if ((size_t)snprintf(name, sizeof name, "%.*s.%s.boxwright-%s-%ld-%zu", dirlen, final,
+			     slash ? slash + 1 : final, host, (long)getpid(),
 			     w->noutputs) >= sizeof name)
 		return bw_seterr(err, BW_EIO, final, "output path too long");
 	return work_keep(w, w->outputs, &w->noutputs, WORK_MAX_OUTPUTS, name, tmp, err);
@@ -144,18 +232,7 @@ void work_cleanup(struct job_work *w)
 	}
 	w->noutputs = 0;
 	if (w->dir[0]) {
-		DIR *d = opendir(w->dir);
-		struct dirent *e;
-		while (d && (e = readdir(d)) != NULL) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char p[PATH_MAX];
-			if ((size_t)snprintf(p, sizeof p, "%s/%s", w->dir, e->d_name) < sizeof p)
-				unlink(p);
-		}
-		if (d)
-			closedir(d);
-		rmdir(w->dir);
+		remove_tree(w->dir);
 		w->dir[0] = '\0';
 	}
 	for (size_t i = 0; i < w->npaths; i++)

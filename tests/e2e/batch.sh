@@ -41,7 +41,7 @@ expect_exit 2 "an index past the manifest" "$BOXWRIGHT" batch --index 7 "$SCRATC
 
 # Slurm: a real array job, one manifest entry per task.
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  echo "# Slurm not installed: array-job part skipped"
+  skip_part "Slurm not installed: array-job part skipped"
   finish; exit $?
 fi
 S=$SCRATCH/slurm
@@ -86,7 +86,7 @@ trap 'stop_slurm; rm -rf "$SCRATCH"' EXIT
 # slurmd needs a cgroup filesystem even with proctrack/linuxproc (22.05):
 # a chroot without /sys/fs/cgroup (fresh-debian.sh) cannot run it.
 if [ ! -e /sys/fs/cgroup/cgroup.controllers ] && [ ! -d /sys/fs/cgroup/memory ]; then
-  echo "# no cgroup filesystem at /sys/fs/cgroup: slurmd cannot start here; Slurm part skipped"
+  skip_part "no cgroup filesystem at /sys/fs/cgroup: slurmd cannot start here; Slurm part skipped"
   stop_slurm; finish; exit $?
 fi
 slurmctld && slurmd || { bad "Slurm daemons did not start: $(tail -n 3 "$S"/log/*.log)"; finish; exit 1; }

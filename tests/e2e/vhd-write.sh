@@ -17,7 +17,7 @@ W=$BUILDDIR/tests/tools/disk_write
 CAT=$BUILDDIR/tests/tools/disk_cat
 [ -x "$W" ] || { echo "tests/tools/disk_write not built"; exit 99; }
 HAVE_VHDI=1
-$PY -c 'import pyvhdi' 2>/dev/null || { HAVE_VHDI=0; echo "# python3-libvhdi missing: libvhdi content checks skipped"; }
+$PY -c 'import pyvhdi' 2>/dev/null || { HAVE_VHDI=0; skip_part "python3-libvhdi missing: libvhdi content checks skipped"; }
 
 insize=$(qemu-img info --output=json -f vpc "$in" | $PY -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
 # The CHS product at or above 4 GiB: 8323 x 16 x 63 sectors, the size

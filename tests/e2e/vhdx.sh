@@ -16,7 +16,7 @@ need_fixture nano-base.vhd
 in=$FIXTURES/nano-base.vhd
 TOOL=$SRCDIR/tests/e2e/vhdx_tool.py
 HAVE_VHDI=1
-$PY -c 'import pyvhdi' 2>/dev/null || { HAVE_VHDI=0; echo "# python3-libvhdi missing: libvhdi content checks skipped"; }
+$PY -c 'import pyvhdi' 2>/dev/null || { HAVE_VHDI=0; skip_part "python3-libvhdi missing: libvhdi content checks"; }
 qemu-img convert -f vpc -O raw "$in" "$SCRATCH/want.raw" || { bad "qemu-img convert of the input"; finish; exit; }
 insize=$(stat -c %s "$SCRATCH/want.raw")
 

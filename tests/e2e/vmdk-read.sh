@@ -64,7 +64,7 @@ check() {
   rm -f "$SCRATCH/ours.raw"
 }
 
-[ $have_pyvmdk = 1 ] || echo "# python3-libvmdk not installed: libvmdk comparisons skipped"
+[ $have_pyvmdk = 1 ] || skip_part "python3-libvmdk not installed: libvmdk comparisons skipped"
 
 # The fixture, through both subformats.
 qemu-img convert -f vpc -O raw "$FIXTURES/nano-base.vhd" "$SCRATCH/base.raw"
