@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "job/job_internal.h"
 
@@ -42,6 +43,13 @@ static int check_opts(const struct bw_patch_opts *o, struct bw_error *err)
 					"is the input: use --in-place to replace it", err);
 	if (r == 0)
 		r = job_check_output(o->in_place ? o->input : o->output, err);
+	struct stat st;
+	if (r == 0 && o->in_place && stat(o->input, &st) == 0 && st.st_nlink > 1)
+		/* The rename replaces one name: the others would keep the
+		 * unpatched image, silently. */
+		r = bw_seterr(err, BW_EUSAGE, o->input,
+			      "has %lu other hard link(s): --in-place would patch only this name; write a copy with -o OUT (and move it over each link you want patched)",
+			      (unsigned long)st.st_nlink - 1);
 	return r;
 }
 
@@ -122,16 +130,18 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	if (r)
 		goto out;
 	if (o->in_place && stat(final, &sin) == 0) {
-		/* The replacement keeps the image's permissions (a private
-		 * image stays private); other hard links keep the old data. */
+		/* The replacement keeps the image's owner where we may set
+		 * it (root, or our own file) and its permissions (a private
+		 * image stays private): set the owner first, as chown may
+		 * clear set-id bits. */
+		if (chown(tmp, sin.st_uid, sin.st_gid) != 0 && errno != EPERM) {
+			r = bw_seterr(err, BW_EIO, tmp, "cannot set its owner: %s", strerror(errno));
+			goto out;
+		}
 		if (chmod(tmp, sin.st_mode & 07777) != 0) {
 			r = bw_seterr(err, BW_EIO, tmp, "cannot set its mode: %s", strerror(errno));
 			goto out;
 		}
-		if (sin.st_nlink > 1)
-			work_warn(&w, "hard-links",
-				  "%s has %lu hard links: the others keep the unpatched image",
-				  final, (unsigned long)sin.st_nlink - 1);
 	}
 	if ((r = work_commit(&w, tmp, final, err)) != 0)
 		goto out;

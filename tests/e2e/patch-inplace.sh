@@ -56,4 +56,25 @@ expect_exit 0 "complete patch --in-place" "$BOXWRIGHT" patch "$img" --in-place "
 [ "$(sha256sum < "$img")" != "$old" ] && is_new && ok "complete run: the new image" || bad "complete run: not the new image"
 [ "$(tmpfiles)" -eq 0 ] && ok "complete run: no temporary file left" || bad "complete run: temporary file left"
 ls /var/tmp | grep -q "^boxwright\.$$" && bad "temporary work directory left" || ok "work directory removed"
+
+# through a symlink: the target is patched, the link stays a link; the
+# target's mode (a private image stays private) and owner are kept
+d=$SCRATCH/links && mkdir -p "$d/real"
+cp --sparse=always "$FIXTURES/nano-cs2.vhd" "$d/real/ip.vhd"
+chmod 600 "$d/real/ip.vhd"; chown 12345:54321 "$d/real/ip.vhd" 2>/dev/null || true
+owner=$(stat -c %u:%g "$d/real/ip.vhd")
+ln -s real/ip.vhd "$d/ip-sym.vhd"
+expect_exit 0 "patch --in-place through a symlink" "$BOXWRIGHT" patch "$d/ip-sym.vhd" --in-place --quiet --hostname symlink1
+[ -L "$d/ip-sym.vhd" ] && ok "the symlink is still a symlink" || bad "the symlink was replaced by a file"
+[ "$(sha256sum < "$d/real/ip.vhd")" != "$old" ] && ok "its target was patched" || bad "the target is unpatched"
+[ "$(stat -c %a "$d/real/ip.vhd")" = 600 ] && ok "the target keeps mode 600" || bad "mode now $(stat -c %a "$d/real/ip.vhd")"
+[ "$(stat -c %u:%g "$d/real/ip.vhd")" = "$owner" ] && ok "the target keeps its owner ($owner)" || bad "owner now $(stat -c %u:%g "$d/real/ip.vhd")"
+ls -a "$d/real" "$d" | grep -q boxwright- && bad "temporary files left beside the target" || ok "no temporary file beside the target"
+# a hard-linked image is refused before anything is read: the other names
+# would keep the unpatched image
+ln "$d/real/ip.vhd" "$d/hard.vhd"
+before=$(sha256sum < "$d/hard.vhd")
+expect_exit 2 "patch --in-place of a hard-linked image refused" "$BOXWRIGHT" patch "$d/hard.vhd" --in-place --quiet --hostname hard1
+grep -q "hard link" "$SCRATCH/err" && ok "the message says why (hard links)" || bad "message: $(cat "$SCRATCH/err")"
+[ "$(sha256sum < "$d/hard.vhd")" = "$before" ] && ok "the hard-linked image is unchanged" || bad "the hard-linked image changed"
 finish
