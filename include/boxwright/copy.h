@@ -42,6 +42,10 @@ struct bw_copy_opts {
 	uint64_t out_offset;
 	/* Polled between chunks; non-zero stops with BW_EINTERRUPTED. */
 	const volatile int *stop;
+	/* Only [range_start, range_end) of the input (a partition copied as
+	 * it is, such as an EFI system partition); range_end 0 = to the end
+	 * of the disk. */
+	uint64_t range_start, range_end;
 };
 
 struct bw_copy_stats {

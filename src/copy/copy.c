@@ -224,6 +224,15 @@ int bw_copy(struct bw_disk *in, struct bw_writer *out,
 					 i, (unsigned long long)reg->offset,
 					 (unsigned long long)reg->size);
 	}
+	uint64_t size = bw_disk_size(in), pos = o ? o->range_start : 0;
+	if (o && o->range_end)
+		size = o->range_end;
+	if (size > bw_disk_size(in) || pos > size)
+		return bw_seterr(err, BW_EINVAL, bw_disk_path(in),
+				 "copy range %llu-%llu is outside the disk (%llu bytes)",
+				 (unsigned long long)pos, (unsigned long long)size,
+				 (unsigned long long)bw_disk_size(in));
+	uint64_t range_start = pos;
 	struct copy c = { .in = in, .out = out, .o = o, .st = st,
 			  .shift = o ? o->out_offset : 0 };
 	c.buf = malloc(COPY_CHUNK);
@@ -232,10 +241,9 @@ int bw_copy(struct bw_disk *in, struct bw_writer *out,
 	/* The input's map outside replaced regions, plus each replaced region
 	 * whole: its replacement may hold data where the input had none
 	 * (a file written into once-free clusters). */
-	uint64_t size = bw_disk_size(in), pos = 0;
 	int r = 0;
 	for (int pass = 0; pass < 2 && r == 0; pass++) {
-		pos = 0;
+		pos = range_start;
 		while (pos < size && r == 0) {
 			const struct bw_copy_region *rep = NULL;
 			for (size_t i = 0; i < nreg && !rep; i++)

@@ -543,6 +543,52 @@ static void test_bad_regions(void)
 	unlink(rep_path);
 }
 
+/* A range of the input (a partition copied as it is): exactly its bytes,
+ * at out_offset further on, holes inside it as zeros, nothing outside;
+ * a range past the disk refused. */
+static void test_range(void)
+{
+	const uint64_t size = 3 * MiB, a = MiB / 2 + 512, b = 2 * MiB + 4096;
+	const uint64_t holes[][2] = { { MiB, MiB + 64 * 1024 } };
+	struct source src;
+	CHECK(make_source(in_path, size, 7, holes, 1, &src) == 0);
+	struct bw_disk *in;
+	struct bw_error err;
+	CHECK(bw_disk_open(in_path, &in, &err) == 0);
+	struct bw_writer_opts wo = { .format = BW_WRITE_RAW, .size = size + MiB, .scratch = 1 };
+	struct bw_writer *w;
+	unlink(out_path);
+	CHECK(bw_writer_open(out_path, &wo, &w, &err) == 0);
+	struct bw_copy_opts o = { .range_start = a, .range_end = b, .out_offset = MiB };
+	struct bw_copy_stats st;
+	CHECK(bw_copy(in, w, &o, &st, &err) == 0);
+	CHECK(bw_writer_finish(w, &err) == 0);
+	CHECK_EQ_U64(st.mapped, (b - a) - 64 * 1024);
+	uint8_t *got = malloc(size + MiB);
+	int fd = open(out_path, O_RDONLY);
+	CHECK(got && fd >= 0 && pread(fd, got, size + MiB, 0) == (ssize_t)(size + MiB));
+	if (fd >= 0)
+		close(fd);
+	int ok = got != NULL;
+	for (uint64_t p = 0; ok && p < size + MiB; p++) {
+		uint8_t want = p >= a + MiB && p < b + MiB ? src.data[p - MiB] : 0;
+		if (got[p] != want) {
+			fprintf(stderr, "  range: output offset %llu is 0x%02x, want 0x%02x\n",
+				(unsigned long long)p, got[p], want);
+			ok = 0;
+		}
+	}
+	CHECK(ok);
+	free(got);
+	struct bw_copy_opts bad = { .range_start = 0, .range_end = size + 512 };
+	unlink(out_path);
+	CHECK(bw_writer_open(out_path, &wo, &w, &err) == 0);
+	CHECK(bw_copy(in, w, &bad, NULL, &err) == BW_EINVAL);
+	bw_writer_abort(w);
+	bw_disk_close(in);
+	free(src.data);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -560,6 +606,7 @@ int main(void)
 	test_replace();
 	test_stop();
 	test_bad_regions();
+	test_range();
 
 	unlink(in_path);
 	unlink(out_path);
