@@ -220,4 +220,23 @@ int bw_gpt_encode(const struct bw_gpt *gpt, uint64_t new_disk_size,
 /* Free what bw_gpt_encode allocated; accepts an empty image. */
 void bw_gpt_image_free(struct bw_gpt_image *img);
 
+/*
+ * build's GPT layout plan (DESIGN.md "Disk layouts"): on a disk of
+ * NEW_SIZE bytes, every partition before Windows (GPT->part[WIN]) keeps
+ * its place (the ESP and MSR are copied verbatim), Windows keeps its start
+ * and grows (or shrinks) to what is left, and the partitions after it
+ * (Recovery) move to the end of the disk in their order, unchanged in
+ * size, each starting on a 1 MiB boundary.  RANGE[i] is where GPT->part[i]
+ * goes, for bw_gpt_encode.  Returns 0 or BW_EINVAL (the disk too small
+ * for them, or not a whole number of sectors).
+ */
+struct bw_gpt_plan {
+	size_t nparts, win;
+	struct bw_gpt_range *range;  /* nparts, malloc'd; bw_gpt_plan_free */
+	uint64_t new_size;
+};
+int bw_gpt_plan(const struct bw_gpt *gpt, size_t win, uint64_t new_size, const char *file,
+		struct bw_gpt_plan *out, struct bw_error *err);
+void bw_gpt_plan_free(struct bw_gpt_plan *plan);
+
 #endif

@@ -3,6 +3,7 @@
  * partitions keep their place, which move to 1 MiB, which grows.  Pure
  * arithmetic on the table; the job does the moving.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "boxwright/part.h"
@@ -75,4 +76,70 @@ int bw_mbr_plan(const struct bw_mbr *src, int win_part, int boot_part, uint64_t 
 	out->old_size[win_part - 1] = (uint64_t)we->sectors * 512;
 	out->new_size[win_part - 1] = win_sectors * 512;
 	return 0;
+}
+
+int bw_gpt_plan(const struct bw_gpt *gpt, size_t win, uint64_t new_size, const char *file,
+		struct bw_gpt_plan *out, struct bw_error *err)
+{
+	memset(out, 0, sizeof *out);
+	uint64_t ss = gpt->sector_size;
+	if (win >= gpt->nparts || !ss || new_size % ss)
+		return bw_seterr(err, BW_EINVAL, file, "GPT plan: no partition %zu, or %llu bytes is not whole sectors",
+				 win, (unsigned long long)new_size);
+	uint64_t align = (1u << 20) / ss;
+	uint64_t sectors = new_size / ss;
+	uint64_t array = ((uint64_t)gpt->entry_count * gpt->entry_size + ss - 1) / ss;
+	if (sectors < gpt->first_usable + array + 2)
+		return bw_seterr(err, BW_EINVAL, file, "a disk of %llu bytes cannot hold the GPT",
+				 (unsigned long long)new_size);
+	/* the backup entries and header at the end */
+	uint64_t last_usable = sectors - 1 - array - 1;
+	out->range = calloc(gpt->nparts, sizeof *out->range);
+	if (!out->range)
+		return bw_seterr(err, BW_ENOMEM, file, "out of memory");
+	out->nparts = gpt->nparts;
+	out->win = win;
+	out->new_size = new_size;
+	const struct bw_gpt_part *w = &gpt->part[win];
+	/* From the end backwards: the partitions after Windows, last first. */
+	uint64_t end = last_usable;     /* the last LBA still free */
+	for (size_t k = gpt->nparts; k-- > 0;) {
+		const struct bw_gpt_part *p = &gpt->part[k];
+		if (k == win || p->first_lba <= w->first_lba)
+			continue;
+		uint64_t n = p->last_lba - p->first_lba + 1;
+		if (end + 1 < n + w->first_lba) {
+			bw_gpt_plan_free(out);
+			return bw_seterr(err, BW_EINVAL, file,
+					 "a disk of %llu bytes leaves no room for Windows and the %llu sectors of partition %u after it",
+					 (unsigned long long)new_size, (unsigned long long)n, p->index + 1);
+		}
+		uint64_t first = (end + 1 - n) / align * align;
+		out->range[k] = (struct bw_gpt_range){ first, first + n - 1 };
+		end = first - 1;
+	}
+	/* Windows to what is left; at least 16 MiB for an NTFS of any use. */
+	if (end < w->first_lba + (16u << 20) / ss) {
+		bw_gpt_plan_free(out);
+		return bw_seterr(err, BW_EINVAL, file,
+				 "a disk of %llu bytes leaves no room for Windows after sector %llu",
+				 (unsigned long long)new_size, (unsigned long long)w->first_lba);
+	}
+	out->range[win] = (struct bw_gpt_range){ w->first_lba, end };
+	/* The rest keep their place (before Windows: nothing moved there). */
+	for (size_t k = 0; k < gpt->nparts; k++) {
+		const struct bw_gpt_part *p = &gpt->part[k];
+		if (k != win && p->first_lba < w->first_lba)
+			out->range[k] = (struct bw_gpt_range){ p->first_lba, p->last_lba };
+	}
+	return 0;
+}
+
+void bw_gpt_plan_free(struct bw_gpt_plan *plan)
+{
+	if (!plan)
+		return;
+	free(plan->range);
+	plan->range = NULL;
+	plan->nparts = 0;
 }
