@@ -371,6 +371,15 @@ static int vmdk_check_descriptor(struct bw_disk *d, struct vmdk *v,
 		line = next;
 	}
 
+	/* qemu leaves the descriptor area of each extent of a
+	 * twoGbMaxExtentSparse disk empty: the disk's descriptor is a file
+	 * of its own. */
+	if (!dd.has_create_type && text[0] == '\0') {
+		r = bw_seterr(err, BW_EUNSUPPORTED, d->path,
+			      "VMDK sparse extent with an empty embedded descriptor (at offset %llu): one extent of a multi-file disk (twoGbMaxExtentSparse); convert the disk through its descriptor file first: qemu-img convert -O vpc DESCRIPTOR.vmdk OUT.vhd",
+			      (unsigned long long)at);
+		goto out;
+	}
 	if (!dd.has_create_type) {
 		r = bw_seterr(err, BW_EFORMAT, d->path,
 			      "VMDK descriptor at offset %llu has no createType",
