@@ -19,11 +19,25 @@ struct bw_disk;
 
 /*
  * Open PATH read-only, probing its format (VHD by its footer cookie, VHDX
- * by "vhdxfile", VMDK by its magic or descriptor, else raw).  Everything the driver needs (footer, headers, tables) is validated
+ * by "vhdxfile", VMDK by its "KDMV" magic, else raw).  A container we
+ * recognise but do not read is refused, never read as raw: qcow/qcow2,
+ * QED, VDI, Parallels, VMDK descriptor files and COWD extents, DMG, a
+ * gzip/bzip2/xz/zstd-compressed file, a tar or zip archive, a plain ISO
+ * 9660 image; the message names the format and what to do instead.
+ * Everything the driver needs (footer, headers, tables) is validated
  * here.  Returns 0, BW_EIO (cannot open/read), BW_EFORMAT (corrupt),
  * BW_EUNSUPPORTED (a kind not handled) or BW_ENOMEM.
  */
 int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err);
+
+/*
+ * Open PATH as FORMAT without probing.  "raw" reads the file itself as
+ * the disk whatever it holds, even a signature bw_disk_open would refuse
+ * (the caller said so, as with qemu-img -f raw); NULL is bw_disk_open.
+ * Returns what bw_disk_open does, and BW_EINVAL for any other FORMAT.
+ */
+int bw_disk_open_as(const char *path, const char *format, struct bw_disk **out,
+		    struct bw_error *err);
 
 /* Accepts NULL. */
 void bw_disk_close(struct bw_disk *d);

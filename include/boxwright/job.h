@@ -185,6 +185,11 @@ struct bw_convert_opts {
 	int compress_level;            /* VMDK: 1..9, 0 = 6 */
 	int threads;                   /* VMDK: 1..256, 0 = all CPUs */
 	const char *adapter_type;      /* VMDK: ide (NULL), lsilogic, buslogic, legacyESX */
+	/* NULL: probe the input's format; "raw": read the file itself as
+	 * the disk, even one bw_disk_open would refuse as a container we do
+	 * not read (not with sparsify, which probes its partition table
+	 * through bw_image_open). */
+	const char *input_format;
 };
 
 struct bw_convert_result {

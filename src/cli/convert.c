@@ -1,4 +1,4 @@
-/* boxwright convert IN OUT [-O FMT] [--sparsify]: argv -> bw_convert -> print. */
+/* boxwright convert IN OUT [-O FMT] [-f raw] [--sparsify]: argv -> bw_convert -> print. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "cli/json.h"
 
 static const char convert_usage[] =
-	"Usage: boxwright convert IN OUT [-O vmdk|vhd|vhd-fixed|vhdx|qcow2|raw] [--sparsify] [OPTIONS]\n"
+	"Usage: boxwright convert IN OUT [-O vmdk|vhd|vhd-fixed|vhdx|qcow2|raw] [-f raw] [--sparsify] [OPTIONS]\n"
 	"Convert a disk image (raw, VHD fixed/dynamic/differencing, VHDX fixed/dynamic/\n"
 	"differencing, VMDK) to another container.  Only allocated data is read;\n"
 	"all-zero data is not stored.\n"
@@ -17,6 +17,10 @@ static const char convert_usage[] =
 	"                        vhdx (dynamic, 1 MiB blocks), qcow2 (v3, compressed\n"
 	"                        clusters), raw; default from OUT's extension (.vmdk,\n"
 	"                        .vhd, .vhdx, .qcow2, .raw/.img)\n"
+	"  -f, --input-format raw\n"
+	"                        read IN itself as a raw disk, even when it looks like\n"
+	"                        a container boxwright refuses (qcow2, VDI, gzip, ...);\n"
+	"                        default: probe IN's format\n"
 	"  --sparsify            read NTFS free clusters as zeros (from each volume's\n"
 	"                        $Bitmap): deleted-file garbage is not copied; refuses a\n"
 	"                        volume whose $Bitmap cannot be trusted\n"
@@ -58,6 +62,7 @@ int cmd_convert(int argc, char **argv)
 		{ "compress-level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "adapter-type", required_argument, NULL, 'a' },
+		{ "input-format", required_argument, NULL, 'f' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
@@ -69,7 +74,7 @@ int cmd_convert(int argc, char **argv)
 	const char *fmt = NULL;
 	char *end;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "O:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "O:f:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O': fmt = optarg; break;
 		case 's': o.sparsify = 1; break;
@@ -84,6 +89,12 @@ int cmd_convert(int argc, char **argv)
 				return cli_usage_error("convert", "--threads takes 1..256, not '%s'", optarg);
 			break;
 		case 'a': o.adapter_type = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "raw") != 0)
+				return cli_usage_error("convert", "-f takes raw (other formats are probed), not '%s'",
+						       optarg);
+			o.input_format = optarg;
+			break;
 		case 'P': progress_mode = 1; break;
 		case 'q': progress_mode = -1; break;
 		case 'j': json = 1; break;

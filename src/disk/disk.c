@@ -1,7 +1,10 @@
 /*
  * bw_disk: format probing and range-checked dispatch to the drivers.
- * Probing order: formats with a magic first (VHD footer "conectix"), raw
- * last, because raw accepts anything.
+ * Probing order: the formats we read by their magic first (VHD footer
+ * "conectix", VHDX "vhdxfile", VMDK "KDMV"), then the containers we
+ * recognise but do not read (probe.c: refused, never read as raw), raw
+ * last, because raw accepts anything.  bw_disk_open_as skips the probe
+ * when the caller names the format.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +47,45 @@ int bw_disk_read_file(struct bw_disk *d, void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
-int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err)
+/* Pick D's driver from its first and last sectors.  Returns 0, or
+ * BW_EUNSUPPORTED (a container we do not read), BW_EIO, BW_ENOMEM. */
+static int disk_probe(struct bw_disk *d, struct bw_error *err)
+{
+	int r;
+	uint8_t head[512] = {0}, tail[512];
+	const uint8_t *tailp = NULL;
+	/* A short file still shows its first bytes to the probes (a small
+	 * VMDK descriptor file must be refused as one, not read as raw). */
+	r = bw_disk_read_file(d, head, d->file_size < 512 ? (size_t)d->file_size : 512,
+			      0, "first sector", err);
+	if (r)
+		return r;
+	if (d->file_size >= 512) {
+		r = bw_disk_read_file(d, tail, 512, d->file_size - 512,
+				      "last sector", err);
+		if (r)
+			return r;
+		tailp = tail;
+	}
+	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
+		/* Raw claims anything: first make sure the file is no
+		 * container we know but do not read. */
+		if (drivers[i] == &bw_disk_raw_ops &&
+		    (r = bw_disk_probe_foreign(d, tailp, err)) != 0)
+			return r;
+		if (drivers[i]->probe(head, tailp, d->file_size)) {
+			d->ops = drivers[i];
+			break;
+		}
+	}
+	if (!d->ops)
+		return bw_seterr(err, BW_EUNSUPPORTED, d->path, "unknown disk format");
+	return 0;
+}
+
+/* Open PATH with the driver FORCED, or by probing when FORCED is NULL. */
+static int disk_open(const char *path, const struct bw_disk_ops *forced,
+		     struct bw_disk **out, struct bw_error *err)
 {
 	*out = NULL;
 	struct bw_disk *d = calloc(1, sizeof *d);
@@ -84,31 +125,9 @@ int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err)
 		d->file_size = (uint64_t)st.st_size;
 	}
 
-	uint8_t head[512] = {0}, tail[512];
-	const uint8_t *tailp = NULL;
-	/* A short file still shows its first bytes to the probes (a small
-	 * VMDK descriptor file must be refused as one, not read as raw). */
-	r = bw_disk_read_file(d, head, d->file_size < 512 ? (size_t)d->file_size : 512,
-			      0, "first sector", err);
-	if (r)
+	d->ops = forced;
+	if (!d->ops && (r = disk_probe(d, err)) != 0)
 		goto fail;
-	if (d->file_size >= 512) {
-		r = bw_disk_read_file(d, tail, 512, d->file_size - 512,
-				      "last sector", err);
-		if (r)
-			goto fail;
-		tailp = tail;
-	}
-	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
-		if (drivers[i]->probe(head, tailp, d->file_size)) {
-			d->ops = drivers[i];
-			break;
-		}
-	}
-	if (!d->ops) {
-		r = bw_seterr(err, BW_EUNSUPPORTED, path, "unknown disk format");
-		goto fail;
-	}
 	r = d->ops->open(d, err);
 	if (r)
 		goto fail;
@@ -122,6 +141,24 @@ fail:
 	free(d->path);
 	free(d);
 	return r;
+}
+
+int bw_disk_open(const char *path, struct bw_disk **out, struct bw_error *err)
+{
+	return disk_open(path, NULL, out, err);
+}
+
+int bw_disk_open_as(const char *path, const char *format, struct bw_disk **out,
+		    struct bw_error *err)
+{
+	*out = NULL;
+	if (!format)
+		return disk_open(path, NULL, out, err);
+	if (strcmp(format, "raw") == 0)
+		return disk_open(path, &bw_disk_raw_ops, out, err);
+	return bw_seterr(err, BW_EINVAL, path,
+			 "cannot force the input format '%s' (only raw can be forced; the others are probed)",
+			 format);
 }
 
 void bw_disk_close(struct bw_disk *d)

@@ -42,6 +42,16 @@ struct bw_disk {
 int bw_disk_read_file(struct bw_disk *d, void *buf, size_t len, uint64_t off,
 		      const char *what, struct bw_error *err);
 
+/*
+ * The containers we recognise but do not read (probe.c), checked when no
+ * driver claimed the file, before it is taken as raw.  TAIL: the last 512
+ * bytes or NULL.  Returns 0 when the file matches none of them,
+ * BW_EUNSUPPORTED naming the format and what to do instead, BW_EIO or
+ * BW_ENOMEM.
+ */
+int bw_disk_probe_foreign(struct bw_disk *d, const uint8_t *tail,
+			  struct bw_error *err);
+
 extern const struct bw_disk_ops bw_disk_raw_ops;
 extern const struct bw_disk_ops bw_disk_vhd_ops;
 extern const struct bw_disk_ops bw_disk_vhdx_ops;

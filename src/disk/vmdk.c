@@ -21,9 +21,10 @@
  * multiple inflating to the remainder (qemu) or to a zero-padded grain
  * (VirtualBox); grain table entries past the capacity (qemu-img).
  *
- * Refused with BW_EUNSUPPORTED: descriptor files that name other extent
- * files, COWD (vmfsSparse) extents, delta disks (a parent), extents of
+ * Refused with BW_EUNSUPPORTED: delta disks (a parent), extents of
  * multi-file disks, unknown header flags and compression algorithms.
+ * Descriptor files that name other extent files and COWD (vmfsSparse)
+ * extents never reach this driver: probe.c names and refuses them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,42 +87,12 @@ struct vmdk {
 
 /* ---- probe ------------------------------------------------------------ */
 
-/* A text descriptor file: comment and blank lines, then "version=" (qemu's
- * vmdk_probe), or the "# Disk DescriptorFile" banner every producer writes. */
-static int vmdk_looks_like_descriptor(const uint8_t *p, size_t n)
-{
-	static const char banner[] = "# Disk DescriptorFile";
-	if (n >= sizeof banner - 1 && memcmp(p, banner, sizeof banner - 1) == 0)
-		return 1;
-	size_t i = 0;
-	while (i < n) {
-		if (p[i] == '#') {
-			while (i < n && p[i] != '\n')
-				i++;
-			i++;
-			continue;
-		}
-		size_t j = i;
-		while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r'))
-			j++;
-		if (j < n && p[j] == '\n') {
-			i = j + 1;
-			continue;
-		}
-		return n - i >= 8 && memcmp(p + i, "version=", 8) == 0;
-	}
-	return 0;
-}
-
+/* Only hosted sparse extents ("KDMV"): descriptor files and COWD extents
+ * are named and refused by probe.c, never read as raw. */
 static int vmdk_probe(const uint8_t *head, const uint8_t *tail, uint64_t file_size)
 {
 	(void)tail; (void)file_size;
-	uint32_t magic = bw_get_le32(head + VMDK_HDR_MAGIC);
-	if (magic == VMDK_MAGIC || magic == VMDK_COWD_MAGIC)
-		return 1;
-	/* Recognised so that the user hears "descriptor file: unsupported"
-	 * rather than a descriptor being read as a tiny raw disk. */
-	return vmdk_looks_like_descriptor(head, VMDK_SECTOR);
+	return bw_get_le32(head + VMDK_HDR_MAGIC) == VMDK_MAGIC;
 }
 
 /* ---- header ----------------------------------------------------------- */
@@ -400,6 +371,15 @@ static int vmdk_check_descriptor(struct bw_disk *d, struct vmdk *v,
 		line = next;
 	}
 
+	/* qemu leaves the descriptor area of each extent of a
+	 * twoGbMaxExtentSparse disk empty: the disk's descriptor is a file
+	 * of its own. */
+	if (!dd.has_create_type && text[0] == '\0') {
+		r = bw_seterr(err, BW_EUNSUPPORTED, d->path,
+			      "VMDK sparse extent with an empty embedded descriptor (at offset %llu): one extent of a multi-file disk (twoGbMaxExtentSparse); convert the disk through its descriptor file first: qemu-img convert -O vpc DESCRIPTOR.vmdk OUT.vhd",
+			      (unsigned long long)at);
+		goto out;
+	}
 	if (!dd.has_create_type) {
 		r = bw_seterr(err, BW_EFORMAT, d->path,
 			      "VMDK descriptor at offset %llu has no createType",
@@ -662,13 +642,6 @@ static int vmdk_open(struct bw_disk *d, struct bw_error *err)
 	int r = bw_disk_read_file(d, head, n, 0, "VMDK header", err);
 	if (r)
 		return r;
-	uint32_t magic = bw_get_le32(head);
-	if (magic == VMDK_COWD_MAGIC)
-		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
-				 "VMDK COWD (vmfsSparse/ESX) extent: not supported (only monolithicSparse and streamOptimized)");
-	if (magic != VMDK_MAGIC)
-		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
-				 "a VMDK descriptor file: its data lives in separate extent files, which is not supported; make a single-file image first (qemu-img convert -O vmdk)");
 	if (d->file_size < VMDK_HDR_SIZE)
 		return bw_seterr(err, BW_EFORMAT, d->path,
 				 "VMDK truncated: %llu bytes, shorter than its 512-byte header",

@@ -56,6 +56,11 @@ static int check_opts(const struct bw_convert_opts *o, enum bw_write_format *f,
 			return bw_seterr(err, BW_EUSAGE, NULL, "cannot tell the output format from '%s': give -O",
 					 o->output);
 	}
+	if (o->input_format && strcmp(o->input_format, "raw") != 0)
+		return bw_seterr(err, BW_EUSAGE, NULL,
+				 "-f takes raw (other formats are probed), not '%s'", o->input_format);
+	if (o->input_format && o->sparsify)
+		return bw_seterr(err, BW_EUSAGE, NULL, "-f raw and --sparsify cannot be combined");
 	if (o->compress_level < 0 || o->compress_level > 9)
 		return bw_seterr(err, BW_EUSAGE, NULL, "--compress-level takes 1..9, not '%d'",
 				 o->compress_level);
@@ -124,7 +129,7 @@ int bw_convert(const struct bw_convert_opts *o, const struct bw_job_hooks *h,
 			r = sparsify_regions(im, reg, &nreg, err);
 		d = im ? im->disk : NULL;
 	} else {
-		r = bw_disk_open(o->input, &d, err);
+		r = bw_disk_open_as(o->input, o->input_format, &d, err);
 	}
 	if (r)
 		goto out;
