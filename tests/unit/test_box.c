@@ -359,6 +359,7 @@ static void test_vagrantfile(void)
 		.winrm_user = "Admin \"x\"",
 		.winrm_password = "p\"a\\ss#{`id`}'<&#@x#$y \xc3\xa9",
 		.hardware_uuid = "12345678-9ABC-def0-1234-56789abcdef0",
+		.winrm_plaintext = 1,
 	};
 	struct bw_error e;
 	char *v = NULL;
@@ -382,6 +383,10 @@ static void test_vagrantfile(void)
 		"end\n";
 	const char *body = strstr(v, "Vagrant.configure");
 	CHECK(body && strcmp(body, want) == 0);
+	/* the WinRM code page Nano needs: right before the configure block */
+	static const char req[] = "Vagrant.require_version \">= 1.9.2\"\n";
+	CHECK(body && (size_t)(body - v) >= sizeof req - 1 &&
+	      memcmp(body - (sizeof req - 1), req, sizeof req - 1) == 0);
 	if (body && strcmp(body, want) != 0)
 		fprintf(stderr, "Vagrantfile:\n%s\n", v);
 	/* no second forward of WinRM's port: Vagrant has id "winrm" */
@@ -397,6 +402,16 @@ static void test_vagrantfile(void)
 	CHECK(strstr(v, "  config.winrm.password = \"vagrant\"\n") != NULL);
 	CHECK(strstr(v, "    vb.memory = 1024\n    vb.cpus = 1\n  end\n") != NULL);
 	CHECK(strstr(v, "hardwareuuid") == NULL);
+	/* without winrm_plaintext: Vagrant's default transport, no basic */
+	CHECK(strstr(v, "  config.winrm.transport = :negotiate\n"
+			"  config.winrm.basic_auth_only = false\n") != NULL);
+	CHECK(strstr(v, "plaintext") == NULL);
+	CHECK(strstr(v, "Vagrant.require_version \">= 1.9.2\"\n") != NULL);
+	CHECK(strstr(v, "--firmware") == NULL);
+	free(v);
+	d.firmware_efi = 1;
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == 0);
+	CHECK(v && strstr(v, "    vb.customize [\"modifyvm\", :id, \"--firmware\", \"efi\"]\n") != NULL);
 	free(v);
 }
 
