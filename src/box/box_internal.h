@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "boxwright/box.h"
 #include "common/uuid.h"
@@ -16,6 +17,28 @@
 /* The disk's name inside the box: box.ovf's File ovf:href and the tar
  * entry (VirtualBox's exporter names disks "<vm>-disk001.vmdk"). */
 #define BOX_DISK_NAME "box-disk001.vmdk"
+
+/* The libvirt box's disk: vagrant-libvirt reads exactly this name for a
+ * box without a "disks" list (handle_box_image.rb, box format v1). */
+#define BOX_LIBVIRT_DISK_NAME "box.img"
+
+/* ---- the tar (tar.c) ---------------------------------------------------
+ * One .box being written.  box_tar_open creates OUT_PATH with O_EXCL;
+ * members are added in order; box_tar_close finishes, fsyncs and frees.
+ * After any failure (close included) the caller calls box_tar_abort,
+ * which also removes the partial file.  Every call returns 0, BW_EIO,
+ * BW_ENOMEM (BW_EINVAL for a file too large for a member). */
+struct box_tar;
+int box_tar_open(const char *out_path, int gzip, time_t mtime,
+		 struct box_tar **out, struct bw_error *err);
+int box_tar_add_text(struct box_tar *t, const char *name, const char *text,
+		     struct bw_error *err);
+/* SIZE bytes of FD from its current offset (SRC_PATH names it in
+ * errors). */
+int box_tar_add_file(struct box_tar *t, const char *name, int fd,
+		     uint64_t size, const char *src_path, struct bw_error *err);
+int box_tar_close(struct box_tar *t, struct bw_error *err);
+void box_tar_abort(struct box_tar *t);
 
 /* ---- text buffer ------------------------------------------------------
  * Appends never fail loudly: the first failed allocation sets `failed`
@@ -77,16 +100,23 @@ int box_check_text(const char *s, size_t max);
 /* The options with defaults applied and every field checked: what the
  * OVF, the Vagrantfile and the tar writer use. */
 struct box_resolved {
+	enum bw_box_provider provider;
 	const char *vm_name;
 	unsigned memory_mb, cpus;
 	const char *user, *password;
-	char mac[13];
+	char mac[13];                 /* virtualbox only ("" for libvirt) */
 	int has_hardware_uuid;
 	char hardware_uuid[37];
+	enum bw_box_disk_bus disk_bus;
+	int firmware_efi;
+	int winrm_plaintext;
+	const char *disk_path;        /* disk_path or vmdk_path; may be NULL */
+	time_t mtime;                 /* the tar members' (now for 0) */
 };
 
 /* Apply the defaults of box.h to O and validate it; draws a random MAC if
- * O has none.  Returns 0, BW_EINVAL (naming the field) or BW_EIO. */
+ * O has none (virtualbox only: vagrant-libvirt gives each domain its own
+ * MAC).  Returns 0, BW_EINVAL (naming the field) or BW_EIO. */
 int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 		struct bw_error *err);
 
@@ -97,5 +127,17 @@ int box_ovf_text(const struct box_resolved *r, uint64_t capacity,
 		 struct bw_error *err);
 int box_vagrantfile_text(const struct box_resolved *r, char **out,
 			 struct bw_error *err);
+
+/* ---- the libvirt box (libvirt.c) -------------------------------------- */
+
+/* Check the qcow2 header of the file open as FD (PATH in errors) and
+ * give its virtual size.  The codes of bw_box_write's libvirt case. */
+int box_qcow2_check(int fd, const char *path, uint64_t *virtual_size,
+		    struct bw_error *err);
+
+/* metadata.json for R's provider; CAPACITY (bytes) gives libvirt's
+ * virtual_size.  Returns 0, BW_EINVAL or BW_ENOMEM. */
+int box_metadata_text(const struct box_resolved *r, uint64_t capacity,
+		      char **out, struct bw_error *err);
 
 #endif

@@ -160,8 +160,18 @@ static void ovf_vbox_machine(struct box_buf *b, const struct box_resolved *r,
 	box_buf_printf(b, "\" OSType=\"%s\" snapshotFolder=\"Snapshots\">\n",
 		       OVF_VBOX_OS_TYPE);
 	box_buf_puts(b,
-		"      <ovf:Info>Complete VirtualBox machine configuration in VirtualBox format</ovf:Info>\n"
-		"      <Hardware>\n");
+		"      <ovf:Info>Complete VirtualBox machine configuration in VirtualBox format</ovf:Info>\n");
+	/* The hardware UUID (the SMBIOS system UUID the guest sees) is the
+	 * uuid attribute of <Hardware>, in braces, as VirtualBox's settings
+	 * writer puts it for settings version 1.9 and later when it differs
+	 * from the machine's (Settings.cpp, MachineConfigFile::
+	 * buildHardwareXML; read back by readHardware).  Without it the
+	 * machine UUID is the hardware UUID. */
+	if (r->has_hardware_uuid)
+		box_buf_printf(b, "      <Hardware uuid=\"{%s}\">\n",
+			       r->hardware_uuid);
+	else
+		box_buf_puts(b, "      <Hardware>\n");
 	/* PAE and long mode: a 64-bit Windows guest needs both. */
 	box_buf_printf(b,
 		"        <CPU count=\"%u\">\n"
@@ -170,6 +180,10 @@ static void ovf_vbox_machine(struct box_buf *b, const struct box_resolved *r,
 		"        </CPU>\n"
 		"        <Memory RAMSize=\"%u\"/>\n",
 		r->cpus, r->memory_mb);
+	/* UEFI firmware (a GPT image): <Firmware type="EFI"/> after
+	 * <Memory>, where buildHardwareXML writes it. */
+	if (r->firmware_efi)
+		box_buf_puts(b, "        <Firmware type=\"EFI\"/>\n");
 	/* IOAPIC: VirtualBox refuses to start a guest with more than one
 	 * CPU without it, and 64-bit Windows expects it.  Little-endian
 	 * SMBIOS UUID as VirtualBox writes for new machines, so that the UUID

@@ -4,10 +4,12 @@
  * bw_box_opts (defaults of include/boxwright/box.h, limits checked).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "box/box_internal.h"
 #include "common/random.h"
@@ -248,6 +250,30 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 		struct bw_error *err)
 {
 	memset(r, 0, sizeof *r);
+	r->provider = o->provider;
+	if (!bw_box_provider_name(o->provider))
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "box provider %d: expected virtualbox or libvirt",
+				 (int)o->provider);
+	if (o->disk_bus != BW_BOX_BUS_IDE && o->disk_bus != BW_BOX_BUS_SATA)
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "disk bus %d: expected IDE or SATA",
+				 (int)o->disk_bus);
+	r->disk_bus = o->disk_bus;
+	r->firmware_efi = o->firmware_efi != 0;
+	r->winrm_plaintext = o->winrm_plaintext != 0;
+	if (o->disk_path && o->vmdk_path &&
+	    strcmp(o->disk_path, o->vmdk_path) != 0)
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "disk_path and vmdk_path name different disks (vmdk_path is the older name of disk_path)");
+	r->disk_path = o->disk_path ? o->disk_path : o->vmdk_path;
+	/* time_t is 64-bit on every target we build for; a negative mtime
+	 * is a caller's mistake, not a date before 1970 worth packing. */
+	if (o->mtime < 0)
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "box mtime %" PRId64 ": expected seconds since the epoch, or 0 for now",
+				 o->mtime);
+	r->mtime = o->mtime ? (time_t)o->mtime : time(NULL);
 	r->vm_name = o->vm_name ? o->vm_name : BW_BOX_DEFAULT_VM_NAME;
 	r->memory_mb = o->memory_mb ? o->memory_mb : BW_BOX_DEFAULT_MEMORY_MB;
 	r->cpus = o->cpus ? o->cpus : BW_BOX_DEFAULT_CPUS;
@@ -291,6 +317,8 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 					 o->hardware_uuid);
 		r->has_hardware_uuid = 1;
 	}
+	if (r->provider != BW_BOX_VIRTUALBOX)
+		return 0;   /* no MAC: vagrant-libvirt draws one per domain */
 	if (o->mac) {
 		if (!box_mac_parse(o->mac, r->mac))
 			return bw_seterr(err, BW_EINVAL, NULL,
@@ -299,4 +327,31 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 		return 0;
 	}
 	return box_mac_random(r->mac, err);
+}
+
+/* ---- providers ---------------------------------------------------------- */
+
+const char *bw_box_provider_name(enum bw_box_provider p)
+{
+	switch (p) {
+	case BW_BOX_VIRTUALBOX: return "virtualbox";
+	case BW_BOX_LIBVIRT:    return "libvirt";
+	}
+	return NULL;
+}
+
+int bw_box_provider_parse(const char *name, enum bw_box_provider *out,
+			  struct bw_error *err)
+{
+	static const enum bw_box_provider all[] = { BW_BOX_VIRTUALBOX,
+						    BW_BOX_LIBVIRT };
+	for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
+		if (strcmp(name, bw_box_provider_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return bw_seterr(err, BW_EINVAL, NULL,
+			 "provider \"%.64s\": expected virtualbox or libvirt",
+			 name ? name : "");
 }

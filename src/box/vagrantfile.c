@@ -1,16 +1,37 @@
 /*
- * The box's Vagrantfile (FORMATS.md "Vagrant box (virtualbox provider)"):
- * Vagrant loads it before the user's Vagrantfile, so these are defaults the
- * user can override.  Settings and their sources (hashicorp/vagrant 2.3.4):
+ * The box's Vagrantfile, for every provider (FORMATS.md "Vagrant box
+ * (virtualbox provider)", "Other Vagrant providers"; DESIGN.md
+ * "Credentials and identity").  Vagrant loads it before the user's
+ * Vagrantfile, so these are defaults the user can override.  Settings and
+ * their sources (hashicorp/vagrant 2.3.4, vagrant-libvirt 0.11.2):
+ *  - Vagrant.require_version ">= 1.9.2": config.winrm.codepage appeared
+ *    in 1.9.2, and its default (nil) makes Vagrant run commands under
+ *    code page 65001, the UTF-8 one that Nano Server requires;
  *  - config.vm.guest = :windows skips guest detection;
- *  - WinRM over HTTP with basic auth (plugins/communicators/winrm/
- *    config.rb: transport, basic_auth_only, username, password), which is
- *    what `boxwright --winrm` turns on in the image;
- *  - config.vm.base_mac = the OVF adapter's MACAddress: VBoxManage import
- *    draws a new MAC, and Vagrant sets this one back before the first boot
- *    (plugins/providers/virtualbox/action/match_mac_address.rb);
- *  - the virtualbox provider's memory and cpus, and the hardware UUID
- *    through `modifyvm --hardwareuuid` (the SMBIOS UUID Windows sees).
+ *  - WinRM (plugins/communicators/winrm/config.rb): over HTTP with basic
+ *    auth (transport :plaintext, basic_auth_only) only when the caller
+ *    says the image allows it (winrm_plaintext: `--winrm` applied it, or
+ *    inspect found it already set); otherwise Vagrant's own default,
+ *    :negotiate (NTLM with message encryption over HTTP), which a stock
+ *    Windows listener accepts, written out so the reader sees the choice;
+ *  - virtualbox: config.vm.base_mac = the OVF adapter's MACAddress
+ *    (VBoxManage import draws a new MAC, and Vagrant sets this one back
+ *    before the first boot, plugins/providers/virtualbox/action/
+ *    match_mac_address.rb); memory and cpus; the hardware UUID through
+ *    `modifyvm --hardwareuuid` (the SMBIOS UUID Windows sees); UEFI
+ *    through `modifyvm --firmware efi`;
+ *  - libvirt (lib/vagrant-libvirt/config.rb, templates/domain.xml.erb):
+ *    memory, cpus; disk_bus "ide" or "sata" and the matching disk_device
+ *    ("hda" / "sda": left unset it is "vda", virtio's name) and
+ *    machine_type ("pc" has the PIIX IDE controller, "q35" the AHCI one
+ *    and no IDE); nic_model_type "e1000" (Windows has no virtio-net
+ *    driver); for UEFI, loader = OVMF's code and nvram = a variable
+ *    store path: vagrant-libvirt writes <loader type='pflash'> only when
+ *    nvram is set (type 'rom' otherwise, which split OVMF cannot boot
+ *    from), and libvirt creates a missing nvram file from the variable
+ *    template it maps to that loader; the hardware UUID as
+ *    sysinfo system uuid (<smbios mode='sysinfo'/>), which libvirt also
+ *    takes as the domain UUID when none is set.
  * Port 5985 is deliberately not forwarded here: Vagrant already forwards
  * 55985 -> 5985 with id "winrm" for the winrm communicator
  * (plugins/kernel_v2/config/vm.rb), and a second forward of 5985 would
@@ -19,6 +40,64 @@
 #include <stdlib.h>
 
 #include "box/box_internal.h"
+
+static void vf_virtualbox(struct box_buf *b, const struct box_resolved *r)
+{
+	box_buf_printf(b,
+		"  config.vm.base_mac = \"%s\"\n"
+		"  config.vm.provider \"virtualbox\" do |vb|\n"
+		"    vb.memory = %u\n"
+		"    vb.cpus = %u\n",
+		r->mac, r->memory_mb, r->cpus);
+	if (r->firmware_efi)
+		box_buf_puts(b,
+			"    vb.customize [\"modifyvm\", :id, \"--firmware\", \"efi\"]\n");
+	if (r->has_hardware_uuid)
+		box_buf_printf(b,
+			"    vb.customize [\"modifyvm\", :id, \"--hardwareuuid\", \"%s\"]\n",
+			r->hardware_uuid);
+	box_buf_puts(b, "  end\n");
+}
+
+static void vf_libvirt(struct box_buf *b, const struct box_resolved *r)
+{
+	int sata = r->disk_bus == BW_BOX_BUS_SATA;
+	box_buf_printf(b,
+		"  config.vm.provider :libvirt do |lv|\n"
+		"    lv.memory = %u\n"
+		"    lv.cpus = %u\n"
+		"    lv.disk_bus = \"%s\"\n"
+		"    lv.disk_device = \"%s\"\n"
+		"    lv.machine_type = \"%s\"\n"
+		"    lv.nic_model_type = \"e1000\"\n",
+		r->memory_mb, r->cpus, sata ? "sata" : "ide",
+		sata ? "sda" : "hda", sata ? "q35" : "pc");
+	if (r->firmware_efi) {
+		/* One variable store per box name: a second domain of this
+		 * box running at the same time needs its own lv.nvram in the
+		 * user's Vagrantfile (the box cannot know the domain name). */
+		struct box_buf path;
+		box_buf_init(&path);
+		box_buf_printf(&path, "%s/%s_VARS.fd", BW_BOX_LIBVIRT_NVRAM_DIR,
+			       r->vm_name);
+		box_buf_puts(b,
+			"    # UEFI: OVMF's code read-only; the variable store is created by\n"
+			"    # libvirt from its template.  Give each concurrent VM its own nvram.\n"
+			"    lv.loader = \"" BW_BOX_LIBVIRT_LOADER "\"\n"
+			"    lv.nvram = ");
+		if (path.failed)
+			b->failed = 1;
+		else
+			box_buf_ruby_str(b, path.data);
+		box_buf_puts(b, "\n");
+		box_buf_free(&path);
+	}
+	if (r->has_hardware_uuid)
+		box_buf_printf(b,
+			"    lv.sysinfo = { \"system\" => { \"uuid\" => \"%s\" } }\n",
+			r->hardware_uuid);
+	box_buf_puts(b, "  end\n");
+}
 
 int box_vagrantfile_text(const struct box_resolved *r, char **out,
 			 struct bw_error *err)
@@ -30,27 +109,29 @@ int box_vagrantfile_text(const struct box_resolved *r, char **out,
 		"# Written by boxwright: defaults of this box, merged under the user's\n"
 		"# Vagrantfile.  Vagrant forwards host port 55985 to WinRM's 5985 itself\n"
 		"# (forwarded port id \"winrm\"); redefine that id to change the host port.\n"
+		"# 1.9.2: config.winrm.codepage (default 65001, UTF-8, which Nano needs).\n"
+		"Vagrant.require_version \">= 1.9.2\"\n"
 		"Vagrant.configure(\"2\") do |config|\n"
 		"  config.vm.guest = :windows\n"
-		"  config.vm.communicator = \"winrm\"\n"
-		"  config.winrm.transport = :plaintext\n"
-		"  config.winrm.basic_auth_only = true\n"
-		"  config.winrm.username = ");
+		"  config.vm.communicator = \"winrm\"\n");
+	if (r->winrm_plaintext)
+		box_buf_puts(&b,
+			"  config.winrm.transport = :plaintext\n"
+			"  config.winrm.basic_auth_only = true\n");
+	else
+		box_buf_puts(&b,
+			"  config.winrm.transport = :negotiate\n"
+			"  config.winrm.basic_auth_only = false\n");
+	box_buf_puts(&b, "  config.winrm.username = ");
 	box_buf_ruby_str(&b, r->user);
 	box_buf_puts(&b, "\n  config.winrm.password = ");
 	box_buf_ruby_str(&b, r->password);
-	box_buf_printf(&b,
-		"\n"
-		"  config.vm.base_mac = \"%s\"\n"
-		"  config.vm.provider \"virtualbox\" do |vb|\n"
-		"    vb.memory = %u\n"
-		"    vb.cpus = %u\n",
-		r->mac, r->memory_mb, r->cpus);
-	if (r->has_hardware_uuid)
-		box_buf_printf(&b,
-			"    vb.customize [\"modifyvm\", :id, \"--hardwareuuid\", \"%s\"]\n",
-			r->hardware_uuid);
-	box_buf_puts(&b, "  end\nend\n");
+	box_buf_puts(&b, "\n");
+	if (r->provider == BW_BOX_LIBVIRT)
+		vf_libvirt(&b, r);
+	else
+		vf_virtualbox(&b, r);
+	box_buf_puts(&b, "end\n");
 	return box_buf_finish(&b, out, "Vagrantfile", err);
 }
 

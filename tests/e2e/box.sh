@@ -28,9 +28,10 @@ HOSTILE_NAME="nano<&'> é"
 HOSTILE_PASS='p"a\s#{`id`}'"'"'<&#@x é'
 HWUUID=12345678-9abc-4ef0-8123-56789abcdef0
 
-# check_box BOX LABEL [NAME PASSWORD]: the content checks on one box.
+# check_box BOX LABEL [NAME PASSWORD PLAINTEXT HWUUID]: the content checks
+# on one box; PLAINTEXT 1 when it was written with --winrm-plaintext.
 check_box() {
-  local box=$1 label=$2 name=${3:-boxwright-nano} pass=${4:-vagrant}
+  local box=$1 label=$2 name=${3:-boxwright-nano} pass=${4:-vagrant} plain=${5:-0} hw=${6:-}
   local d=$SCRATCH/unpack-$label
   rm -rf "$d"; mkdir -p "$d"
   if [ "$(tar tf "$box" | sort | tr '\n' ' ')" = "Vagrantfile box-disk001.vmdk box.ovf metadata.json " ]; then
@@ -40,10 +41,10 @@ check_box() {
   fi
   tar xf "$box" -C "$d" || { bad "$label: tar cannot extract"; return; }
   cmp -s "$d/box-disk001.vmdk" "$vmdk" && ok "$label: the disk entry is the VMDK byte for byte" || bad "$label: disk entry differs from the VMDK"
-  if out=$($PY - "$d" "$qsize" "$name" <<'EOF'
+  if out=$($PY - "$d" "$qsize" "$name" "$hw" <<'EOF'
 import json, os, struct, sys
 import xml.etree.ElementTree as ET
-d, qsize, want_name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d, qsize, want_name, want_hw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 NS = {"ovf": "http://schemas.dmtf.org/ovf/envelope/1",
       "rasd": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData",
       "vssd": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData",
@@ -144,7 +145,19 @@ ad = under(m, "Hardware", "Network", "Adapter")[0]
 mac = ad.get("MACAddress")
 if ad.get("type") != "82540EM" or len(mac) != 12 or int(mac[:2], 16) & 1:
     fail("Adapter %s %s" % (ad.get("type"), mac))
+# The hardware UUID as VirtualBox's settings keep it: <Hardware uuid="{...}">,
+# the SMBIOS UUID still little-endian.
+hwel = under(m, "Hardware")[0]
+if (hwel.get("uuid") or "") != ("{%s}" % want_hw if want_hw else ""):
+    fail("Hardware uuid %r, expected %r" % (hwel.get("uuid"), want_hw))
+le = under(m, "Hardware", "BIOS", "SmbiosUuidLittleEndian")
+if len(le) != 1 or le[0].get("enabled") != "true":
+    fail("SmbiosUuidLittleEndian")
+if want_hw:
+    msgs.append("Hardware uuid {%s}" % want_hw)
 vf = open(os.path.join(d, "Vagrantfile"), encoding="utf-8").read()
+if 'Vagrant.require_version ">= 1.9.2"\n' not in vf:
+    fail("no require_version >= 1.9.2")
 if 'config.vm.base_mac = "%s"' % mac not in vf:
     fail("base_mac is not the OVF MAC %s" % mac)
 msgs.append("MAC %s = base_mac" % mac)
@@ -173,7 +186,8 @@ puts [c.vm.guest, c.vm.communicator, c.winrm.transport, c.winrm.basic_auth_only,
 EOF
     ); then
       mac=$(sed -n 's/.*MACAddress="\([0-9A-F]*\)".*/\1/p' "$d/box.ovf")
-      want=$(printf '%s\n' windows winrm plaintext true administrator "$pass" "$mac" winrm:55985)
+      if [ "$plain" = 1 ]; then transport="plaintext true"; else transport="negotiate false"; fi
+      want=$(printf '%s\n' windows winrm $transport administrator "$pass" "$mac" winrm:55985)
       if [ "$(printf '%s\n' "$got" | head -8)" = "$want" ]; then
         ok "$label: Vagrant's loader reads the Vagrantfile: credentials, base_mac, one WinRM forward (55985)"
       else
@@ -194,8 +208,8 @@ expect_exit 0 "box_write --gzip" "$TOOL" "$vmdk" "$SCRATCH/g.box" --gzip
 gzip -t "$SCRATCH/g.box" 2>"$SCRATCH/gz" && [ ! -s "$SCRATCH/gz" ] && ok "gzip: gzip -t clean (no trailing garbage)" || bad "gzip: gzip -t: $(cat "$SCRATCH/gz")"
 check_box "$SCRATCH/g.box" gzip
 expect_exit 0 "box_write with a hostile name and password" "$TOOL" "$vmdk" "$SCRATCH/h.box" \
-  --vm-name "$HOSTILE_NAME" --password "$HOSTILE_PASS" --hardware-uuid "$HWUUID" --memory 2048 --cpus 2
-check_box "$SCRATCH/h.box" hostile "$HOSTILE_NAME" "$HOSTILE_PASS"
+  --vm-name "$HOSTILE_NAME" --password "$HOSTILE_PASS" --hardware-uuid "$HWUUID" --memory 2048 --cpus 2 --winrm-plaintext
+check_box "$SCRATCH/h.box" hostile "$HOSTILE_NAME" "$HOSTILE_PASS" 1 "$HWUUID"
 tar xOf "$SCRATCH/h.box" Vagrantfile | grep -qF "vb.customize [\"modifyvm\", :id, \"--hardwareuuid\", \"$HWUUID\"]" \
   && ok "hostile: hardware UUID customization" || bad "hostile: no --hardwareuuid line"
 tar xOf "$SCRATCH/x.box" Vagrantfile | grep -q hardwareuuid && bad "plain: a hardwareuuid line without one asked" || ok "plain: no hardwareuuid line"
@@ -242,13 +256,39 @@ rm -f "$SCRATCH"/p[0-9].box
 if command -v vagrant >/dev/null 2>&1 && command -v bsdtar >/dev/null 2>&1; then
   export VAGRANT_HOME=$SCRATCH/vagrant-home VAGRANT_CHECKPOINT_DISABLE=1
   mkdir -p "$SCRATCH/elsewhere"
-  for b in x g; do
+  # Debian's vagrant lacks the winrm gem that loading the communicator
+  # needs (tests/e2e/vagrant-stub/winrm.rb says why a stand-in is enough).
+  export RUBYLIB=$SRCDIR/tests/e2e/vagrant-stub${RUBYLIB:+:$RUBYLIB}
+  for b in x g h; do
     if (cd "$SCRATCH" && vagrant box add --name "t$b" "./$b.box") >"$SCRATCH/va" 2>&1; then
       vagrant box list 2>/dev/null | grep -q "^t$b *(virtualbox, 0)" && ok "vagrant box add $b.box: listed as virtualbox" || bad "vagrant box list: $(vagrant box list 2>&1)"
     else
-      bad "vagrant box add $b.box:"; tail -5 "$SCRATCH/va" | sed 's/^/  /'
+      bad "vagrant box add $b.box:"; tail -5 "$SCRATCH/va" | sed 's/^/  /'; continue
+    fi
+    # The box's Vagrantfile merged under a user's, through `vagrant
+    # validate`.  --ignore-provider: without VirtualBox installed the
+    # virtualbox provider reports itself unusable before any validation;
+    # its settings are read by the config loader above instead.
+    mkdir -p "$SCRATCH/proj-$b"
+    printf 'Vagrant.configure("2") { |c| c.vm.box = "t%s" }\n' "$b" > "$SCRATCH/proj-$b/Vagrantfile"
+    if (cd "$SCRATCH/proj-$b" && VAGRANT_DEFAULT_PROVIDER=virtualbox vagrant validate --ignore-provider) >"$SCRATCH/vv" 2>&1; then
+      ok "vagrant validate: t$b's Vagrantfile merged and validated"
+    else
+      bad "vagrant validate t$b:"; tail -8 "$SCRATCH/vv" | sed 's/^/  /'
     fi
   done
+  # The control: validate really loads the box's Vagrantfile.
+  bv=$VAGRANT_HOME/boxes/tx/0/virtualbox/Vagrantfile
+  if [ -f "$bv" ]; then
+    cp "$bv" "$SCRATCH/vf.keep"
+    echo 'raise "boxwright-control"' >> "$bv"
+    if (cd "$SCRATCH/proj-x" && VAGRANT_DEFAULT_PROVIDER=virtualbox vagrant validate --ignore-provider) >"$SCRATCH/vv" 2>&1; then
+      bad "control: vagrant validate did not load the box's Vagrantfile"
+    else
+      grep -q boxwright-control "$SCRATCH/vv" && ok "control: vagrant validate loads the box's Vagrantfile" || { bad "control failed otherwise:"; tail -5 "$SCRATCH/vv" | sed 's/^/  /'; }
+    fi
+    cp "$SCRATCH/vf.keep" "$bv"
+  fi
   # The catalog from another directory: the file:// URL is absolute and
   # the checksum is verified.
   if (cd "$SCRATCH/elsewhere" && vagrant box add --box-version 1.0.0 "$SCRATCH/cat.json") >"$SCRATCH/va" 2>&1 \

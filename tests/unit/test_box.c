@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "boxwright/box.h"
 #include "boxwright/disk.h"
 #include "box/box_internal.h"
@@ -359,6 +361,7 @@ static void test_vagrantfile(void)
 		.winrm_user = "Admin \"x\"",
 		.winrm_password = "p\"a\\ss#{`id`}'<&#@x#$y \xc3\xa9",
 		.hardware_uuid = "12345678-9ABC-def0-1234-56789abcdef0",
+		.winrm_plaintext = 1,
 	};
 	struct bw_error e;
 	char *v = NULL;
@@ -382,6 +385,10 @@ static void test_vagrantfile(void)
 		"end\n";
 	const char *body = strstr(v, "Vagrant.configure");
 	CHECK(body && strcmp(body, want) == 0);
+	/* the WinRM code page Nano needs: right before the configure block */
+	static const char req[] = "Vagrant.require_version \">= 1.9.2\"\n";
+	CHECK(body && (size_t)(body - v) >= sizeof req - 1 &&
+	      memcmp(body - (sizeof req - 1), req, sizeof req - 1) == 0);
 	if (body && strcmp(body, want) != 0)
 		fprintf(stderr, "Vagrantfile:\n%s\n", v);
 	/* no second forward of WinRM's port: Vagrant has id "winrm" */
@@ -397,14 +404,23 @@ static void test_vagrantfile(void)
 	CHECK(strstr(v, "  config.winrm.password = \"vagrant\"\n") != NULL);
 	CHECK(strstr(v, "    vb.memory = 1024\n    vb.cpus = 1\n  end\n") != NULL);
 	CHECK(strstr(v, "hardwareuuid") == NULL);
+	/* without winrm_plaintext: Vagrant's default transport, no basic */
+	CHECK(strstr(v, "  config.winrm.transport = :negotiate\n"
+			"  config.winrm.basic_auth_only = false\n") != NULL);
+	CHECK(strstr(v, "plaintext") == NULL);
+	CHECK(strstr(v, "Vagrant.require_version \">= 1.9.2\"\n") != NULL);
+	CHECK(strstr(v, "--firmware") == NULL);
+	free(v);
+	d.firmware_efi = 1;
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == 0);
+	CHECK(v && strstr(v, "    vb.customize [\"modifyvm\", :id, \"--firmware\", \"efi\"]\n") != NULL);
 	free(v);
 }
 
-/* A small streamOptimized VMDK through the library's own writer. */
-static int make_vmdk(const char *path, uint64_t size)
+/* A small disk through the library's own writer. */
+static int make_disk(const char *path, uint64_t size, enum bw_write_format fmt)
 {
-	struct bw_writer_opts wo = { .format = BW_WRITE_VMDK_STREAM, .size = size,
-				     .threads = 1 };
+	struct bw_writer_opts wo = { .format = fmt, .size = size, .threads = 1 };
 	struct bw_writer *w = NULL;
 	struct bw_error e;
 	if (bw_writer_open(path, &wo, &w, &e))
@@ -420,10 +436,16 @@ static int make_vmdk(const char *path, uint64_t size)
 	return bw_writer_finish(w, &e) ? -1 : 0;
 }
 
+static int make_vmdk(const char *path, uint64_t size)
+{
+	return make_disk(path, size, BW_WRITE_VMDK_STREAM);
+}
+
 struct tar_entry {
 	char name[64];
 	int64_t size;
 	char *data;
+	time_t mtime;
 };
 
 /* Read a .box back: up to 8 entries; returns the count or -1.  *FILTER
@@ -449,8 +471,13 @@ static int read_box(const char *path, struct tar_entry *ents, int *filter)
 		if (got != t->size)
 			n = -100;
 		t->data[t->size > 0 ? t->size : 0] = '\0';
+		t->mtime = archive_entry_mtime(ae);
+		/* owned by 0:0 without names (reproducible boxes) */
 		if (archive_entry_filetype(ae) != AE_IFREG ||
-		    (archive_entry_perm(ae) & 0777) != 0644)
+		    (archive_entry_perm(ae) & 0777) != 0644 ||
+		    archive_entry_uid(ae) != 0 || archive_entry_gid(ae) != 0 ||
+		    (archive_entry_uname(ae) && *archive_entry_uname(ae)) ||
+		    (archive_entry_gname(ae) && *archive_entry_gname(ae)))
 			n = -100;
 	}
 	*filter = archive_filter_code(a, 0);
@@ -571,6 +598,361 @@ static void test_box_write(void)
 	CHECK(bw_box_write(rbox, &bo, &e) == BW_EINVAL);
 	CHECK(access(rbox, F_OK) != 0);
 	free(vmdk_bytes);
+}
+
+/* ---- OVF hardware UUID, the libvirt box, metadata, reproducibility ---- */
+
+static void test_ovf_hardware_uuid(void)
+{
+	if (!have_xmllint)
+		return;   /* test_ovf already failed for it */
+	struct bw_box_opts o = {
+		.disk_capacity = CAPACITY, .mac = "0A0027000009",
+		.hardware_uuid = "12345678-9ABC-4ef0-8123-56789abcdef0",
+	};
+	struct bw_error e;
+	char *ovf = NULL;
+	char *f = path_in("hw.ovf");
+	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
+	CHECK(ovf && write_file(f, ovf, strlen(ovf)) == 0);
+	free(ovf);
+	/* <Hardware uuid="{...}"> as VirtualBox's settings writer puts it,
+	 * lowercase in braces, beside the machine's own uuid */
+	CHECK(xpath_eq(f, "string(//" VBOX("Machine") "/*[local-name()='Hardware']/@uuid)",
+		       "{12345678-9abc-4ef0-8123-56789abcdef0}"));
+	CHECK(xpath_eq(f, "string(//" VBOX("Machine") "/@uuid)", "{" MACHINE_UUID "}"));
+	/* the SMBIOS UUID stays little-endian, as new VirtualBox machines */
+	CHECK(xpath_eq(f, "string(//" VBOX("Machine") "/*[local-name()='Hardware']/*[local-name()='BIOS']"
+		       "/*[local-name()='SmbiosUuidLittleEndian']/@enabled)", "true"));
+	CHECK(xpath_eq(f, "count(//*[local-name()='Firmware'])", "0"));
+	check_ovf_structure(f, "42949672960", BW_BOX_DEFAULT_VM_NAME, 1024, 1, "0A0027000009");
+	/* without one: no uuid attribute; UEFI: <Firmware type="EFI"/> */
+	o.hardware_uuid = NULL;
+	o.firmware_efi = 1;
+	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
+	CHECK(ovf && write_file(f, ovf, strlen(ovf)) == 0);
+	free(ovf);
+	CHECK(xpath_eq(f, "count(//" VBOX("Machine") "/*[local-name()='Hardware']/@uuid)", "0"));
+	CHECK(xpath_eq(f, "string(//" VBOX("Machine") "/*[local-name()='Hardware']/*[local-name()='Firmware']/@type)", "EFI"));
+}
+
+static void test_vagrantfile_libvirt(void)
+{
+	struct bw_box_opts o = {
+		.provider = BW_BOX_LIBVIRT,
+		.vm_name = "nano \"q\"#{x}",
+		.memory_mb = 2048,
+		.cpus = 2,
+		.winrm_password = "p#{`id`}",
+		.hardware_uuid = "12345678-9ABC-4ef0-8123-56789abcdef0",
+		.disk_bus = BW_BOX_BUS_SATA,
+		.firmware_efi = 1,
+		.winrm_plaintext = 1,
+	};
+	struct bw_error e;
+	char *v = NULL;
+	/* a quote in the VM name is refused for every provider */
+	CHECK(bw_box_vagrantfile(&o, &v, &e) == BW_EINVAL && v == NULL);
+	o.vm_name = "nano #{x}";
+	CHECK(bw_box_vagrantfile(&o, &v, &e) == 0);
+	if (!v)
+		return;
+	static const char want[] =
+		"Vagrant.require_version \">= 1.9.2\"\n"
+		"Vagrant.configure(\"2\") do |config|\n"
+		"  config.vm.guest = :windows\n"
+		"  config.vm.communicator = \"winrm\"\n"
+		"  config.winrm.transport = :plaintext\n"
+		"  config.winrm.basic_auth_only = true\n"
+		"  config.winrm.username = \"administrator\"\n"
+		"  config.winrm.password = \"p\\#{`id`}\"\n"
+		"  config.vm.provider :libvirt do |lv|\n"
+		"    lv.memory = 2048\n"
+		"    lv.cpus = 2\n"
+		"    lv.disk_bus = \"sata\"\n"
+		"    lv.disk_device = \"sda\"\n"
+		"    lv.machine_type = \"q35\"\n"
+		"    lv.nic_model_type = \"e1000\"\n"
+		"    # UEFI: OVMF's code read-only; the variable store is created by\n"
+		"    # libvirt from its template.  Give each concurrent VM its own nvram.\n"
+		"    lv.loader = \"/usr/share/OVMF/OVMF_CODE.fd\"\n"
+		"    lv.nvram = \"/var/lib/libvirt/qemu/nvram/nano \\#{x}_VARS.fd\"\n"
+		"    lv.sysinfo = { \"system\" => { \"uuid\" => \"12345678-9abc-4ef0-8123-56789abcdef0\" } }\n"
+		"  end\n"
+		"end\n";
+	const char *body = strstr(v, "Vagrant.require_version");
+	CHECK(body && strcmp(body, want) == 0);
+	if (body && strcmp(body, want) != 0)
+		fprintf(stderr, "Vagrantfile:\n%s\n", v);
+	/* nothing of VirtualBox's: no base_mac, no modifyvm */
+	CHECK(strstr(v, "base_mac") == NULL && strstr(v, "virtualbox") == NULL);
+	free(v);
+
+	/* defaults: IDE on the pc machine type, BIOS, negotiate, no UUID */
+	struct bw_box_opts d = { .provider = BW_BOX_LIBVIRT };
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == 0);
+	if (!v)
+		return;
+	CHECK(strstr(v, "    lv.disk_bus = \"ide\"\n    lv.disk_device = \"hda\"\n"
+			"    lv.machine_type = \"pc\"\n    lv.nic_model_type = \"e1000\"\n  end\nend\n") != NULL);
+	CHECK(strstr(v, "  config.winrm.transport = :negotiate\n") != NULL);
+	CHECK(strstr(v, "loader") == NULL && strstr(v, "nvram") == NULL &&
+	      strstr(v, "sysinfo") == NULL);
+	free(v);
+
+	/* out-of-range enums and a negative mtime are refused */
+	d.disk_bus = (enum bw_box_disk_bus)7;
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == BW_EINVAL);
+	d.disk_bus = BW_BOX_BUS_IDE;
+	d.provider = (enum bw_box_provider)9;
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == BW_EINVAL);
+	d.provider = BW_BOX_LIBVIRT;
+	d.mtime = -1;
+	CHECK(bw_box_vagrantfile(&d, &v, &e) == BW_EINVAL);
+
+	/* provider names */
+	enum bw_box_provider p = BW_BOX_VIRTUALBOX;
+	CHECK(bw_box_provider_parse("libvirt", &p, &e) == 0 && p == BW_BOX_LIBVIRT);
+	CHECK(bw_box_provider_parse("virtualbox", &p, &e) == 0 && p == BW_BOX_VIRTUALBOX);
+	CHECK(bw_box_provider_parse("hyperv", &p, &e) == BW_EINVAL);
+	CHECK(bw_box_provider_parse(NULL, &p, &e) == BW_EINVAL);
+	CHECK(strcmp(bw_box_provider_name(BW_BOX_LIBVIRT), "libvirt") == 0);
+	CHECK(bw_box_provider_name((enum bw_box_provider)9) == NULL);
+}
+
+/* metadata.json parsed by jansson: the provider, and for libvirt the
+ * format and the virtual size in GiB, rounded up. */
+static void check_metadata(const char *text, const char *provider,
+			   long long gib)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	CHECK(j && json_is_object(j));
+	if (!j)
+		return;
+	CHECK(json_is_string(json_object_get(j, "provider")) &&
+	      strcmp(json_string_value(json_object_get(j, "provider")), provider) == 0);
+	if (gib < 0) {
+		CHECK(json_object_size(j) == 1);
+	} else {
+		CHECK(json_object_size(j) == 3);
+		CHECK(json_is_string(json_object_get(j, "format")) &&
+		      strcmp(json_string_value(json_object_get(j, "format")), "qcow2") == 0);
+		CHECK(json_is_integer(json_object_get(j, "virtual_size")) &&
+		      json_integer_value(json_object_get(j, "virtual_size")) == gib);
+	}
+	json_decref(j);
+}
+
+static void test_metadata(void)
+{
+	struct bw_error e;
+	char *m = NULL;
+	struct bw_box_opts o = { .disk_capacity = 512 };
+	CHECK(bw_box_metadata(&o, &m, &e) == 0);
+	if (m)
+		check_metadata(m, "virtualbox", -1);
+	free(m);
+	static const struct { uint64_t bytes; long long gib; } sizes[] = {
+		{ 512, 1 }, { 1ull << 30, 1 }, { (1ull << 30) + 1, 2 },
+		{ 40ull << 30, 40 }, { UINT64_MAX, 17179869184ll },
+	};
+	o.provider = BW_BOX_LIBVIRT;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		o.disk_capacity = sizes[i].bytes;
+		m = NULL;
+		CHECK(bw_box_metadata(&o, &m, &e) == 0);
+		if (m)
+			check_metadata(m, "libvirt", sizes[i].gib);
+		free(m);
+	}
+	o.disk_capacity = 0;
+	m = NULL;
+	CHECK(bw_box_metadata(&o, &m, &e) == BW_EINVAL && m == NULL);
+}
+
+/* Patch BYTES at OFF of a copy of SRC into DST. */
+static int patched_copy(const char *src, const char *dst, long off,
+			const void *bytes, size_t n, long truncate_to)
+{
+	size_t len = 0;
+	char *data = read_file(src, &len);
+	if (!data)
+		return -1;
+	if (off >= 0 && (size_t)off + n <= len)
+		memcpy(data + off, bytes, n);
+	if (truncate_to >= 0 && (size_t)truncate_to < len)
+		len = (size_t)truncate_to;
+	int r = write_file(dst, data, len);
+	free(data);
+	return r;
+}
+
+static void test_box_write_libvirt(void)
+{
+	const uint64_t size = (1ull << 30) + (4 << 20);   /* 1 GiB + 4 MiB: 2 GiB */
+	char *qcow = path_in("d.qcow2");
+	CHECK(make_disk(qcow, size, BW_WRITE_QCOW2) == 0);
+	size_t qlen = 0;
+	char *qbytes = read_file(qcow, &qlen);
+	CHECK(qbytes && qlen > 0);
+	struct bw_box_opts o = {
+		.provider = BW_BOX_LIBVIRT, .disk_path = qcow,
+		.disk_bus = BW_BOX_BUS_SATA, .mtime = 1700000000,
+	};
+	struct bw_error e;
+	for (int gz = 0; gz < 2; gz++) {
+		char *box = path_in(gz ? "lg.box" : "lp.box");
+		o.gzip = gz;
+		int r = bw_box_write(box, &o, &e);
+		if (r)
+			fprintf(stderr, "bw_box_write libvirt: %s\n", e.msg);
+		CHECK(r == 0);
+		struct tar_entry ents[8];
+		int filter = -1;
+		int n = read_box(box, ents, &filter);
+		CHECK(n == 3);
+		CHECK(filter == (gz ? ARCHIVE_FILTER_GZIP : ARCHIVE_FILTER_NONE));
+		if (n != 3) {
+			if (n > 0)
+				free_entries(ents, n);
+			continue;
+		}
+		CHECK(strcmp(ents[0].name, "metadata.json") == 0);
+		CHECK(strcmp(ents[1].name, "Vagrantfile") == 0);
+		CHECK(strcmp(ents[2].name, "box.img") == 0);
+		check_metadata(ents[0].data, "libvirt", 2);
+		struct bw_box_opts oc = o;
+		oc.disk_capacity = size;
+		char *vf = NULL;
+		CHECK(bw_box_vagrantfile(&oc, &vf, &e) == 0);
+		CHECK(vf && strcmp(ents[1].data, vf) == 0);
+		free(vf);
+		CHECK(qbytes && (size_t)ents[2].size == qlen &&
+		      memcmp(ents[2].data, qbytes, qlen) == 0);
+		for (int i = 0; i < n; i++)
+			CHECK(ents[i].mtime == 1700000000);
+		free_entries(ents, n);
+	}
+	free(qbytes);
+
+	/* refusals, nothing written: a VMDK as box.img, a capacity that
+	 * disagrees, and damaged headers (qcow2.txt offsets) */
+	char *vmdk = path_in("l.vmdk");
+	CHECK(make_vmdk(vmdk, 1 << 20) == 0);
+	char *rbox = path_in("lr.box");
+	struct bw_box_opts bad = o;
+	bad.disk_path = vmdk;
+	CHECK(bw_box_write(rbox, &bad, &e) == BW_EINVAL);
+	CHECK(access(rbox, F_OK) != 0);
+	bad.disk_path = qcow;
+	bad.disk_capacity = size + 512;
+	CHECK(bw_box_write(rbox, &bad, &e) == BW_EINVAL);
+	CHECK(access(rbox, F_OK) != 0);
+	bad.disk_capacity = 0;
+	bad.vmdk_path = vmdk;   /* disk_path and vmdk_path disagree */
+	CHECK(bw_box_write(rbox, &bad, &e) == BW_EINVAL);
+	CHECK(access(rbox, F_OK) != 0);
+	static const uint8_t v4[4] = { 0, 0, 0, 4 }, one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 },
+		bit9[8] = { 0, 0, 0, 0, 0, 0, 2, 0 }, corrupt[8] = { 0, 0, 0, 0, 0, 0, 0, 2 },
+		cb30[4] = { 0, 0, 0, 30 }, zero8[8] = { 0 }, aes[4] = { 0, 0, 0, 1 };
+	static const struct {
+		long off; const void *bytes; size_t n; long trunc; int want; const char *what;
+	} dmg[] = {
+		{ 4, v4, 4, -1, BW_EUNSUPPORTED, "version 4" },
+		{ 8, one, 8, -1, BW_EINVAL, "a backing file" },
+		{ 20, cb30, 4, -1, BW_EFORMAT, "cluster_bits 30" },
+		{ 24, zero8, 8, -1, BW_EFORMAT, "virtual size 0" },
+		{ 32, aes, 4, -1, BW_EUNSUPPORTED, "AES encryption" },
+		{ 72, one, 8, -1, BW_EINVAL, "dirty" },
+		{ 72, corrupt, 8, -1, BW_EFORMAT, "corrupt" },
+		{ 72, bit9, 8, -1, BW_EUNSUPPORTED, "an unknown incompatible feature" },
+		{ -1, NULL, 0, 100, BW_EFORMAT, "a header cut at 100 bytes" },
+		{ -1, NULL, 0, 2, BW_EINVAL, "2 bytes" },
+	};
+	char *dq = path_in("dmg.qcow2");
+	for (size_t i = 0; i < sizeof dmg / sizeof dmg[0]; i++) {
+		CHECK(patched_copy(qcow, dq, dmg[i].off, dmg[i].bytes, dmg[i].n,
+				   dmg[i].trunc) == 0);
+		bad = o;
+		bad.disk_path = dq;
+		int r = bw_box_write(rbox, &bad, &e);
+		if (r != dmg[i].want)
+			fprintf(stderr, "qcow2 with %s: got %d (%s)\n", dmg[i].what, r, e.msg);
+		CHECK(r == dmg[i].want);
+		CHECK(access(rbox, F_OK) != 0);
+	}
+}
+
+/* The same options give the same bytes; any identity changed changes
+ * them (sha256 of the whole .box). */
+static void test_reproducible(void)
+{
+	/* path_in's buffers rotate: keep copies of the disks' paths */
+	char vmdk[512], qcow[512];
+	snprintf(vmdk, sizeof vmdk, "%s", path_in("rep.vmdk"));
+	snprintf(qcow, sizeof qcow, "%s", path_in("rep.qcow2"));
+	CHECK(make_vmdk(vmdk, 2 << 20) == 0);
+	CHECK(make_disk(qcow, 2 << 20, BW_WRITE_QCOW2) == 0);
+	struct bw_box_opts base = {
+		.vmdk_path = vmdk, .mac = "0A0027000005",
+		.disk_uuid = DISK_UUID, .machine_uuid = MACHINE_UUID,
+		.hardware_uuid = "12345678-9abc-4ef0-8123-56789abcdef0",
+		.mtime = 1600000000,
+	};
+	struct bw_error e;
+	char first[65], again[65], other[65];
+	for (int prov = 0; prov < 2; prov++) {
+		for (int gz = 0; gz < 2; gz++) {
+			struct bw_box_opts o = base;
+			o.gzip = gz;
+			if (prov) {
+				o.provider = BW_BOX_LIBVIRT;
+				o.vmdk_path = NULL;
+				o.disk_path = qcow;
+			}
+			char *a = path_in("rep-a.box"), *b = path_in("rep-b.box");
+			unlink(a);
+			unlink(b);
+			int r = bw_box_write(a, &o, &e);
+			if (r)
+				fprintf(stderr, "reproducible: %s\n", e.msg);
+			CHECK(r == 0);
+			sleep(gz ? 1 : 0);   /* a clock that moves must not matter */
+			CHECK(bw_box_write(b, &o, &e) == 0);
+			CHECK(bw_sha256_file(a, first, &e) == 0);
+			CHECK(bw_sha256_file(b, again, &e) == 0);
+			CHECK(strcmp(first, again) == 0);
+			/* each identity the box carries changes the bytes */
+			struct bw_box_opts ch[5];
+			int nch = 0;
+			ch[nch] = o; ch[nch++].mtime = 1600000001;
+			ch[nch] = o; ch[nch++].hardware_uuid = "12345678-9abc-4ef0-8123-56789abcdef1";
+			if (!prov) {
+				ch[nch] = o; ch[nch++].mac = "0A0027000006";
+				ch[nch] = o; ch[nch++].disk_uuid = "0b7c5c1e-3f2a-4d6e-9a1b-2c3d4e5f6a7c";
+				ch[nch] = o; ch[nch++].machine_uuid = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1b";
+			}
+			for (int i = 0; i < nch; i++) {
+				unlink(b);
+				CHECK(bw_box_write(b, &ch[i], &e) == 0);
+				CHECK(bw_sha256_file(b, other, &e) == 0);
+				if (strcmp(first, other) == 0)
+					fprintf(stderr, "reproducible: provider %d gzip %d change %d gave the same box\n",
+						prov, gz, i);
+				CHECK(strcmp(first, other) != 0);
+			}
+			unlink(a);
+			unlink(b);
+		}
+	}
+	/* without fixed identities two virtualbox boxes differ (random
+	 * UUIDs and MAC), as they should */
+	struct bw_box_opts rnd = { .vmdk_path = vmdk, .mtime = 1600000000 };
+	char *a = path_in("rnd-a.box"), *b = path_in("rnd-b.box");
+	CHECK(bw_box_write(a, &rnd, &e) == 0 && bw_box_write(b, &rnd, &e) == 0);
+	CHECK(bw_sha256_file(a, first, &e) == 0 && bw_sha256_file(b, again, &e) == 0);
+	CHECK(strcmp(first, again) != 0);
 }
 
 /* ---- catalog ------------------------------------------------------------ */
@@ -921,6 +1303,11 @@ int main(void)
 	test_refusals();
 	test_vagrantfile();
 	test_box_write();
+	test_ovf_hardware_uuid();
+	test_vagrantfile_libvirt();
+	test_metadata();
+	test_box_write_libvirt();
+	test_reproducible();
 	test_catalog();
 	test_json();
 	test_sha256();

@@ -1,0 +1,1 @@
+# Stand-in for the winrm-elevated gem (see winrm.rb here).

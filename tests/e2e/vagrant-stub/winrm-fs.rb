@@ -1,0 +1,1 @@
+# Stand-in for the winrm-fs gem (see winrm.rb here).
