@@ -150,6 +150,14 @@ struct bw_system_facts {
 	struct bw_mounted_device *mounted;
 	size_t nmounted;
 	struct bw_driver_state drivers[BW_NUM_DRIVERS];
+	/* HardwareConfig (hive root): Windows names a subkey after the
+	 * SMBIOS system UUID of every machine it has booted on, "{GUID}",
+	 * and LastConfig (REG_SZ) names the last one.  Absent until the
+	 * first boot. */
+	int last_config_present;     /* LastConfig exists (any content) */
+	char last_config[39];        /* its "{GUID}" as stored (38 chars);
+				      * "" when absent or not of that form */
+	int last_config_key;         /* HardwareConfig\<last_config> exists */
 };
 
 /*
@@ -163,6 +171,29 @@ struct bw_system_facts {
 int bw_system_read(const char *path, const char *name,
 		   struct bw_system_facts *out, struct bw_error *err);
 void bw_system_facts_free(struct bw_system_facts *f);
+
+/*
+ * The SMBIOS system UUID the image last booted under, to pin on its
+ * clones (DESIGN.md "Credentials and identity"): F's LastConfig without
+ * braces, lowercase ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"), exactly as
+ * Windows shows it (Win32_ComputerSystemProduct.UUID: the first three
+ * fields decoded little-endian, SMBIOS 2.6 section 7.2.1).
+ * Returns 0 (OUT set), BW_ENOTFOUND (no LastConfig: never booted),
+ * BW_EFORMAT (a LastConfig that is not a "{GUID}", is all zero, or names
+ * no HardwareConfig subkey: nothing trustworthy to pin).
+ */
+int bw_system_hardware_uuid(const struct bw_system_facts *f, char out[37]);
+
+/*
+ * IN (a UUID as Windows shows it, 36 chars) with the byte order of its
+ * first three fields reversed, into OUT (lowercase): the value to give
+ * VirtualBox's `modifyvm --hardwareuuid` for Windows to see IN when the
+ * VM's SMBIOS UUID is stored big-endian (VirtualBox's default for
+ * machines without SmbiosUuidLittleEndian, see DevPcBios.cpp: "to not
+ * force reactivation of existing guests we have to carry this bug
+ * along").  Its own inverse.  Returns 0, BW_EINVAL (IN not a UUID).
+ */
+int bw_smbios_uuid_swap(const char *in, char out[37]);
 
 /*
  * The VirtualBox hardware drivers F's image carries (DESIGN.md: Nano needs

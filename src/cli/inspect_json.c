@@ -113,6 +113,8 @@ static void json_windows(struct json *j, const struct bw_image_model *in)
 		json_kstr(j, "cmdline", s->setup_cmdline);
 		json_kbool(j, "pending", s->setup_in_progress > 0);
 		json_obj_end(j);
+		char hw[37];
+		json_kstr(j, "hardware_uuid", bw_system_hardware_uuid(s, hw) == 0 ? hw : NULL);
 		json_key(j, "drivers");
 		json_arr_begin(j);
 		for (int i = 0; i < BW_NUM_DRIVERS; i++) {

@@ -53,6 +53,16 @@ static void text_windows(const struct bw_image_model *in)
 		printf("  Setup:         %s (SystemSetupInProgress %s, SetupType %s, OOBEInProgress %s, CmdLine \"%s\")\n",
 		       s->setup_in_progress > 0 ? "pending" : "completed", a, b, c,
 		       s->setup_cmdline ? s->setup_cmdline : "");
+		char hw[37];
+		int hr = bw_system_hardware_uuid(s, hw);
+		if (hr == 0)
+			printf("  Hardware:      booted before under %s (SMBIOS UUID %s)\n",
+			       s->last_config, hw);
+		else if (hr == BW_ENOTFOUND)
+			printf("  Hardware:      never booted (no HardwareConfig\\LastConfig)\n");
+		else
+			printf("  Hardware:      HardwareConfig\\LastConfig %s, not a UUID to pin\n",
+			       s->last_config[0] ? "names no subkey" : "is not a {GUID}");
 		printf("  Drivers:      ");
 		for (int i = 0; i < BW_NUM_DRIVERS; i++)
 			printf(" %s %s%s", s->drivers[i].service, yesno(s->drivers[i].present),

@@ -191,8 +191,9 @@ int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
 	return ret;
 }
 
-/* An object key name: a GUID in registry form, {8-4-4-4-12}. */
-static int is_guid_name(const char *name)
+/* A GUID in registry form, {8-4-4-4-12}: BCD object keys, SYSTEM's
+ * HardwareConfig (win_internal.h). */
+int win_is_guid_name(const char *name)
 {
 	static const char shape[] = "{########-####-####-####-############}";
 	size_t i;
@@ -352,7 +353,7 @@ static int load_object_cb(struct win_reg *r, win_node obj, const char *key,
 	struct load_ctx *l = ctx;
 	/* Windows names every object by a GUID; other keys are not objects
 	 * of a store it would read. */
-	if (!is_guid_name(key))
+	if (!win_is_guid_name(key))
 		return 0;
 	/* At most BW_BCD_MAX_OBJECTS calls (win_bcd_each_object's cap). */
 	struct bw_bcd_object *grown =

@@ -722,6 +722,115 @@ static void test_system(void)
 	CHECK(strstr(err.msg, "SYSTEM: ") == err.msg);
 }
 
+/* A bare SYSTEM (Select, ControlSet001) with HardwareConfig: LASTCONFIG
+ * (NULL: no value; "\x01..." prefix: a REG_DWORD) and a subkey SUBKEY
+ * (NULL: none). */
+static void build_hwconfig(const char *p, const char *lastconfig,
+			   const char *subkey)
+{
+	hive_h *h = hv_new(p);
+	if (!h)
+		return;
+	hive_node_h root = hivex_root(h);
+	hv_dword(h, hv_key(h, root, "Select"), "Current", 1);
+	hv_key(h, root, "ControlSet001");
+	hive_node_h hc = hv_key(h, root, "HardwareConfig");
+	if (lastconfig && lastconfig[0] == '\x01')
+		hv_dword(h, hc, "LastConfig", 1);
+	else if (lastconfig)
+		hv_sz(h, hc, "LastConfig", lastconfig);
+	if (subkey) {
+		char path[160];
+		snprintf(path, sizeof path, "HardwareConfig\\%s", subkey);
+		hv_sz(h, hv_key(h, root, path), "SystemProductName", "VirtualBox");
+	}
+	hv_commit(h, p);
+}
+
+static void test_hardware_uuid(void)
+{
+	struct bw_system_facts f;
+	struct bw_error err;
+	char u[37];
+	const char *g = "{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5F}";
+	const char *p = tpath("SYSTEM_HW");
+
+	/* Booted: LastConfig names its subkey (a key of another case is the
+	 * same key to Windows). */
+	build_hwconfig(p, g, "{8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f}");
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(f.last_config_present && f.last_config_key);
+	CHECK(strcmp(f.last_config, g) == 0);
+	CHECK(bw_system_hardware_uuid(&f, u) == 0);
+	CHECK(strcmp(u, "8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f") == 0);
+	bw_system_facts_free(&f);
+
+	/* Never booted: no HardwareConfig at all, or no LastConfig. */
+	p = tpath("SYSTEM_HW_NONE");
+	build_hwconfig(p, NULL, NULL);
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(!f.last_config_present && !f.last_config_key &&
+	      f.last_config[0] == '\0');
+	CHECK(bw_system_hardware_uuid(&f, u) == BW_ENOTFOUND);
+	bw_system_facts_free(&f);
+
+	/* LastConfig naming no subkey: present, but nothing to pin. */
+	p = tpath("SYSTEM_HW_NOKEY");
+	build_hwconfig(p, g, "{00000000-1111-2222-3333-444444444444}");
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(f.last_config_present && !f.last_config_key);
+	CHECK(bw_system_hardware_uuid(&f, u) == BW_EFORMAT);
+	bw_system_facts_free(&f);
+
+	/* Not a {GUID}: too long, too short, no braces, bad digit. */
+	const char *bad[] = {
+		"{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5F}x",
+		"{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5}",
+		"8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5F",
+		"{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4EXF}",
+		"",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		p = tpath("SYSTEM_HW_BAD");
+		build_hwconfig(p, bad[i], bad[i][0] ? bad[i] : NULL);
+		CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+		CHECK(f.last_config_present && f.last_config[0] == '\0' &&
+		      !f.last_config_key);
+		CHECK(bw_system_hardware_uuid(&f, u) == BW_EFORMAT);
+		bw_system_facts_free(&f);
+	}
+	/* The all-zero UUID (SMBIOS "not present") is nothing to pin. */
+	p = tpath("SYSTEM_HW_ZERO");
+	build_hwconfig(p, "{00000000-0000-0000-0000-000000000000}",
+		       "{00000000-0000-0000-0000-000000000000}");
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(f.last_config_present && f.last_config_key);
+	CHECK(bw_system_hardware_uuid(&f, u) == BW_EFORMAT);
+	bw_system_facts_free(&f);
+	/* LastConfig of the wrong type: the hive is refused, like any value. */
+	p = tpath("SYSTEM_HW_DWORD");
+	build_hwconfig(p, "\x01", NULL);
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == BW_EFORMAT);
+	CHECK(strstr(err.msg, "LastConfig") != NULL);
+	CHECK(!f.last_config_present);
+
+	/* VirtualBox's big-endian SMBIOS UUID: the first three fields'
+	 * bytes reversed, its own inverse; anything else refused. */
+	CHECK(bw_smbios_uuid_swap("8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f", u) == 0);
+	CHECK(strcmp(u, "4e2f6d8f-1b5a-3d4c-9e7f-0a1b2c3d4e5f") == 0);
+	char back[37];
+	CHECK(bw_smbios_uuid_swap(u, back) == 0);
+	CHECK(strcmp(back, "8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f") == 0);
+	/* The OCSInventory report: WMI 0D977C6C-FA6C-27E6-... for the
+	 * hypervisor's 6C7C970D-6CFA-E627-... */
+	CHECK(bw_smbios_uuid_swap("0D977C6C-FA6C-27E6-6CFA-E6277070170E", u) == 0);
+	CHECK(strcmp(u, "6c7c970d-6cfa-e627-6cfa-e6277070170e") == 0);
+	CHECK(bw_smbios_uuid_swap("{8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f}", u) ==
+	      BW_EINVAL);
+	CHECK(bw_smbios_uuid_swap(NULL, u) == BW_EINVAL);
+	CHECK(bw_smbios_uuid_swap("", u) == BW_EINVAL);
+}
+
 /* The regutil layer on its own, over the SYSTEM test hive. */
 static void test_regutil(void)
 {
@@ -1248,6 +1357,7 @@ int main(void)
 	test_decode_device();
 	test_guid_format();
 	test_system();
+	test_hardware_uuid();
 	test_regutil();
 	test_software();
 	test_bcd();
