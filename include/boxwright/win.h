@@ -288,6 +288,34 @@ int bw_win_fix_mounted_devices(const char *path,
 int bw_bcd_encode_mbr_device(uint8_t *data, size_t len,
 			     const struct bw_win_location *loc);
 
+/* ---- first-boot script (--first-boot-ps1) ------------------------------ */
+
+/*
+ * TEXT (LEN bytes) with every LF not already preceded by CR made CRLF
+ * (CRLF kept, lone CR kept), into *OUT (malloc'd, NUL-terminated, *OUT_LEN
+ * without the NUL).  For SetupComplete.cmd (cmd.exe needs CRLF) and the
+ * .ps1 it runs.  Returns 0, BW_EINVAL (LEN over SIZE_MAX / 2), BW_ENOMEM.
+ */
+int bw_win_to_crlf(const char *text, size_t len, char **out, size_t *out_len,
+		   struct bw_error *err);
+
+/*
+ * The SetupComplete.cmd text (CRLF throughout, ASCII) that runs the
+ * PowerShell script PS1_WINPATH (a full path in the image, e.g.
+ * "C:\Windows\Setup\Scripts\first-boot.ps1") the way Nano Server
+ * needs: powershell.exe -NoProfile -ExecutionPolicy Bypass -Command with
+ * the Microsoft.PowerShell.Utility, Microsoft.PowerShell.Management and
+ * Storage modules imported by full path, then the script dot-sourced;
+ * stdout and stderr to LOG_WINPATH (NULL: beside the script, its name
+ * with .log for .ps1), its exit code appended there.  *CMD_TEXT is
+ * malloc'd and NUL-terminated, *LEN without the NUL.
+ * Returns 0, BW_EINVAL (a path that is not drive-absolute, is 260
+ * characters or more, ends in \ or holds \\, a control or non-ASCII
+ * byte, or one of " < > : | ? * / [ ]), BW_ENOMEM.
+ */
+int bw_win_first_boot_cmd(const char *ps1_winpath, const char *log_winpath,
+			  char **cmd_text, size_t *len, struct bw_error *err);
+
 /* ---- SAM: local accounts ----------------------------------------------
  *
  * FORMATS.md "SAM", DESIGN.md "Credentials and identity".  The SAM hive's

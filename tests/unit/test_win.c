@@ -831,6 +831,116 @@ static void test_hardware_uuid(void)
 	CHECK(bw_smbios_uuid_swap("", u) == BW_EINVAL);
 }
 
+/* No LF without its CR, and no bare CR: CRLF only. */
+static int crlf_only(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+			return 0;
+		if (s[i] == '\r' && (i + 1 == len || s[i + 1] != '\n'))
+			return 0;
+	}
+	return 1;
+}
+
+static void test_first_boot(void)
+{
+	struct bw_error err;
+	char *t;
+	size_t n;
+
+	/* LF -> CRLF; CRLF and a lone CR kept; empty text. */
+	CHECK(bw_win_to_crlf("a\nb\r\nc\rd\n\n", 10, &t, &n, &err) == 0);
+	CHECK(n == 13 && memcmp(t, "a\r\nb\r\nc\rd\r\n\r\n", 14) == 0);
+	free(t);
+	CHECK(bw_win_to_crlf("\n", 1, &t, &n, &err) == 0);
+	CHECK(n == 2 && strcmp(t, "\r\n") == 0);
+	free(t);
+	CHECK(bw_win_to_crlf("", 0, &t, &n, &err) == 0);
+	CHECK(n == 0 && t && t[0] == '\0');
+	free(t);
+	/* NUL bytes are data, not the end. */
+	CHECK(bw_win_to_crlf("a\0\n", 3, &t, &n, &err) == 0);
+	CHECK(n == 4 && memcmp(t, "a\0\r\n", 4) == 0);
+	free(t);
+
+	/* The exact text for the usual path; the log beside the script. */
+	static const char want[] =
+		"@echo off\r\n"
+		"rem Written by boxwright (--first-boot-ps1): Windows setup runs this once, at its end.\r\n"
+		"rem Nano's PowerShell: the modules imported by full path, the script dot-sourced (no -File).\r\n"
+		"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe -NoProfile -ExecutionPolicy Bypass -Command \""
+		"Import-Module 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Microsoft.PowerShell.Utility\\Microsoft.PowerShell.Utility.psd1'; "
+		"Import-Module 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Microsoft.PowerShell.Management\\Microsoft.PowerShell.Management.psd1'; "
+		"Import-Module 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Storage\\Storage.psd1'; "
+		". 'C:\\Windows\\Setup\\Scripts\\first-boot.ps1'\" > \"C:\\Windows\\Setup\\Scripts\\first-boot.log\" 2>&1\r\n"
+		"echo first-boot script exit code %ERRORLEVEL% >> \"C:\\Windows\\Setup\\Scripts\\first-boot.log\"\r\n";
+	CHECK(bw_win_first_boot_cmd("C:\\Windows\\Setup\\Scripts\\first-boot.ps1",
+				    NULL, &t, &n, &err) == 0);
+	CHECK(t && n == strlen(want) && strcmp(t, want) == 0);
+	if (t && strcmp(t, want))
+		fprintf(stderr, "got:\n%s\n", t);
+	CHECK(t && crlf_only(t, n));
+	free(t);
+	/* An explicit log; a name without .ps1 gets .log appended; .PS1
+	 * of any case is replaced. */
+	CHECK(bw_win_first_boot_cmd("C:\\s.PS1", "D:\\logs\\run.txt", &t, &n,
+				    &err) == 0);
+	CHECK(t && strstr(t, ". 'C:\\s.PS1'\" > \"D:\\logs\\run.txt\" 2>&1\r\n"));
+	CHECK(t && crlf_only(t, n));
+	free(t);
+	CHECK(bw_win_first_boot_cmd("C:\\s.PS1", NULL, &t, &n, &err) == 0);
+	CHECK(t && strstr(t, "> \"C:\\s.log\" 2>&1"));
+	free(t);
+	CHECK(bw_win_first_boot_cmd("C:\\dir\\setup", NULL, &t, &n, &err) == 0);
+	CHECK(t && strstr(t, ". 'C:\\dir\\setup'\" > \"C:\\dir\\setup.log\""));
+	free(t);
+
+	/* Spaces are quoted; ' doubled inside PowerShell's quotes only;
+	 * % doubled for the batch file everywhere; & ^ literal in quotes. */
+	CHECK(bw_win_first_boot_cmd("C:\\My Scripts\\it's 100% & ^x.ps1", NULL,
+				    &t, &n, &err) == 0);
+	CHECK(t && strstr(t, ". 'C:\\My Scripts\\it''s 100%% & ^x.ps1'\" > "
+			     "\"C:\\My Scripts\\it's 100%% & ^x.log\" 2>&1\r\n"));
+	CHECK(t && strstr(t, ">> \"C:\\My Scripts\\it's 100%% & ^x.log\"\r\n"));
+	CHECK(t && crlf_only(t, n));
+	free(t);
+
+	/* Refused: what cannot be quoted, or is no full path. */
+	const char *bad[] = {
+		NULL, "", "first-boot.ps1", "\\Windows\\x.ps1", "C:x.ps1",
+		"C:/Windows/x.ps1", "1:\\x.ps1", "C:\\", "C:\\dir\\",
+		"C:\\a\\\\b.ps1", "C:\\a\"b.ps1", "C:\\a\nb.ps1", "C:\\a\rb.ps1",
+		"C:\\a\tb.ps1", "C:\\\xC3\xA9t\xC3\xA9.ps1", "C:\\a|b.ps1",
+		"C:\\a<b.ps1", "C:\\a>b.ps1", "C:\\a*b.ps1", "C:\\a?b.ps1",
+		"C:\\a:b.ps1", "C:\\a[1].ps1", "C:\\a\x7f.ps1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		t = (char *)"x";
+		bw_error_clear(&err);
+		CHECK(bw_win_first_boot_cmd(bad[i], NULL, &t, &n, &err) == BW_EINVAL);
+		CHECK(t == NULL && err.msg[0]);
+		t = (char *)"x";
+		CHECK(bw_win_first_boot_cmd("C:\\ok.ps1", bad[i] ? bad[i] : "", &t,
+					    &n, &err) == BW_EINVAL);
+		CHECK(t == NULL);
+	}
+	/* 259 characters fit (MAX_PATH with its NUL), 260 do not. */
+	char longp[300];
+	memcpy(longp, "C:\\", 3);
+	memset(longp + 3, 'a', sizeof longp - 3);
+	longp[259] = '\0';
+	CHECK(bw_win_first_boot_cmd(longp, "C:\\l.log", &t, &n, &err) == 0);
+	free(t);
+	longp[259] = 'a';
+	longp[260] = '\0';
+	CHECK(bw_win_first_boot_cmd(longp, "C:\\l.log", &t, &n, &err) == BW_EINVAL);
+	/* The derived log of a 259-character name without .ps1 is too long. */
+	longp[259] = '\0';
+	CHECK(bw_win_first_boot_cmd(longp, NULL, &t, &n, &err) == BW_EINVAL);
+	CHECK(strstr(err.msg, "log") != NULL);
+}
+
 /* The regutil layer on its own, over the SYSTEM test hive. */
 static void test_regutil(void)
 {
@@ -1358,6 +1468,7 @@ int main(void)
 	test_guid_format();
 	test_system();
 	test_hardware_uuid();
+	test_first_boot();
 	test_regutil();
 	test_software();
 	test_bcd();
