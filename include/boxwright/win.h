@@ -38,12 +38,25 @@ int bw_hive_check_file(const char *path, const char *name,
 
 enum bw_bcd_dev_kind {
 	BW_BCD_DEV_UNKNOWN = 0,          /* type or size not recognised */
-	BW_BCD_DEV_PARTITION_MBR,        /* type 6 (or 2), MBR style */
-	BW_BCD_DEV_PARTITION_GPT,        /* type 6 (or 2), GPT style */
+	BW_BCD_DEV_PARTITION_MBR,        /* type 6, MBR style */
+	BW_BCD_DEV_PARTITION_GPT,        /* type 6, GPT style */
 	BW_BCD_DEV_BOOT,                 /* type 5: the boot device */
-	BW_BCD_DEV_LOCATE,               /* type 8 */
-	BW_BCD_DEV_DISK,                 /* type 0 */
-	BW_BCD_DEV_RAMDISK,              /* type 3: holds a nested device */
+	BW_BCD_DEV_LOCATE,               /* type 8 (other than a VHD) */
+	BW_BCD_DEV_DISK,                 /* type 0 whose local device type
+					  * or layout is not one below */
+	BW_BCD_DEV_RAMDISK,              /* type 0, local type 3: an image
+					  * file (path) on a parent device,
+					  * options in another object */
+	/* Added later; values never reused. */
+	BW_BCD_DEV_HARDDISK_MBR,         /* type 0, local 0, MBR: signature */
+	BW_BCD_DEV_HARDDISK_GPT,         /* type 0, local 0, GPT: disk GUID */
+	BW_BCD_DEV_REMOVABLE,            /* type 0, local 1: drive number */
+	BW_BCD_DEV_CDROM,                /* type 0, local 2: drive number */
+	BW_BCD_DEV_FILE,                 /* type 0, local 5: a file (path)
+					  * on a parent device */
+	BW_BCD_DEV_VHD,                  /* a virtual disk file (local 6,
+					  * alone or in a type 8): its path
+					  * and the device holding it */
 };
 
 /* Device descriptor type field at 0x10 (FORMATS.md table). */
@@ -54,20 +67,44 @@ enum bw_bcd_dev_kind {
 #define BW_BCD_DEVTYPE_PARTITION 6
 #define BW_BCD_DEVTYPE_LOCATE 8
 
+/* Longest file path of a RAM disk, file or VHD device, UTF-8 with its
+ * NUL (Windows' MAX_PATH of 260 UTF-16 units fits 3 bytes each). */
+#define BW_BCD_MAX_PATH 1024
+
+/* The device a RAM disk's image, a file or a VHD lies on. */
+struct bw_bcd_parent {
+	enum bw_bcd_dev_kind kind;   /* PARTITION_MBR/GPT, BOOT, LOCATE;
+				      * UNKNOWN when not understood */
+	uint64_t part_offset;        /* PARTITION_MBR */
+	uint32_t disk_signature;
+	uint8_t part_guid[16];       /* PARTITION_GPT */
+	uint8_t disk_guid[16];
+};
+
 struct bw_bcd_device {
 	enum bw_bcd_dev_kind kind;
 	uint32_t type;               /* raw type at 0x10, if len allows */
 	uint64_t part_offset;        /* MBR partition byte offset */
-	uint32_t disk_signature;     /* MBR disk signature */
+	uint32_t disk_signature;     /* MBR disk signature (HARDDISK_MBR too) */
 	uint8_t part_guid[16];       /* GPT */
-	uint8_t disk_guid[16];       /* GPT */
+	uint8_t disk_guid[16];       /* GPT (HARDDISK_GPT too) */
+	uint8_t options_guid[16];    /* 0x00: an options object (a RAM disk's
+				      * ramdisksdidevice/-path live there);
+				      * zero: none */
+	uint32_t local_type;         /* type 0: BL_LOCAL_DEVICE type at 0x20 */
+	uint32_t drive_number;       /* REMOVABLE, CDROM */
+	char path[BW_BCD_MAX_PATH];  /* RAMDISK, FILE, VHD: UTF-8 */
+	struct bw_bcd_parent parent; /* RAMDISK, FILE, VHD */
 };
 
 /*
  * Decode the REG_BINARY data of a device element.  Always fills out->kind
  * (UNKNOWN for anything not understood) and out->type when len >= 0x14.
  * A partition kind needs a size field >= 0x38 with 0x10 + size <= len, a
- * hard-disk local type (0 at 0x30) and style 0 or 1 at 0x34.
+ * hard-disk local type (0 at 0x30) and style 0 or 1 at 0x34.  A type-0
+ * device is decoded by its local device type (bcd.c has the layouts);
+ * one whose layout does not check out stays BW_BCD_DEV_DISK.  Type 3 is
+ * a serial device (ReactOS), not a RAM disk: UNKNOWN.
  * Returns 0; BW_EFORMAT only when len < 0x18 (not a device element).
  */
 int bw_bcd_decode_device(const uint8_t *data, size_t len,

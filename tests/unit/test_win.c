@@ -390,12 +390,15 @@ static void test_decode_device(void)
 	mk_type(b, 8);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0 &&
 	      d.kind == BW_BCD_DEV_LOCATE);
+	/* Type 0 of a local type we do not know: a disk, left as is. */
 	mk_type(b, 0);
+	bw_put_le32(b + 0x20, 4);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0 &&
-	      d.kind == BW_BCD_DEV_DISK);
+	      d.kind == BW_BCD_DEV_DISK && d.local_type == 4);
+	/* Type 3 is a serial device (ReactOS), not a RAM disk. */
 	mk_type(b, 3);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0 &&
-	      d.kind == BW_BCD_DEV_RAMDISK);
+	      d.kind == BW_BCD_DEV_UNKNOWN);
 	mk_type(b, 7);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0);
 	CHECK(d.kind == BW_BCD_DEV_UNKNOWN);
@@ -440,6 +443,236 @@ static void test_decode_device(void)
 		}
 	}
 	CHECK(decode_ok);
+}
+
+/* ---- type-0 devices by local type (bcd.c's layouts) ------------------ */
+
+/* A descriptor header at OFF: type, flags, size (from OFF), reserved. */
+static void put_desc(uint8_t *b, size_t off, uint32_t type, uint32_t flags,
+		     uint32_t size)
+{
+	bw_put_le32(b + off, type);
+	bw_put_le32(b + off + 4, flags);
+	bw_put_le32(b + off + 8, size);
+	bw_put_le32(b + off + 12, 0);
+}
+
+/* An MBR partition descriptor at OFF (0x48 bytes); returns its end. */
+static size_t put_mbr_part(uint8_t *b, size_t off, uint32_t sig, uint64_t at)
+{
+	memset(b + off, 0, 0x48);
+	put_desc(b, off, 6, 0, 0x48);
+	bw_put_le64(b + off + 0x10, at);
+	bw_put_le32(b + off + 0x20, 0);
+	bw_put_le32(b + off + 0x24, 1);
+	bw_put_le32(b + off + 0x28, sig);
+	return off + 0x48;
+}
+
+/* UTF-16LE of the ASCII S with its NUL at OFF; returns the end. */
+static size_t put_path(uint8_t *b, size_t off, const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		bw_put_le16(b + off + 2 * i, (uint16_t)(unsigned char)s[i]);
+	bw_put_le16(b + off + 2 * i, 0);
+	return off + 2 * i + 2;
+}
+
+/* A file path descriptor at OFF holding an MBR partition and PATH;
+ * returns the end. */
+static size_t put_file_path(uint8_t *b, size_t off, const char *path)
+{
+	size_t end = put_path(b, put_mbr_part(b, off + 12, 0x1234ABCD, 0x100000),
+			      path);
+	bw_put_le32(b + off, 1);
+	bw_put_le32(b + off + 4, (uint32_t)(end - off));
+	bw_put_le32(b + off + 8, 5);
+	return end;
+}
+
+/* "ramdisk=[partition]\sources\boot.wim,{options}" as bcdedit writes it. */
+static size_t mk_ramdisk(uint8_t *b)
+{
+	memset(b, 0, 512);
+	for (int i = 0; i < 16; i++)
+		b[i] = (uint8_t)(0xA0 + i);          /* the options object */
+	bw_put_le32(b + 0x20, 3);
+	size_t end = put_file_path(b, 0x38, "\\sources\\boot.wim");
+	put_desc(b, 0x10, 0, 1, (uint32_t)(end - 0x10));
+	return end;
+}
+
+/* "file=[partition]\vhds\nano.vhdx" at OFF (type-0 file descriptor). */
+static size_t put_file_dev(uint8_t *b, size_t off, const char *path)
+{
+	bw_put_le32(b + off + 0x10, 5);
+	size_t end = put_file_path(b, off + 0x14, path);
+	put_desc(b, off, 0, 0, (uint32_t)(end - off));
+	return end;
+}
+
+/* "vhd=[partition]\vhds\nano.vhdx": locate -> virtual disk -> file. */
+static size_t mk_vhd(uint8_t *b)
+{
+	memset(b, 0, 512);
+	bw_put_le32(b + 0x20, 0);
+	bw_put_le32(b + 0x24, 0x12000002);
+	bw_put_le32(b + 0x28, 0x1E);
+	size_t disk = 0x2E;
+	bw_put_le32(b + disk + 0x10, 6);
+	size_t end = put_file_dev(b, disk + 0x28, "\\vhds\\nano.vhdx");
+	put_desc(b, disk, 0, 0, (uint32_t)(end - disk));
+	put_desc(b, 0x10, 8, 0, (uint32_t)(end - 0x10));
+	return end;
+}
+
+static void test_decode_local(void)
+{
+	uint8_t b[512];
+	struct bw_bcd_device d;
+	size_t n;
+
+	/* Hard disk by MBR signature, by GPT disk GUID; raw style: a disk. */
+	memset(b, 0, sizeof b);
+	put_desc(b, 0x10, 0, 0, 0x48);
+	bw_put_le32(b + 0x24, 1);
+	bw_put_le32(b + 0x28, 0xCAFEBABE);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_HARDDISK_MBR && d.disk_signature == 0xCAFEBABE &&
+	      d.local_type == 0);
+	bw_put_le32(b + 0x24, 0);
+	memcpy(b + 0x28, DISK_GUID, 16);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_HARDDISK_GPT && memcmp(d.disk_guid, DISK_GUID, 16) == 0);
+	/* A size too small for the GUID: a disk, not understood. */
+	put_desc(b, 0x10, 0, 0, 0x20);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	put_desc(b, 0x10, 0, 0, 0x48);
+	bw_put_le32(b + 0x24, 2);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+
+	/* Removable (floppy) and CD-ROM: a drive number. */
+	memset(b, 0, sizeof b);
+	put_desc(b, 0x10, 0, 0, 0x18);
+	bw_put_le32(b + 0x20, 1);
+	bw_put_le32(b + 0x24, 0);
+	CHECK(bw_bcd_decode_device(b, 0x28, &d) == 0 &&
+	      d.kind == BW_BCD_DEV_REMOVABLE && d.drive_number == 0);
+	bw_put_le32(b + 0x20, 2);
+	bw_put_le32(b + 0x24, 1);
+	CHECK(bw_bcd_decode_device(b, 0x28, &d) == 0 &&
+	      d.kind == BW_BCD_DEV_CDROM && d.drive_number == 1);
+	CHECK(bw_bcd_decode_device(b, 0x27, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+
+	/* RAM disk: image path, the partition it lies on, the options. */
+	n = mk_ramdisk(b);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_RAMDISK && d.type == 0 && d.local_type == 3);
+	CHECK(strcmp(d.path, "\\sources\\boot.wim") == 0);
+	CHECK(d.parent.kind == BW_BCD_DEV_PARTITION_MBR &&
+	      d.parent.disk_signature == 0x1234ABCD &&
+	      d.parent.part_offset == 0x100000);
+	CHECK(d.options_guid[0] == 0xA0 && d.options_guid[15] == 0xAF);
+	/* Every shorter length is a disk, never past the data (ASan). */
+	for (size_t k = 0x18; k < n; k++) {
+		uint8_t *c = malloc(k);
+		memcpy(c, b, k);
+		CHECK(bw_bcd_decode_device(c, k, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+		free(c);
+	}
+	/* A path descriptor of another version, a length past the
+	 * descriptor, a nested size past the path: not understood. */
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x38, 2);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x3C, bw_get_le32(b + 0x3C) + 2);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x4C, 0x1000);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	/* The nested device of a kind we do not know: the path still, the
+	 * parent unknown. */
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x44, 7);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_RAMDISK &&
+	      d.parent.kind == BW_BCD_DEV_UNKNOWN &&
+	      strcmp(d.path, "\\sources\\boot.wim") == 0);
+
+	/* A file on a partition. */
+	memset(b, 0, sizeof b);
+	n = put_file_dev(b, 0x10, "\\vhds\\nano.vhdx");
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_FILE && strcmp(d.path, "\\vhds\\nano.vhdx") == 0 &&
+	      d.parent.kind == BW_BCD_DEV_PARTITION_MBR);
+
+	/* VHD boot: locate -> virtual disk -> file -> partition. */
+	n = mk_vhd(b);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_VHD && d.type == 8);
+	CHECK(strcmp(d.path, "\\vhds\\nano.vhdx") == 0);
+	CHECK(d.parent.kind == BW_BCD_DEV_PARTITION_MBR &&
+	      d.parent.disk_signature == 0x1234ABCD);
+	for (size_t k = 0x18; k < n; k++) {
+		uint8_t *c = malloc(k);
+		memcpy(c, b, k);
+		CHECK(bw_bcd_decode_device(c, k, &d) == 0 && d.kind == BW_BCD_DEV_LOCATE);
+		free(c);
+	}
+	/* Another offset field: a plain locate device. */
+	bw_put_le32(b + 0x28, 0x20);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_LOCATE);
+	/* The virtual disk alone (type 0, local 6) is a VHD too. */
+	n = mk_vhd(b);
+	CHECK(bw_bcd_decode_device(b + 0x1E, n - 0x1E, &d) == 0 &&
+	      d.kind == BW_BCD_DEV_VHD && strcmp(d.path, "\\vhds\\nano.vhdx") == 0);
+	/* Its file device of another local type: a disk. */
+	bw_put_le32(b + 0x2E + 0x28 + 0x10, 4);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_LOCATE);
+}
+
+/* bcdpatch patches a RAM disk's nested partition as before and leaves
+ * a VHD device byte-identical (counted unknown). */
+static void test_patch_local(void)
+{
+	uint8_t rd[512], vhd[512];
+	size_t nrd = mk_ramdisk(rd), nvhd = mk_vhd(vhd);
+	const char *p = tpath("BCD_LOCAL");
+	hive_h *h = hv_new(p);
+	if (h) {
+		hive_node_h o = hv_key(h, hivex_root(h), "Objects\\{b2721d73-1db4-4c62-bf78-c548a880142d}");
+		hv_dword(h, hv_key(h, o, "Description"), "Type", 0x10200003);
+		hv_raw(h, hv_key(h, o, "Elements\\11000001"), "Element",
+		       hive_t_REG_BINARY, (const char *)rd, nrd);
+		hv_raw(h, hv_key(h, o, "Elements\\21000001"), "Element",
+		       hive_t_REG_BINARY, (const char *)vhd, nvhd);
+		hv_commit(h, p);
+	}
+	struct bw_win_location old_loc = { 0x1234ABCD, 0x100000 };
+	struct bw_win_location new_loc = { 0x1234ABCD, 0x200000 };
+	struct bw_win_report rep;
+	struct bw_error err;
+	CHECK(bw_win_fix_bcd(p, &old_loc, &new_loc, &rep, &err) == 0);
+	CHECK(rep.bcd_devices_patched == 1 && rep.bcd_devices_unknown == 1);
+	struct bw_bcd *bcd = NULL;
+	CHECK(bw_bcd_load(p, "BCD", &bcd, &err) == 0);
+	CHECK(bcd && bcd->nobjects == 1 && bcd->objects[0].ndevices == 2);
+	for (size_t i = 0; bcd && i < bcd->objects[0].ndevices; i++) {
+		const struct bw_bcd_element *e = &bcd->objects[0].devices[i];
+		if (e->id == 0x11000001) {
+			/* Only the nested partition's offset changed. */
+			CHECK(e->raw_len == nrd && e->dev.kind == BW_BCD_DEV_RAMDISK);
+			CHECK(e->raw_len == nrd && memcmp(e->raw, rd, 0x54) == 0 &&
+			      bw_get_le64(e->raw + 0x54) == 0x200000 &&
+			      memcmp(e->raw + 0x5C, rd + 0x5C, nrd - 0x5C) == 0);
+			CHECK(e->dev.parent.part_offset == 0x200000);
+		} else {
+			CHECK(e->id == 0x21000001 && e->dev.kind == BW_BCD_DEV_VHD);
+			CHECK(e->raw_len == nvhd && memcmp(e->raw, vhd, nvhd) == 0);
+		}
+	}
+	bw_bcd_free(bcd);
 }
 
 static void test_guid_format(void)
@@ -1293,7 +1526,7 @@ static void test_bcd(void)
 		e = find_dev(o, 0x21000001);
 		CHECK(e && e->dev.kind == BW_BCD_DEV_LOCATE && e->dev.type == 8);
 		e = find_dev(o, 0x11000003);
-		CHECK(e && e->dev.kind == BW_BCD_DEV_RAMDISK && e->dev.type == 3);
+		CHECK(e && e->dev.kind == BW_BCD_DEV_UNKNOWN && e->dev.type == 3);  /* serial */
 		e = find_dev(o, 0x11000004);
 		CHECK(e && e->dev.kind == BW_BCD_DEV_UNKNOWN && e->dev.type == 7);
 		e = find_dev(o, 0x11000005);
@@ -1465,6 +1698,8 @@ int main(void)
 	test_name_eq();
 	test_firewall_rule();
 	test_decode_device();
+	test_decode_local();
+	test_patch_local();
 	test_guid_format();
 	test_system();
 	test_hardware_uuid();
