@@ -38,12 +38,25 @@ int bw_hive_check_file(const char *path, const char *name,
 
 enum bw_bcd_dev_kind {
 	BW_BCD_DEV_UNKNOWN = 0,          /* type or size not recognised */
-	BW_BCD_DEV_PARTITION_MBR,        /* type 6 (or 2), MBR style */
-	BW_BCD_DEV_PARTITION_GPT,        /* type 6 (or 2), GPT style */
+	BW_BCD_DEV_PARTITION_MBR,        /* type 6, MBR style */
+	BW_BCD_DEV_PARTITION_GPT,        /* type 6, GPT style */
 	BW_BCD_DEV_BOOT,                 /* type 5: the boot device */
-	BW_BCD_DEV_LOCATE,               /* type 8 */
-	BW_BCD_DEV_DISK,                 /* type 0 */
-	BW_BCD_DEV_RAMDISK,              /* type 3: holds a nested device */
+	BW_BCD_DEV_LOCATE,               /* type 8 (other than a VHD) */
+	BW_BCD_DEV_DISK,                 /* type 0 whose local device type
+					  * or layout is not one below */
+	BW_BCD_DEV_RAMDISK,              /* type 0, local type 3: an image
+					  * file (path) on a parent device,
+					  * options in another object */
+	/* Added later; values never reused. */
+	BW_BCD_DEV_HARDDISK_MBR,         /* type 0, local 0, MBR: signature */
+	BW_BCD_DEV_HARDDISK_GPT,         /* type 0, local 0, GPT: disk GUID */
+	BW_BCD_DEV_REMOVABLE,            /* type 0, local 1: drive number */
+	BW_BCD_DEV_CDROM,                /* type 0, local 2: drive number */
+	BW_BCD_DEV_FILE,                 /* type 0, local 5: a file (path)
+					  * on a parent device */
+	BW_BCD_DEV_VHD,                  /* a virtual disk file (local 6,
+					  * alone or in a type 8): its path
+					  * and the device holding it */
 };
 
 /* Device descriptor type field at 0x10 (FORMATS.md table). */
@@ -54,20 +67,44 @@ enum bw_bcd_dev_kind {
 #define BW_BCD_DEVTYPE_PARTITION 6
 #define BW_BCD_DEVTYPE_LOCATE 8
 
+/* Longest file path of a RAM disk, file or VHD device, UTF-8 with its
+ * NUL (Windows' MAX_PATH of 260 UTF-16 units fits 3 bytes each). */
+#define BW_BCD_MAX_PATH 1024
+
+/* The device a RAM disk's image, a file or a VHD lies on. */
+struct bw_bcd_parent {
+	enum bw_bcd_dev_kind kind;   /* PARTITION_MBR/GPT, BOOT, LOCATE;
+				      * UNKNOWN when not understood */
+	uint64_t part_offset;        /* PARTITION_MBR */
+	uint32_t disk_signature;
+	uint8_t part_guid[16];       /* PARTITION_GPT */
+	uint8_t disk_guid[16];
+};
+
 struct bw_bcd_device {
 	enum bw_bcd_dev_kind kind;
 	uint32_t type;               /* raw type at 0x10, if len allows */
 	uint64_t part_offset;        /* MBR partition byte offset */
-	uint32_t disk_signature;     /* MBR disk signature */
+	uint32_t disk_signature;     /* MBR disk signature (HARDDISK_MBR too) */
 	uint8_t part_guid[16];       /* GPT */
-	uint8_t disk_guid[16];       /* GPT */
+	uint8_t disk_guid[16];       /* GPT (HARDDISK_GPT too) */
+	uint8_t options_guid[16];    /* 0x00: an options object (a RAM disk's
+				      * ramdisksdidevice/-path live there);
+				      * zero: none */
+	uint32_t local_type;         /* type 0: BL_LOCAL_DEVICE type at 0x20 */
+	uint32_t drive_number;       /* REMOVABLE, CDROM */
+	char path[BW_BCD_MAX_PATH];  /* RAMDISK, FILE, VHD: UTF-8 */
+	struct bw_bcd_parent parent; /* RAMDISK, FILE, VHD */
 };
 
 /*
  * Decode the REG_BINARY data of a device element.  Always fills out->kind
  * (UNKNOWN for anything not understood) and out->type when len >= 0x14.
  * A partition kind needs a size field >= 0x38 with 0x10 + size <= len, a
- * hard-disk local type (0 at 0x30) and style 0 or 1 at 0x34.
+ * hard-disk local type (0 at 0x30) and style 0 or 1 at 0x34.  A type-0
+ * device is decoded by its local device type (bcd.c has the layouts);
+ * one whose layout does not check out stays BW_BCD_DEV_DISK.  Type 3 is
+ * a serial device (ReactOS), not a RAM disk: UNKNOWN.
  * Returns 0; BW_EFORMAT only when len < 0x18 (not a device element).
  */
 int bw_bcd_decode_device(const uint8_t *data, size_t len,
@@ -150,6 +187,14 @@ struct bw_system_facts {
 	struct bw_mounted_device *mounted;
 	size_t nmounted;
 	struct bw_driver_state drivers[BW_NUM_DRIVERS];
+	/* HardwareConfig (hive root): Windows names a subkey after the
+	 * SMBIOS system UUID of every machine it has booted on, "{GUID}",
+	 * and LastConfig (REG_SZ) names the last one.  Absent until the
+	 * first boot. */
+	int last_config_present;     /* LastConfig exists (any content) */
+	char last_config[39];        /* its "{GUID}" as stored (38 chars);
+				      * "" when absent or not of that form */
+	int last_config_key;         /* HardwareConfig\<last_config> exists */
 };
 
 /*
@@ -163,6 +208,29 @@ struct bw_system_facts {
 int bw_system_read(const char *path, const char *name,
 		   struct bw_system_facts *out, struct bw_error *err);
 void bw_system_facts_free(struct bw_system_facts *f);
+
+/*
+ * The SMBIOS system UUID the image last booted under, to pin on its
+ * clones (DESIGN.md "Credentials and identity"): F's LastConfig without
+ * braces, lowercase ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"), exactly as
+ * Windows shows it (Win32_ComputerSystemProduct.UUID: the first three
+ * fields decoded little-endian, SMBIOS 2.6 section 7.2.1).
+ * Returns 0 (OUT set), BW_ENOTFOUND (no LastConfig: never booted),
+ * BW_EFORMAT (a LastConfig that is not a "{GUID}", is all zero, or names
+ * no HardwareConfig subkey: nothing trustworthy to pin).
+ */
+int bw_system_hardware_uuid(const struct bw_system_facts *f, char out[37]);
+
+/*
+ * IN (a UUID as Windows shows it, 36 chars) with the byte order of its
+ * first three fields reversed, into OUT (lowercase): the value to give
+ * VirtualBox's `modifyvm --hardwareuuid` for Windows to see IN when the
+ * VM's SMBIOS UUID is stored big-endian (VirtualBox's default for
+ * machines without SmbiosUuidLittleEndian, see DevPcBios.cpp: "to not
+ * force reactivation of existing guests we have to carry this bug
+ * along").  Its own inverse.  Returns 0, BW_EINVAL (IN not a UUID).
+ */
+int bw_smbios_uuid_swap(const char *in, char out[37]);
 
 /*
  * The VirtualBox hardware drivers F's image carries (DESIGN.md: Nano needs
@@ -256,6 +324,34 @@ int bw_win_fix_mounted_devices(const char *path,
  * only offsets 0x20 and 0x38 change.  BW_EINVAL if DATA is not one. */
 int bw_bcd_encode_mbr_device(uint8_t *data, size_t len,
 			     const struct bw_win_location *loc);
+
+/* ---- first-boot script (--first-boot-ps1) ------------------------------ */
+
+/*
+ * TEXT (LEN bytes) with every LF not already preceded by CR made CRLF
+ * (CRLF kept, lone CR kept), into *OUT (malloc'd, NUL-terminated, *OUT_LEN
+ * without the NUL).  For SetupComplete.cmd (cmd.exe needs CRLF) and the
+ * .ps1 it runs.  Returns 0, BW_EINVAL (LEN over SIZE_MAX / 2), BW_ENOMEM.
+ */
+int bw_win_to_crlf(const char *text, size_t len, char **out, size_t *out_len,
+		   struct bw_error *err);
+
+/*
+ * The SetupComplete.cmd text (CRLF throughout, ASCII) that runs the
+ * PowerShell script PS1_WINPATH (a full path in the image, e.g.
+ * "C:\Windows\Setup\Scripts\first-boot.ps1") the way Nano Server
+ * needs: powershell.exe -NoProfile -ExecutionPolicy Bypass -Command with
+ * the Microsoft.PowerShell.Utility, Microsoft.PowerShell.Management and
+ * Storage modules imported by full path, then the script dot-sourced;
+ * stdout and stderr to LOG_WINPATH (NULL: beside the script, its name
+ * with .log for .ps1), its exit code appended there.  *CMD_TEXT is
+ * malloc'd and NUL-terminated, *LEN without the NUL.
+ * Returns 0, BW_EINVAL (a path that is not drive-absolute, is 260
+ * characters or more, ends in \ or holds \\, a control or non-ASCII
+ * byte, or one of " < > : | ? * / [ ]), BW_ENOMEM.
+ */
+int bw_win_first_boot_cmd(const char *ps1_winpath, const char *log_winpath,
+			  char **cmd_text, size_t *len, struct bw_error *err);
 
 /* ---- SAM: local accounts ----------------------------------------------
  *

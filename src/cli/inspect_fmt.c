@@ -46,6 +46,12 @@ const char *dev_kind_name(enum bw_bcd_dev_kind k)
 	case BW_BCD_DEV_LOCATE:        return "locate";
 	case BW_BCD_DEV_DISK:          return "disk";
 	case BW_BCD_DEV_RAMDISK:       return "ramdisk";
+	case BW_BCD_DEV_HARDDISK_MBR:  return "harddisk-mbr";
+	case BW_BCD_DEV_HARDDISK_GPT:  return "harddisk-gpt";
+	case BW_BCD_DEV_REMOVABLE:     return "removable";
+	case BW_BCD_DEV_CDROM:         return "cdrom";
+	case BW_BCD_DEV_FILE:          return "file";
+	case BW_BCD_DEV_VHD:           return "vhd";
 	case BW_BCD_DEV_UNKNOWN:       break;
 	}
 	return "unknown";

@@ -113,6 +113,8 @@ static void json_windows(struct json *j, const struct bw_image_model *in)
 		json_kstr(j, "cmdline", s->setup_cmdline);
 		json_kbool(j, "pending", s->setup_in_progress > 0);
 		json_obj_end(j);
+		char hw[37];
+		json_kstr(j, "hardware_uuid", bw_system_hardware_uuid(s, hw) == 0 ? hw : NULL);
 		json_key(j, "drivers");
 		json_arr_begin(j);
 		for (int i = 0; i < BW_NUM_DRIVERS; i++) {
@@ -199,7 +201,37 @@ static void json_device(struct json *j, const struct bw_image_model *in,
 		json_kstr(j, "partition_guid", g);
 		bw_guid_format(e->dev.disk_guid, g);
 		json_kstr(j, "disk_guid", g);
-	} else if (e->dev.kind == BW_BCD_DEV_UNKNOWN) {
+	} else if (e->dev.kind == BW_BCD_DEV_HARDDISK_MBR) {
+		json_khex32(j, "disk_signature", e->dev.disk_signature);
+	} else if (e->dev.kind == BW_BCD_DEV_HARDDISK_GPT) {
+		char g[39];
+		bw_guid_format(e->dev.disk_guid, g);
+		json_kstr(j, "disk_guid", g);
+	} else if (e->dev.kind == BW_BCD_DEV_REMOVABLE || e->dev.kind == BW_BCD_DEV_CDROM) {
+		json_ku64(j, "drive_number", e->dev.drive_number);
+	} else if (e->dev.kind == BW_BCD_DEV_RAMDISK || e->dev.kind == BW_BCD_DEV_FILE ||
+		   e->dev.kind == BW_BCD_DEV_VHD) {
+		const struct bw_bcd_parent *pa = &e->dev.parent;
+		char g[39];
+		static const uint8_t zero[16];
+		json_kstr(j, "path", e->dev.path);
+		json_key(j, "parent");
+		json_obj_begin(j);
+		json_kstr(j, "kind", dev_kind_name(pa->kind));
+		if (pa->kind == BW_BCD_DEV_PARTITION_MBR) {
+			json_khex32(j, "disk_signature", pa->disk_signature);
+			json_ku64(j, "offset", pa->part_offset);
+		} else if (pa->kind == BW_BCD_DEV_PARTITION_GPT) {
+			bw_guid_format(pa->part_guid, g);
+			json_kstr(j, "partition_guid", g);
+			bw_guid_format(pa->disk_guid, g);
+			json_kstr(j, "disk_guid", g);
+		}
+		json_obj_end(j);
+		bw_guid_format(e->dev.options_guid, g);
+		json_kstr(j, "options", memcmp(e->dev.options_guid, zero, 16) ? g : NULL);
+	}
+	if (e->dev.kind == BW_BCD_DEV_UNKNOWN || e->dev.kind == BW_BCD_DEV_DISK) {
 		char raw[2 * 256 + 1];
 		hex_string(e->raw, e->raw_len < 256 ? e->raw_len : 256, raw, sizeof raw);
 		json_kstr(j, "raw", raw);

@@ -53,6 +53,16 @@ static void text_windows(const struct bw_image_model *in)
 		printf("  Setup:         %s (SystemSetupInProgress %s, SetupType %s, OOBEInProgress %s, CmdLine \"%s\")\n",
 		       s->setup_in_progress > 0 ? "pending" : "completed", a, b, c,
 		       s->setup_cmdline ? s->setup_cmdline : "");
+		char hw[37];
+		int hr = bw_system_hardware_uuid(s, hw);
+		if (hr == 0)
+			printf("  Hardware:      booted before under %s (SMBIOS UUID %s)\n",
+			       s->last_config, hw);
+		else if (hr == BW_ENOTFOUND)
+			printf("  Hardware:      never booted (no HardwareConfig\\LastConfig)\n");
+		else
+			printf("  Hardware:      HardwareConfig\\LastConfig %s, not a UUID to pin\n",
+			       s->last_config[0] ? "names no subkey" : "is not a {GUID}");
 		printf("  Drivers:      ");
 		for (int i = 0; i < BW_NUM_DRIVERS; i++)
 			printf(" %s %s%s", s->drivers[i].service, yesno(s->drivers[i].present),
@@ -101,8 +111,35 @@ static void text_bcd(const struct bw_image_model *in)
 			if (e->dev.kind == BW_BCD_DEV_PARTITION_MBR)
 				printf(": signature 0x%08x, offset %" PRIu64, e->dev.disk_signature,
 				       e->dev.part_offset);
-			else if (e->dev.kind == BW_BCD_DEV_UNKNOWN)
-				printf(" (type %u, %zu bytes, left as is)", e->dev.type, e->raw_len);
+			else if (e->dev.kind == BW_BCD_DEV_HARDDISK_MBR)
+				printf(": signature 0x%08x", e->dev.disk_signature);
+			else if (e->dev.kind == BW_BCD_DEV_HARDDISK_GPT) {
+				char g[39];
+				bw_guid_format(e->dev.disk_guid, g);
+				printf(": disk %s", g);
+			} else if (e->dev.kind == BW_BCD_DEV_REMOVABLE ||
+				   e->dev.kind == BW_BCD_DEV_CDROM)
+				printf(": drive %u", e->dev.drive_number);
+			else if (e->dev.kind == BW_BCD_DEV_RAMDISK ||
+				 e->dev.kind == BW_BCD_DEV_FILE ||
+				 e->dev.kind == BW_BCD_DEV_VHD) {
+				const struct bw_bcd_parent *pa = &e->dev.parent;
+				printf(": [%s", dev_kind_name(pa->kind));
+				if (pa->kind == BW_BCD_DEV_PARTITION_MBR)
+					printf(" 0x%08x/%" PRIu64, pa->disk_signature, pa->part_offset);
+				printf("]%s", e->dev.path);
+				static const uint8_t zero[16];
+				if (memcmp(e->dev.options_guid, zero, 16)) {
+					char g[39];
+					bw_guid_format(e->dev.options_guid, g);
+					printf(", options %s", g);
+				}
+			} else if (e->dev.kind == BW_BCD_DEV_UNKNOWN || e->dev.kind == BW_BCD_DEV_DISK) {
+				char raw[2 * 96 + 1];
+				hex_string(e->raw, e->raw_len < 96 ? e->raw_len : 96, raw, sizeof raw);
+				printf(" (type %u, %zu bytes, left as is: %s%s)", e->dev.type, e->raw_len,
+				       raw, e->raw_len > 96 ? "..." : "");
+			}
 			printf("\n");
 		}
 	}

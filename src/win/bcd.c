@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/bytes.h"
+#include "common/utf16.h"
 #include "win/win_internal.h"
 
 /* Element data of a device element (FORMATS.md table). */
@@ -28,6 +29,7 @@
 #define BCD_DEV_MIN_LEN 0x1C       /* ..through the size field */
 #define BCD_DEV_PART_ID 0x20       /* MBR: LE64 byte offset; GPT: GUID */
 #define BCD_DEV_LOCAL_TYPE 0x30    /* LE32 BL_LOCAL_DEVICE_TYPE */
+#define BCD_DEV_LOCAL_TYPE_TOP 0x20  /* ... of a type-0 (disk) device */
 #define BCD_DEV_PART_STYLE 0x34    /* LE32 BL_PARTITION_TYPE */
 #define BCD_DEV_DISK_ID 0x38       /* MBR: LE32 signature; GPT: GUID */
 #define BCD_DEV_PART_END 0x48      /* end of the partition descriptor */
@@ -43,6 +45,64 @@
 #define BCD_ELEMENT_FORMAT(id) (((id) >> 24) & 0xF)
 #define BCD_FORMAT_DEVICE 1
 #define BCD_ELEMENT_DESCRIPTION 0x12000004u  /* BcdLibraryString_Description */
+
+/*
+ * Type-0 (DiskDevice) descriptors, by the BL_LOCAL_DEVICE type at 0x20.
+ * ReactOS bl.h gives the union (packed: the partition descriptor's disk
+ * part at 0x30 shows it, FORMATS.md); kupiakos/pybcd's bcddevice.py,
+ * decoded from stores bcdedit wrote, gives the file-path forms:
+ *  - 0 hard disk: partition style at 0x24; MBR disk signature (LE32) or
+ *    GPT disk GUID at 0x28 (raw style: a disk number, not decoded);
+ *  - 1 removable (floppy), 2 CD-ROM: drive number at 0x24;
+ *  - 3 RAM disk: image base (8), size (8), offset (4) at 0x24, then a
+ *    file path descriptor at 0x38 (version 1, length from 0x38, path
+ *    type), the parent device's whole descriptor at 0x44, the UTF-16
+ *    image path after it ("ramdisk=[boot]\sources\boot.wim,{options}");
+ *  - 5 file: the file path descriptor at 0x24, the parent device at 0x30,
+ *    the path after it;
+ *  - 6 virtual disk: 0x14 bytes (a hard-disk part, zero) at 0x24, then a
+ *    whole type-0 file descriptor at 0x38 naming the VHD file.
+ * A VHD in bcdedit's "vhd=[C:]\x.vhdx" is a type-8 (locate) descriptor
+ * whose body is a locate type (0) at 0x20, an element id at 0x24, the
+ * value 0x1E at 0x28 and the local-6 descriptor at 0x2E (0x10 + 0x1E;
+ * pybcd checks exactly that value, so nothing else is read as one).
+ * Nested descriptors are this same layout shifted (bcdpatch.c reads the
+ * RAM disk's the same way), so they are decoded by decode_at at DATA +
+ * offset - 0x10, bounded by the enclosing descriptor.
+ */
+#define BCD_LOCAL_STYLE 0x24       /* hard disk: partition style */
+#define BCD_LOCAL_DISK_ID 0x28     /* hard disk: signature or GUID */
+#define BCD_LOCAL_DRIVE 0x24       /* removable, CD-ROM: drive number */
+#define BCD_LOCAL_REMOVABLE 1
+#define BCD_LOCAL_CDROM 2
+#define BCD_LOCAL_RAMDISK 3
+#define BCD_LOCAL_FILE 5
+#define BCD_LOCAL_VIRTUAL_DISK 6
+#define BCD_RAMDISK_PATH 0x38      /* file path descriptor of a RAM disk */
+#define BCD_FILE_PATH 0x24         /* ... of a file device */
+#define BCD_PATH_HEADER 0x0C       /* version, length, path type */
+#define BCD_PATH_VERSION_1 1
+#define BCD_VHD_FILE 0x38          /* a virtual disk's file descriptor */
+#define BCD_LOCATE_NESTED_FIELD 0x28
+#define BCD_LOCATE_NESTED 0x1E     /* its value: nested at 0x10 + 0x1E */
+/* The smallest descriptor: type, flags, size, reserved. */
+#define BCD_DESC_HEADER 0x10
+/* Devices nest (VHD -> file -> partition): deeper is refused. */
+#define BCD_MAX_NESTING 4
+
+static void decode_at(const uint8_t *data, size_t len, int depth,
+		      struct bw_bcd_device *out);
+
+/* Does the descriptor's SIZE (from 0x10) cover END and lie within LEN?
+ * Overflow-free form of end <= 0x10 + size <= len. */
+static int desc_covers(const uint8_t *data, size_t len, size_t end)
+{
+	if (len < BCD_DEV_MIN_LEN)
+		return 0;
+	uint32_t size = bw_get_le32(data + BCD_DEV_SIZE);
+	return size <= len - BCD_DEV_DESCRIPTOR &&
+	       end <= BCD_DEV_DESCRIPTOR + (size_t)size;
+}
 
 static void decode_partition(const uint8_t *data, size_t len,
 			     struct bw_bcd_device *out)
@@ -73,15 +133,171 @@ static void decode_partition(const uint8_t *data, size_t len,
 	}
 }
 
-int bw_bcd_decode_device(const uint8_t *data, size_t len,
-			 struct bw_bcd_device *out)
+/*
+ * A file path descriptor at PATH_OFF (version, length from PATH_OFF,
+ * path type) holding the parent descriptor at NESTED_OFF and the UTF-16
+ * path after it, all inside DATA's descriptor: fill OUT's path and
+ * parent.  0, or -1 when any of it does not check out.
+ */
+static int decode_file_path(const uint8_t *data, size_t len, size_t path_off,
+			    size_t nested_off, int depth,
+			    struct bw_bcd_device *out)
+{
+	if (!desc_covers(data, len, path_off + BCD_PATH_HEADER) ||
+	    bw_get_le32(data + path_off) != BCD_PATH_VERSION_1)
+		return -1;
+	uint32_t path_len = bw_get_le32(data + path_off + 4);
+	/* The path descriptor holds the nested header at least, and lies
+	 * within the descriptor (desc_covers bounds it by LEN too). */
+	if (path_len < nested_off - path_off + BCD_DESC_HEADER ||
+	    path_len > len - path_off ||
+	    !desc_covers(data, len, path_off + (size_t)path_len))
+		return -1;
+	size_t end = path_off + (size_t)path_len;
+	uint32_t nested_size = bw_get_le32(data + nested_off + 8);
+	if (nested_size < BCD_DESC_HEADER || nested_size > end - nested_off)
+		return -1;
+	/* The nested descriptor, as a top-level one at DATA + shift. */
+	size_t shift = nested_off - BCD_DEV_DESCRIPTOR;
+	struct bw_bcd_device nested;       /* ~1 KiB, BCD_MAX_NESTING deep */
+	struct bw_bcd_device *parent = &nested;
+	decode_at(data + shift, nested_off + nested_size - shift, depth + 1,
+		  parent);
+	memset(&out->parent, 0, sizeof out->parent);
+	switch (parent->kind) {
+	case BW_BCD_DEV_PARTITION_MBR:
+	case BW_BCD_DEV_PARTITION_GPT:
+	case BW_BCD_DEV_BOOT:
+	case BW_BCD_DEV_LOCATE:
+		out->parent.kind = parent->kind;
+		out->parent.part_offset = parent->part_offset;
+		out->parent.disk_signature = parent->disk_signature;
+		memcpy(out->parent.part_guid, parent->part_guid, 16);
+		memcpy(out->parent.disk_guid, parent->disk_guid, 16);
+		break;
+	default:
+		out->parent.kind = BW_BCD_DEV_UNKNOWN;
+		break;
+	}
+	size_t path_start = nested_off + nested_size;
+	size_t plen;
+	/* NUL-terminated UTF-16 (pybcd); an unpaired surrogate is shown as
+	 * U+FFFD, a path too long for the field is not understood. */
+	if (bw_utf16_to_utf8(data + path_start, end - path_start,
+			     BW_UTF16_REPLACE, BW_UTF16_NUL_ENDS, out->path,
+			     sizeof out->path, &plen, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* A type-0 descriptor at DATA (header at 0x10). */
+static void decode_disk(const uint8_t *data, size_t len, int depth,
+			struct bw_bcd_device *out)
+{
+	out->kind = BW_BCD_DEV_DISK;
+	if (!desc_covers(data, len, BCD_DEV_LOCAL_TYPE_TOP + 4))
+		return;
+	out->local_type = bw_get_le32(data + BCD_DEV_LOCAL_TYPE_TOP);
+	switch (out->local_type) {
+	case BCD_LOCAL_HARD_DISK:
+		if (!desc_covers(data, len, BCD_LOCAL_DISK_ID + 4))
+			return;
+		switch (bw_get_le32(data + BCD_LOCAL_STYLE)) {
+		case BCD_STYLE_MBR:
+			out->kind = BW_BCD_DEV_HARDDISK_MBR;
+			out->disk_signature = bw_get_le32(data + BCD_LOCAL_DISK_ID);
+			break;
+		case BCD_STYLE_GPT:
+			if (!desc_covers(data, len, BCD_LOCAL_DISK_ID + 16))
+				return;
+			out->kind = BW_BCD_DEV_HARDDISK_GPT;
+			memcpy(out->disk_guid, data + BCD_LOCAL_DISK_ID, 16);
+			break;
+		default:        /* raw: a disk number; unknown styles */
+			break;
+		}
+		break;
+	case BCD_LOCAL_REMOVABLE:
+	case BCD_LOCAL_CDROM:
+		if (!desc_covers(data, len, BCD_LOCAL_DRIVE + 4))
+			return;
+		out->kind = out->local_type == BCD_LOCAL_CDROM
+				    ? BW_BCD_DEV_CDROM
+				    : BW_BCD_DEV_REMOVABLE;
+		out->drive_number = bw_get_le32(data + BCD_LOCAL_DRIVE);
+		break;
+	case BCD_LOCAL_RAMDISK:
+		if (depth < BCD_MAX_NESTING &&
+		    decode_file_path(data, len, BCD_RAMDISK_PATH,
+				     BCD_RAMDISK_PATH + BCD_PATH_HEADER, depth,
+				     out) == 0)
+			out->kind = BW_BCD_DEV_RAMDISK;
+		break;
+	case BCD_LOCAL_FILE:
+		if (depth < BCD_MAX_NESTING &&
+		    decode_file_path(data, len, BCD_FILE_PATH,
+				     BCD_FILE_PATH + BCD_PATH_HEADER, depth,
+				     out) == 0)
+			out->kind = BW_BCD_DEV_FILE;
+		break;
+	case BCD_LOCAL_VIRTUAL_DISK: {
+		/* The VHD file: a whole file descriptor at 0x38. */
+		if (depth >= BCD_MAX_NESTING ||
+		    !desc_covers(data, len, BCD_VHD_FILE + BCD_DESC_HEADER))
+			return;
+		uint32_t size = bw_get_le32(data + BCD_DEV_SIZE);
+		size_t end = BCD_DEV_DESCRIPTOR + (size_t)size;
+		size_t shift = BCD_VHD_FILE - BCD_DEV_DESCRIPTOR;
+		struct bw_bcd_device nested;
+		struct bw_bcd_device *file = &nested;
+		decode_at(data + shift, end - shift, depth + 1, file);
+		if (file->kind == BW_BCD_DEV_FILE) {
+			out->kind = BW_BCD_DEV_VHD;
+			memcpy(out->path, file->path, sizeof out->path);
+			out->parent = file->parent;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* A type-8 descriptor: a VHD when it wraps one (see above). */
+static void decode_locate(const uint8_t *data, size_t len, int depth,
+			  struct bw_bcd_device *out)
+{
+	out->kind = BW_BCD_DEV_LOCATE;
+	size_t nested_off = BCD_DEV_DESCRIPTOR + BCD_LOCATE_NESTED;
+	if (depth >= BCD_MAX_NESTING ||
+	    !desc_covers(data, len, nested_off + BCD_DESC_HEADER) ||
+	    bw_get_le32(data + BCD_LOCATE_NESTED_FIELD) != BCD_LOCATE_NESTED)
+		return;
+	uint32_t size = bw_get_le32(data + BCD_DEV_SIZE);
+	size_t end = BCD_DEV_DESCRIPTOR + (size_t)size;
+	size_t shift = nested_off - BCD_DEV_DESCRIPTOR;
+	struct bw_bcd_device nested;
+	struct bw_bcd_device *vhd = &nested;
+	decode_at(data + shift, end - shift, depth + 1, vhd);
+	if (vhd->kind == BW_BCD_DEV_VHD) {
+		out->kind = BW_BCD_DEV_VHD;
+		out->local_type = vhd->local_type;
+		memcpy(out->path, vhd->path, sizeof out->path);
+		out->parent = vhd->parent;
+	}
+}
+
+/* Decode the descriptor whose header is at DATA + 0x10 (DATA + 0 is the
+ * options GUID at top level, earlier bytes of the parent when nested). */
+static void decode_at(const uint8_t *data, size_t len, int depth,
+		      struct bw_bcd_device *out)
 {
 	memset(out, 0, sizeof *out);
 	out->kind = BW_BCD_DEV_UNKNOWN;
 	if (len >= BCD_DEV_TYPE + 4)
 		out->type = bw_get_le32(data + BCD_DEV_TYPE);
 	if (len < BCD_DEV_SIZE)
-		return BW_EFORMAT;
+		return;
 	switch (out->type) {
 	/* Type 2 (legacy partition) stays unknown: ReactOS's boot library
 	 * puts a partition NUMBER at 0x20 for its MBR form, so reading it
@@ -95,19 +311,29 @@ int bw_bcd_decode_device(const uint8_t *data, size_t len,
 		out->kind = BW_BCD_DEV_BOOT;
 		break;
 	case BW_BCD_DEVTYPE_LOCATE:
-		out->kind = BW_BCD_DEV_LOCATE;
+		decode_locate(data, len, depth, out);
 		break;
 	case BW_BCD_DEVTYPE_DISK:
-		out->kind = BW_BCD_DEV_DISK;
+		decode_disk(data, len, depth, out);
 		break;
-	case BW_BCD_DEVTYPE_RAMDISK:
-		/* The nested (parent) device and image path are not parsed
-		 * yet: the kind is a label, never a licence to patch. */
-		out->kind = BW_BCD_DEV_RAMDISK;
-		break;
+	/* Type 3 is SerialDevice in ReactOS's BL_DEVICE_TYPE: Windows'
+	 * RAM disks are type 0 with local type 3 (decode_disk). */
 	default:
 		break;
 	}
+}
+
+int bw_bcd_decode_device(const uint8_t *data, size_t len,
+			 struct bw_bcd_device *out)
+{
+	decode_at(data, len, 0, out);
+	if (len < BCD_DEV_SIZE)
+		return BW_EFORMAT;
+	if (len >= 16 && (out->kind == BW_BCD_DEV_RAMDISK ||
+			  out->kind == BW_BCD_DEV_FILE ||
+			  out->kind == BW_BCD_DEV_VHD ||
+			  out->kind == BW_BCD_DEV_DISK))
+		memcpy(out->options_guid, data + BCD_DEV_OPTIONS_GUID, 16);
 	return 0;
 }
 
@@ -191,8 +417,9 @@ int win_bcd_each_element(struct win_reg *r, win_node obj, const char *guid,
 	return ret;
 }
 
-/* An object key name: a GUID in registry form, {8-4-4-4-12}. */
-static int is_guid_name(const char *name)
+/* A GUID in registry form, {8-4-4-4-12}: BCD object keys, SYSTEM's
+ * HardwareConfig (win_internal.h). */
+int win_is_guid_name(const char *name)
 {
 	static const char shape[] = "{########-####-####-####-############}";
 	size_t i;
@@ -352,7 +579,7 @@ static int load_object_cb(struct win_reg *r, win_node obj, const char *key,
 	struct load_ctx *l = ctx;
 	/* Windows names every object by a GUID; other keys are not objects
 	 * of a store it would read. */
-	if (!is_guid_name(key))
+	if (!win_is_guid_name(key))
 		return 0;
 	/* At most BW_BCD_MAX_OBJECTS calls (win_bcd_each_object's cap). */
 	struct bw_bcd_object *grown =

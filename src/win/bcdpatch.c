@@ -28,9 +28,8 @@
  * descriptor header (type, flags, size, reserved) and body, i.e. the
  * top-level layout shifted by 0x34, then the UTF-16 path.  That shift is
  * what decode/encode are applied at, after every field above checks out.
- * (bcd.c labels a type-3 descriptor "ramdisk"; in ReactOS type 3 is
- * SerialDevice, and Windows' RAM disks are the type-0 form above, which
- * bcd.c reports as a disk.)
+ * (bcd.c reports the type-0 form above as a "ramdisk" with its image
+ * path; a type-3 descriptor, ReactOS's SerialDevice, is unknown.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,7 +146,9 @@ static enum fix_result fix_device(uint8_t *data, size_t len,
 	if (bw_bcd_decode_device(data, len, &d) != 0)
 		return FIX_UNKNOWN;
 	size_t sub_len;
-	if (d.kind == BW_BCD_DEV_DISK && ramdisk_nested(data, len, &sub_len))
+	/* By the raw type, not the decoded kind: this check is the one
+	 * that licenses a patch, whatever bcd.c reports the device as. */
+	if (d.type == BW_BCD_DEVTYPE_DISK && ramdisk_nested(data, len, &sub_len))
 		return fix_plain(data + RAMDISK_NESTED, sub_len, old_loc,
 				 new_loc);
 	return fix_plain(data, len, old_loc, new_loc);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "common/bytes.h"
+#include "common/uuid.h"
 #include "win/win_internal.h"
 
 /* Select\Current is a decimal suffix of three digits: ControlSet001..999. */
@@ -286,6 +287,81 @@ static int read_mounted(struct win_reg *r, struct bw_system_facts *f,
 	return ret;
 }
 
+/*
+ * HardwareConfig (hive root): one subkey per machine Windows booted on,
+ * named by that machine's SMBIOS system UUID in braces, and LastConfig
+ * (REG_SZ) naming the current one; Windows writes them at boot, so an
+ * image that never booted has neither.  (Public observations: tools read
+ * LastConfig as the machine UUID and find it equal to
+ * Win32_ComputerSystemProduct.UUID, e.g. Dell's {4C4C4544-...}; SafeExam-
+ * Browser's VirtualMachineDetector.cs reads the per-UUID subkeys'
+ * SystemManufacturer/BIOSVendor values.)  A LastConfig that is not a
+ * "{GUID}" is kept as present but not stored: nothing to pin.
+ */
+static int read_hardware_config(struct win_reg *r, struct bw_system_facts *f,
+				struct bw_error *err)
+{
+	win_node hc;
+	int ret = win_reg_lookup(r, win_reg_root(r), "HardwareConfig", &hc, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	char *last = NULL;
+	ret = win_reg_get_string(r, hc, "HardwareConfig", "LastConfig", &last,
+				 err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	f->last_config_present = 1;
+	/* Exactly 38 characters "{8-4-4-4-12}" before it is copied: the
+	 * field holds that and its NUL, nothing longer. */
+	if (strlen(last) == sizeof f->last_config - 1 &&
+	    win_is_guid_name(last)) {
+		memcpy(f->last_config, last, sizeof f->last_config);
+		win_node key;
+		ret = win_reg_lookup(r, hc, f->last_config, &key, err);
+		if (ret == 0)
+			f->last_config_key = 1;
+		else if (ret == BW_ENOTFOUND)
+			ret = 0;
+	}
+	free(last);
+	return ret;
+}
+
+int bw_system_hardware_uuid(const struct bw_system_facts *f, char out[37])
+{
+	if (!f->last_config_present)
+		return BW_ENOTFOUND;
+	if (!f->last_config[0] || !f->last_config_key)
+		return BW_EFORMAT;
+	char inner[37];
+	memcpy(inner, f->last_config + 1, 36);   /* between the braces */
+	inner[36] = '\0';
+	/* bw_uuid_parse lowercases and refuses all zero (SMBIOS: "not
+	 * present"): no UUID a clone could be pinned to. */
+	if (!bw_uuid_parse(inner, out))
+		return BW_EFORMAT;
+	return 0;
+}
+
+int bw_smbios_uuid_swap(const char *in, char out[37])
+{
+	char u[37];
+	if (!in || !bw_uuid_parse(in, u))
+		return BW_EINVAL;
+	/* Hex digit pairs of time_low (0..7), time_mid (9..12) and
+	 * time_hi_and_version (14..17), reversed pair by pair. */
+	static const int map[18] = { 6, 7, 4, 5, 2, 3, 0, 1, 8, 11, 12, 9,
+				     10, 13, 16, 17, 14, 15 };
+	memcpy(out, u, sizeof u);
+	for (int i = 0; i < 18; i++)
+		out[i] = u[map[i]];
+	return 0;
+}
+
 static int read_controlset(struct win_reg *r, win_node cs,
 			   struct bw_system_facts *f, struct bw_error *err)
 {
@@ -397,6 +473,8 @@ int bw_system_read(const char *path, const char *name,
 				 &out->setup_cmdline, err);
 	if (!ret)
 		ret = read_mounted(r, out, err);
+	if (!ret)
+		ret = read_hardware_config(r, out, err);
 out:
 	win_reg_close(r);
 	if (ret) {

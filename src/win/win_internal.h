@@ -316,6 +316,10 @@ int win_regfile_apply(const struct win_regfile *rf, enum win_hive_kind kind,
 int win_system_live_controlset(struct win_reg *r, char name[16],
 			       win_node *cs, struct bw_error *err);
 
+/* Is NAME a GUID in registry form, "{8-4-4-4-12}" (any letter case;
+ * bcd.c)?  1 or 0. */
+int win_is_guid_name(const char *name);
+
 /* A BCD element key name: exactly 8 hex digits (bcd.c); 0 or -1. */
 int win_bcd_element_id(const char *name, uint32_t *id);
 

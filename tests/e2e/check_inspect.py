@@ -90,6 +90,7 @@ else:
     check("setup oobe_in_progress", s.get("oobe_in_progress"), facts["setup"]["OOBEInProgress"])
     check("setup cmdline", s.get("cmdline"), facts["setup"]["CmdLine"])
     check("setup pending", s.get("pending"), facts["setup_in_progress"])
+    check("hardware_uuid", w.get("hardware_uuid"), facts.get("hardware_uuid"))
     check("SetupComplete.cmd present", w.get("setup_complete_cmd"), facts["has_setupcomplete"])
     check("unattend.xml present", w.get("unattend_xml"), facts["has_unattend"])
     drivers = {d["service"]: d for d in w.get("drivers", [])}

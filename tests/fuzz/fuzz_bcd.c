@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* OLD: what the element names (nested or not), else something. */
 	struct bw_win_location old_loc = { d.disk_signature, d.part_offset };
 	size_t base = 0, sub_len;
-	if (d.kind == BW_BCD_DEV_DISK && ramdisk_nested(data, size, &sub_len)) {
+	if (d.type == BW_BCD_DEVTYPE_DISK && ramdisk_nested(data, size, &sub_len)) {
 		struct bw_bcd_device nd;
 		if (sub_len > size - RAMDISK_NESTED)
 			abort();

@@ -387,6 +387,41 @@ def bcd_ramdisk(nested, path='\\sources\\boot.wim'):
     return bytes(d)
 
 
+def bcd_file(nested, path='\\vhds\\nano.vhdx'):
+    """A file device (type 0, local type 5): path descriptor at 0x24,
+    NESTED (a whole element, its 16-byte options part dropped) at 0x30."""
+    p = path.encode('utf-16-le') + b'\0\0'
+    path_len = 0x0C + len(nested) - 0x10 + len(p)
+    d = bytearray(0x24)
+    struct.pack_into('<III', d, 0x10, 0, 0, 0x14 + path_len)
+    struct.pack_into('<I', d, 0x20, 5)
+    d += struct.pack('<III', 1, path_len, 5)
+    d += nested[0x10:] + p
+    return bytes(d)
+
+
+def bcd_vhd(file_dev):
+    """vhd=[...]: a locate (type 8) holding, at 0x2E, a virtual disk
+    (type 0, local 6) holding FILE_DEV at its 0x28."""
+    f = file_dev[0x10:]
+    disk = bytearray(0x28)
+    struct.pack_into('<IIII', disk, 0, 0, 0, 0x28 + len(f), 0)
+    struct.pack_into('<I', disk, 0x10, 6)
+    disk += f
+    d = bytearray(0x2E)
+    struct.pack_into('<III', d, 0x10, 8, 0, 0x1E + len(disk))
+    struct.pack_into('<III', d, 0x20, 0, 0x12000002, 0x1E)
+    return bytes(d + disk)
+
+
+def bcd_local(local, body):
+    """A type-0 device of local type LOCAL followed by BODY."""
+    d = bytearray(0x24)
+    struct.pack_into('<III', d, 0x10, 0, 0, 0x14 + len(body))
+    struct.pack_into('<I', d, 0x20, local)
+    return bytes(d + body)
+
+
 def hive_base(seq1=7, seq2=7, bad_sum=False):
     b = bytearray(4096)
     b[0:4] = b'regf'
@@ -460,6 +495,13 @@ def main():
         'bcd/boot.bin': bytes(16) + struct.pack('<IIII', 5, 1, 0x48, 0) + bytes(0x38),
         'bcd/ramdisk.bin': bcd_ramdisk(bcd_partition(1, struct.pack('<Q', 1 << 20),
                                                      struct.pack('<I', 0x12345678))),
+        'bcd/file.bin': bcd_file(bcd_partition(1, struct.pack('<Q', 1 << 20),
+                                               struct.pack('<I', 0x12345678))),
+        'bcd/vhd.bin': bcd_vhd(bcd_file(bcd_partition(0, bytes(range(16)),
+                                                      bytes(range(16, 32))))),
+        'bcd/harddisk-mbr.bin': bcd_local(0, struct.pack('<II', 1, 0x12345678) + bytes(12)),
+        'bcd/harddisk-gpt.bin': bcd_local(0, struct.pack('<I', 0) + bytes(range(16))),
+        'bcd/cdrom.bin': bcd_local(2, struct.pack('<I', 0)),
         'hive/clean.bin': hive_base(),
         'hive/dirty-seq.bin': hive_base(8, 7),
         'hive/dirty-sum.bin': hive_base(bad_sum=True),

@@ -390,12 +390,15 @@ static void test_decode_device(void)
 	mk_type(b, 8);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0 &&
 	      d.kind == BW_BCD_DEV_LOCATE);
+	/* Type 0 of a local type we do not know: a disk, left as is. */
 	mk_type(b, 0);
+	bw_put_le32(b + 0x20, 4);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0 &&
-	      d.kind == BW_BCD_DEV_DISK);
+	      d.kind == BW_BCD_DEV_DISK && d.local_type == 4);
+	/* Type 3 is a serial device (ReactOS), not a RAM disk. */
 	mk_type(b, 3);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0 &&
-	      d.kind == BW_BCD_DEV_RAMDISK);
+	      d.kind == BW_BCD_DEV_UNKNOWN);
 	mk_type(b, 7);
 	CHECK(bw_bcd_decode_device(b, DEV_LEN, &d) == 0);
 	CHECK(d.kind == BW_BCD_DEV_UNKNOWN);
@@ -440,6 +443,236 @@ static void test_decode_device(void)
 		}
 	}
 	CHECK(decode_ok);
+}
+
+/* ---- type-0 devices by local type (bcd.c's layouts) ------------------ */
+
+/* A descriptor header at OFF: type, flags, size (from OFF), reserved. */
+static void put_desc(uint8_t *b, size_t off, uint32_t type, uint32_t flags,
+		     uint32_t size)
+{
+	bw_put_le32(b + off, type);
+	bw_put_le32(b + off + 4, flags);
+	bw_put_le32(b + off + 8, size);
+	bw_put_le32(b + off + 12, 0);
+}
+
+/* An MBR partition descriptor at OFF (0x48 bytes); returns its end. */
+static size_t put_mbr_part(uint8_t *b, size_t off, uint32_t sig, uint64_t at)
+{
+	memset(b + off, 0, 0x48);
+	put_desc(b, off, 6, 0, 0x48);
+	bw_put_le64(b + off + 0x10, at);
+	bw_put_le32(b + off + 0x20, 0);
+	bw_put_le32(b + off + 0x24, 1);
+	bw_put_le32(b + off + 0x28, sig);
+	return off + 0x48;
+}
+
+/* UTF-16LE of the ASCII S with its NUL at OFF; returns the end. */
+static size_t put_path(uint8_t *b, size_t off, const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		bw_put_le16(b + off + 2 * i, (uint16_t)(unsigned char)s[i]);
+	bw_put_le16(b + off + 2 * i, 0);
+	return off + 2 * i + 2;
+}
+
+/* A file path descriptor at OFF holding an MBR partition and PATH;
+ * returns the end. */
+static size_t put_file_path(uint8_t *b, size_t off, const char *path)
+{
+	size_t end = put_path(b, put_mbr_part(b, off + 12, 0x1234ABCD, 0x100000),
+			      path);
+	bw_put_le32(b + off, 1);
+	bw_put_le32(b + off + 4, (uint32_t)(end - off));
+	bw_put_le32(b + off + 8, 5);
+	return end;
+}
+
+/* "ramdisk=[partition]\sources\boot.wim,{options}" as bcdedit writes it. */
+static size_t mk_ramdisk(uint8_t *b)
+{
+	memset(b, 0, 512);
+	for (int i = 0; i < 16; i++)
+		b[i] = (uint8_t)(0xA0 + i);          /* the options object */
+	bw_put_le32(b + 0x20, 3);
+	size_t end = put_file_path(b, 0x38, "\\sources\\boot.wim");
+	put_desc(b, 0x10, 0, 1, (uint32_t)(end - 0x10));
+	return end;
+}
+
+/* "file=[partition]\vhds\nano.vhdx" at OFF (type-0 file descriptor). */
+static size_t put_file_dev(uint8_t *b, size_t off, const char *path)
+{
+	bw_put_le32(b + off + 0x10, 5);
+	size_t end = put_file_path(b, off + 0x14, path);
+	put_desc(b, off, 0, 0, (uint32_t)(end - off));
+	return end;
+}
+
+/* "vhd=[partition]\vhds\nano.vhdx": locate -> virtual disk -> file. */
+static size_t mk_vhd(uint8_t *b)
+{
+	memset(b, 0, 512);
+	bw_put_le32(b + 0x20, 0);
+	bw_put_le32(b + 0x24, 0x12000002);
+	bw_put_le32(b + 0x28, 0x1E);
+	size_t disk = 0x2E;
+	bw_put_le32(b + disk + 0x10, 6);
+	size_t end = put_file_dev(b, disk + 0x28, "\\vhds\\nano.vhdx");
+	put_desc(b, disk, 0, 0, (uint32_t)(end - disk));
+	put_desc(b, 0x10, 8, 0, (uint32_t)(end - 0x10));
+	return end;
+}
+
+static void test_decode_local(void)
+{
+	uint8_t b[512];
+	struct bw_bcd_device d;
+	size_t n;
+
+	/* Hard disk by MBR signature, by GPT disk GUID; raw style: a disk. */
+	memset(b, 0, sizeof b);
+	put_desc(b, 0x10, 0, 0, 0x48);
+	bw_put_le32(b + 0x24, 1);
+	bw_put_le32(b + 0x28, 0xCAFEBABE);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_HARDDISK_MBR && d.disk_signature == 0xCAFEBABE &&
+	      d.local_type == 0);
+	bw_put_le32(b + 0x24, 0);
+	memcpy(b + 0x28, DISK_GUID, 16);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_HARDDISK_GPT && memcmp(d.disk_guid, DISK_GUID, 16) == 0);
+	/* A size too small for the GUID: a disk, not understood. */
+	put_desc(b, 0x10, 0, 0, 0x20);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	put_desc(b, 0x10, 0, 0, 0x48);
+	bw_put_le32(b + 0x24, 2);
+	CHECK(bw_bcd_decode_device(b, 0x58, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+
+	/* Removable (floppy) and CD-ROM: a drive number. */
+	memset(b, 0, sizeof b);
+	put_desc(b, 0x10, 0, 0, 0x18);
+	bw_put_le32(b + 0x20, 1);
+	bw_put_le32(b + 0x24, 0);
+	CHECK(bw_bcd_decode_device(b, 0x28, &d) == 0 &&
+	      d.kind == BW_BCD_DEV_REMOVABLE && d.drive_number == 0);
+	bw_put_le32(b + 0x20, 2);
+	bw_put_le32(b + 0x24, 1);
+	CHECK(bw_bcd_decode_device(b, 0x28, &d) == 0 &&
+	      d.kind == BW_BCD_DEV_CDROM && d.drive_number == 1);
+	CHECK(bw_bcd_decode_device(b, 0x27, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+
+	/* RAM disk: image path, the partition it lies on, the options. */
+	n = mk_ramdisk(b);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_RAMDISK && d.type == 0 && d.local_type == 3);
+	CHECK(strcmp(d.path, "\\sources\\boot.wim") == 0);
+	CHECK(d.parent.kind == BW_BCD_DEV_PARTITION_MBR &&
+	      d.parent.disk_signature == 0x1234ABCD &&
+	      d.parent.part_offset == 0x100000);
+	CHECK(d.options_guid[0] == 0xA0 && d.options_guid[15] == 0xAF);
+	/* Every shorter length is a disk, never past the data (ASan). */
+	for (size_t k = 0x18; k < n; k++) {
+		uint8_t *c = malloc(k);
+		memcpy(c, b, k);
+		CHECK(bw_bcd_decode_device(c, k, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+		free(c);
+	}
+	/* A path descriptor of another version, a length past the
+	 * descriptor, a nested size past the path: not understood. */
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x38, 2);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x3C, bw_get_le32(b + 0x3C) + 2);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x4C, 0x1000);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_DISK);
+	/* The nested device of a kind we do not know: the path still, the
+	 * parent unknown. */
+	n = mk_ramdisk(b);
+	bw_put_le32(b + 0x44, 7);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_RAMDISK &&
+	      d.parent.kind == BW_BCD_DEV_UNKNOWN &&
+	      strcmp(d.path, "\\sources\\boot.wim") == 0);
+
+	/* A file on a partition. */
+	memset(b, 0, sizeof b);
+	n = put_file_dev(b, 0x10, "\\vhds\\nano.vhdx");
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_FILE && strcmp(d.path, "\\vhds\\nano.vhdx") == 0 &&
+	      d.parent.kind == BW_BCD_DEV_PARTITION_MBR);
+
+	/* VHD boot: locate -> virtual disk -> file -> partition. */
+	n = mk_vhd(b);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0);
+	CHECK(d.kind == BW_BCD_DEV_VHD && d.type == 8);
+	CHECK(strcmp(d.path, "\\vhds\\nano.vhdx") == 0);
+	CHECK(d.parent.kind == BW_BCD_DEV_PARTITION_MBR &&
+	      d.parent.disk_signature == 0x1234ABCD);
+	for (size_t k = 0x18; k < n; k++) {
+		uint8_t *c = malloc(k);
+		memcpy(c, b, k);
+		CHECK(bw_bcd_decode_device(c, k, &d) == 0 && d.kind == BW_BCD_DEV_LOCATE);
+		free(c);
+	}
+	/* Another offset field: a plain locate device. */
+	bw_put_le32(b + 0x28, 0x20);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_LOCATE);
+	/* The virtual disk alone (type 0, local 6) is a VHD too. */
+	n = mk_vhd(b);
+	CHECK(bw_bcd_decode_device(b + 0x1E, n - 0x1E, &d) == 0 &&
+	      d.kind == BW_BCD_DEV_VHD && strcmp(d.path, "\\vhds\\nano.vhdx") == 0);
+	/* Its file device of another local type: a disk. */
+	bw_put_le32(b + 0x2E + 0x28 + 0x10, 4);
+	CHECK(bw_bcd_decode_device(b, n, &d) == 0 && d.kind == BW_BCD_DEV_LOCATE);
+}
+
+/* bcdpatch patches a RAM disk's nested partition as before and leaves
+ * a VHD device byte-identical (counted unknown). */
+static void test_patch_local(void)
+{
+	uint8_t rd[512], vhd[512];
+	size_t nrd = mk_ramdisk(rd), nvhd = mk_vhd(vhd);
+	const char *p = tpath("BCD_LOCAL");
+	hive_h *h = hv_new(p);
+	if (h) {
+		hive_node_h o = hv_key(h, hivex_root(h), "Objects\\{b2721d73-1db4-4c62-bf78-c548a880142d}");
+		hv_dword(h, hv_key(h, o, "Description"), "Type", 0x10200003);
+		hv_raw(h, hv_key(h, o, "Elements\\11000001"), "Element",
+		       hive_t_REG_BINARY, (const char *)rd, nrd);
+		hv_raw(h, hv_key(h, o, "Elements\\21000001"), "Element",
+		       hive_t_REG_BINARY, (const char *)vhd, nvhd);
+		hv_commit(h, p);
+	}
+	struct bw_win_location old_loc = { 0x1234ABCD, 0x100000 };
+	struct bw_win_location new_loc = { 0x1234ABCD, 0x200000 };
+	struct bw_win_report rep;
+	struct bw_error err;
+	CHECK(bw_win_fix_bcd(p, &old_loc, &new_loc, &rep, &err) == 0);
+	CHECK(rep.bcd_devices_patched == 1 && rep.bcd_devices_unknown == 1);
+	struct bw_bcd *bcd = NULL;
+	CHECK(bw_bcd_load(p, "BCD", &bcd, &err) == 0);
+	CHECK(bcd && bcd->nobjects == 1 && bcd->objects[0].ndevices == 2);
+	for (size_t i = 0; bcd && i < bcd->objects[0].ndevices; i++) {
+		const struct bw_bcd_element *e = &bcd->objects[0].devices[i];
+		if (e->id == 0x11000001) {
+			/* Only the nested partition's offset changed. */
+			CHECK(e->raw_len == nrd && e->dev.kind == BW_BCD_DEV_RAMDISK);
+			CHECK(e->raw_len == nrd && memcmp(e->raw, rd, 0x54) == 0 &&
+			      bw_get_le64(e->raw + 0x54) == 0x200000 &&
+			      memcmp(e->raw + 0x5C, rd + 0x5C, nrd - 0x5C) == 0);
+			CHECK(e->dev.parent.part_offset == 0x200000);
+		} else {
+			CHECK(e->id == 0x21000001 && e->dev.kind == BW_BCD_DEV_VHD);
+			CHECK(e->raw_len == nvhd && memcmp(e->raw, vhd, nvhd) == 0);
+		}
+	}
+	bw_bcd_free(bcd);
 }
 
 static void test_guid_format(void)
@@ -720,6 +953,225 @@ static void test_system(void)
 		fclose(fp);
 	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == BW_EHIVE);
 	CHECK(strstr(err.msg, "SYSTEM: ") == err.msg);
+}
+
+/* A bare SYSTEM (Select, ControlSet001) with HardwareConfig: LASTCONFIG
+ * (NULL: no value; "\x01..." prefix: a REG_DWORD) and a subkey SUBKEY
+ * (NULL: none). */
+static void build_hwconfig(const char *p, const char *lastconfig,
+			   const char *subkey)
+{
+	hive_h *h = hv_new(p);
+	if (!h)
+		return;
+	hive_node_h root = hivex_root(h);
+	hv_dword(h, hv_key(h, root, "Select"), "Current", 1);
+	hv_key(h, root, "ControlSet001");
+	hive_node_h hc = hv_key(h, root, "HardwareConfig");
+	if (lastconfig && lastconfig[0] == '\x01')
+		hv_dword(h, hc, "LastConfig", 1);
+	else if (lastconfig)
+		hv_sz(h, hc, "LastConfig", lastconfig);
+	if (subkey) {
+		char path[160];
+		snprintf(path, sizeof path, "HardwareConfig\\%s", subkey);
+		hv_sz(h, hv_key(h, root, path), "SystemProductName", "VirtualBox");
+	}
+	hv_commit(h, p);
+}
+
+static void test_hardware_uuid(void)
+{
+	struct bw_system_facts f;
+	struct bw_error err;
+	char u[37];
+	const char *g = "{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5F}";
+	const char *p = tpath("SYSTEM_HW");
+
+	/* Booted: LastConfig names its subkey (a key of another case is the
+	 * same key to Windows). */
+	build_hwconfig(p, g, "{8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f}");
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(f.last_config_present && f.last_config_key);
+	CHECK(strcmp(f.last_config, g) == 0);
+	CHECK(bw_system_hardware_uuid(&f, u) == 0);
+	CHECK(strcmp(u, "8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f") == 0);
+	bw_system_facts_free(&f);
+
+	/* Never booted: no HardwareConfig at all, or no LastConfig. */
+	p = tpath("SYSTEM_HW_NONE");
+	build_hwconfig(p, NULL, NULL);
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(!f.last_config_present && !f.last_config_key &&
+	      f.last_config[0] == '\0');
+	CHECK(bw_system_hardware_uuid(&f, u) == BW_ENOTFOUND);
+	bw_system_facts_free(&f);
+
+	/* LastConfig naming no subkey: present, but nothing to pin. */
+	p = tpath("SYSTEM_HW_NOKEY");
+	build_hwconfig(p, g, "{00000000-1111-2222-3333-444444444444}");
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(f.last_config_present && !f.last_config_key);
+	CHECK(bw_system_hardware_uuid(&f, u) == BW_EFORMAT);
+	bw_system_facts_free(&f);
+
+	/* Not a {GUID}: too long, too short, no braces, bad digit. */
+	const char *bad[] = {
+		"{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5F}x",
+		"{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5}",
+		"8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4E5F",
+		"{8F6D2F4E-5A1B-4C3D-9E7F-0A1B2C3D4EXF}",
+		"",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		p = tpath("SYSTEM_HW_BAD");
+		build_hwconfig(p, bad[i], bad[i][0] ? bad[i] : NULL);
+		CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+		CHECK(f.last_config_present && f.last_config[0] == '\0' &&
+		      !f.last_config_key);
+		CHECK(bw_system_hardware_uuid(&f, u) == BW_EFORMAT);
+		bw_system_facts_free(&f);
+	}
+	/* The all-zero UUID (SMBIOS "not present") is nothing to pin. */
+	p = tpath("SYSTEM_HW_ZERO");
+	build_hwconfig(p, "{00000000-0000-0000-0000-000000000000}",
+		       "{00000000-0000-0000-0000-000000000000}");
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == 0);
+	CHECK(f.last_config_present && f.last_config_key);
+	CHECK(bw_system_hardware_uuid(&f, u) == BW_EFORMAT);
+	bw_system_facts_free(&f);
+	/* LastConfig of the wrong type: the hive is refused, like any value. */
+	p = tpath("SYSTEM_HW_DWORD");
+	build_hwconfig(p, "\x01", NULL);
+	CHECK(bw_system_read(p, "SYSTEM", &f, &err) == BW_EFORMAT);
+	CHECK(strstr(err.msg, "LastConfig") != NULL);
+	CHECK(!f.last_config_present);
+
+	/* VirtualBox's big-endian SMBIOS UUID: the first three fields'
+	 * bytes reversed, its own inverse; anything else refused. */
+	CHECK(bw_smbios_uuid_swap("8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f", u) == 0);
+	CHECK(strcmp(u, "4e2f6d8f-1b5a-3d4c-9e7f-0a1b2c3d4e5f") == 0);
+	char back[37];
+	CHECK(bw_smbios_uuid_swap(u, back) == 0);
+	CHECK(strcmp(back, "8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f") == 0);
+	/* The OCSInventory report: WMI 0D977C6C-FA6C-27E6-... for the
+	 * hypervisor's 6C7C970D-6CFA-E627-... */
+	CHECK(bw_smbios_uuid_swap("0D977C6C-FA6C-27E6-6CFA-E6277070170E", u) == 0);
+	CHECK(strcmp(u, "6c7c970d-6cfa-e627-6cfa-e6277070170e") == 0);
+	CHECK(bw_smbios_uuid_swap("{8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f}", u) ==
+	      BW_EINVAL);
+	CHECK(bw_smbios_uuid_swap(NULL, u) == BW_EINVAL);
+	CHECK(bw_smbios_uuid_swap("", u) == BW_EINVAL);
+}
+
+/* No LF without its CR, and no bare CR: CRLF only. */
+static int crlf_only(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+			return 0;
+		if (s[i] == '\r' && (i + 1 == len || s[i + 1] != '\n'))
+			return 0;
+	}
+	return 1;
+}
+
+static void test_first_boot(void)
+{
+	struct bw_error err;
+	char *t;
+	size_t n;
+
+	/* LF -> CRLF; CRLF and a lone CR kept; empty text. */
+	CHECK(bw_win_to_crlf("a\nb\r\nc\rd\n\n", 10, &t, &n, &err) == 0);
+	CHECK(n == 13 && memcmp(t, "a\r\nb\r\nc\rd\r\n\r\n", 14) == 0);
+	free(t);
+	CHECK(bw_win_to_crlf("\n", 1, &t, &n, &err) == 0);
+	CHECK(n == 2 && strcmp(t, "\r\n") == 0);
+	free(t);
+	CHECK(bw_win_to_crlf("", 0, &t, &n, &err) == 0);
+	CHECK(n == 0 && t && t[0] == '\0');
+	free(t);
+	/* NUL bytes are data, not the end. */
+	CHECK(bw_win_to_crlf("a\0\n", 3, &t, &n, &err) == 0);
+	CHECK(n == 4 && memcmp(t, "a\0\r\n", 4) == 0);
+	free(t);
+
+	/* The exact text for the usual path; the log beside the script. */
+	static const char want[] =
+		"@echo off\r\n"
+		"rem Written by boxwright (--first-boot-ps1): Windows setup runs this once, at its end.\r\n"
+		"rem Nano's PowerShell: the modules imported by full path, the script dot-sourced (no -File).\r\n"
+		"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe -NoProfile -ExecutionPolicy Bypass -Command \""
+		"Import-Module 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Microsoft.PowerShell.Utility\\Microsoft.PowerShell.Utility.psd1'; "
+		"Import-Module 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Microsoft.PowerShell.Management\\Microsoft.PowerShell.Management.psd1'; "
+		"Import-Module 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\Modules\\Storage\\Storage.psd1'; "
+		". 'C:\\Windows\\Setup\\Scripts\\first-boot.ps1'\" > \"C:\\Windows\\Setup\\Scripts\\first-boot.log\" 2>&1\r\n"
+		"echo first-boot script exit code %ERRORLEVEL% >> \"C:\\Windows\\Setup\\Scripts\\first-boot.log\"\r\n";
+	CHECK(bw_win_first_boot_cmd("C:\\Windows\\Setup\\Scripts\\first-boot.ps1",
+				    NULL, &t, &n, &err) == 0);
+	CHECK(t && n == strlen(want) && strcmp(t, want) == 0);
+	if (t && strcmp(t, want))
+		fprintf(stderr, "got:\n%s\n", t);
+	CHECK(t && crlf_only(t, n));
+	free(t);
+	/* An explicit log; a name without .ps1 gets .log appended; .PS1
+	 * of any case is replaced. */
+	CHECK(bw_win_first_boot_cmd("C:\\s.PS1", "D:\\logs\\run.txt", &t, &n,
+				    &err) == 0);
+	CHECK(t && strstr(t, ". 'C:\\s.PS1'\" > \"D:\\logs\\run.txt\" 2>&1\r\n"));
+	CHECK(t && crlf_only(t, n));
+	free(t);
+	CHECK(bw_win_first_boot_cmd("C:\\s.PS1", NULL, &t, &n, &err) == 0);
+	CHECK(t && strstr(t, "> \"C:\\s.log\" 2>&1"));
+	free(t);
+	CHECK(bw_win_first_boot_cmd("C:\\dir\\setup", NULL, &t, &n, &err) == 0);
+	CHECK(t && strstr(t, ". 'C:\\dir\\setup'\" > \"C:\\dir\\setup.log\""));
+	free(t);
+
+	/* Spaces are quoted; ' doubled inside PowerShell's quotes only;
+	 * % doubled for the batch file everywhere; & ^ literal in quotes. */
+	CHECK(bw_win_first_boot_cmd("C:\\My Scripts\\it's 100% & ^x.ps1", NULL,
+				    &t, &n, &err) == 0);
+	CHECK(t && strstr(t, ". 'C:\\My Scripts\\it''s 100%% & ^x.ps1'\" > "
+			     "\"C:\\My Scripts\\it's 100%% & ^x.log\" 2>&1\r\n"));
+	CHECK(t && strstr(t, ">> \"C:\\My Scripts\\it's 100%% & ^x.log\"\r\n"));
+	CHECK(t && crlf_only(t, n));
+	free(t);
+
+	/* Refused: what cannot be quoted, or is no full path. */
+	const char *bad[] = {
+		NULL, "", "first-boot.ps1", "\\Windows\\x.ps1", "C:x.ps1",
+		"C:/Windows/x.ps1", "1:\\x.ps1", "C:\\", "C:\\dir\\",
+		"C:\\a\\\\b.ps1", "C:\\a\"b.ps1", "C:\\a\nb.ps1", "C:\\a\rb.ps1",
+		"C:\\a\tb.ps1", "C:\\\xC3\xA9t\xC3\xA9.ps1", "C:\\a|b.ps1",
+		"C:\\a<b.ps1", "C:\\a>b.ps1", "C:\\a*b.ps1", "C:\\a?b.ps1",
+		"C:\\a:b.ps1", "C:\\a[1].ps1", "C:\\a\x7f.ps1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		t = (char *)"x";
+		bw_error_clear(&err);
+		CHECK(bw_win_first_boot_cmd(bad[i], NULL, &t, &n, &err) == BW_EINVAL);
+		CHECK(t == NULL && err.msg[0]);
+		t = (char *)"x";
+		CHECK(bw_win_first_boot_cmd("C:\\ok.ps1", bad[i] ? bad[i] : "", &t,
+					    &n, &err) == BW_EINVAL);
+		CHECK(t == NULL);
+	}
+	/* 259 characters fit (MAX_PATH with its NUL), 260 do not. */
+	char longp[300];
+	memcpy(longp, "C:\\", 3);
+	memset(longp + 3, 'a', sizeof longp - 3);
+	longp[259] = '\0';
+	CHECK(bw_win_first_boot_cmd(longp, "C:\\l.log", &t, &n, &err) == 0);
+	free(t);
+	longp[259] = 'a';
+	longp[260] = '\0';
+	CHECK(bw_win_first_boot_cmd(longp, "C:\\l.log", &t, &n, &err) == BW_EINVAL);
+	/* The derived log of a 259-character name without .ps1 is too long. */
+	longp[259] = '\0';
+	CHECK(bw_win_first_boot_cmd(longp, NULL, &t, &n, &err) == BW_EINVAL);
+	CHECK(strstr(err.msg, "log") != NULL);
 }
 
 /* The regutil layer on its own, over the SYSTEM test hive. */
@@ -1074,7 +1526,7 @@ static void test_bcd(void)
 		e = find_dev(o, 0x21000001);
 		CHECK(e && e->dev.kind == BW_BCD_DEV_LOCATE && e->dev.type == 8);
 		e = find_dev(o, 0x11000003);
-		CHECK(e && e->dev.kind == BW_BCD_DEV_RAMDISK && e->dev.type == 3);
+		CHECK(e && e->dev.kind == BW_BCD_DEV_UNKNOWN && e->dev.type == 3);  /* serial */
 		e = find_dev(o, 0x11000004);
 		CHECK(e && e->dev.kind == BW_BCD_DEV_UNKNOWN && e->dev.type == 7);
 		e = find_dev(o, 0x11000005);
@@ -1246,8 +1698,12 @@ int main(void)
 	test_name_eq();
 	test_firewall_rule();
 	test_decode_device();
+	test_decode_local();
+	test_patch_local();
 	test_guid_format();
 	test_system();
+	test_hardware_uuid();
+	test_first_boot();
 	test_regutil();
 	test_software();
 	test_bcd();
