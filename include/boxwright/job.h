@@ -164,6 +164,11 @@ struct bw_edits {
 	 * hive and the account enabled; build's Vagrantfile logs in with it
 	 * unless winrm_password is given. */
 	const char *admin_password;
+	/* A PowerShell script run once at the end of setup, through a
+	 * SetupComplete.cmd that loads Nano's modules by path and logs to
+	 * \Windows\Setup\Scripts\first-boot.log.  With setup_complete too,
+	 * that script runs first (called), then this one. */
+	const char *first_boot_ps1;
 };
 
 struct bw_edit_result {
@@ -173,6 +178,10 @@ struct bw_edit_result {
 	unsigned files_written;
 	int windows_partition;       /* 1-based; 0 = a bare volume */
 	int admin_password_set;      /* the SAM was changed */
+	int winrm_allowed;           /* unencrypted basic WinRM allowed after the
+				      * edits (WSMAN Service); -1 unknown */
+	char booted_uuid[37];        /* HardwareConfig\LastConfig: the SMBIOS UUID
+				      * the image booted under; "" never booted */
 	int sam_key_revision;        /* 1 RC4, 2 AES: how its hash was written */
 };
 
@@ -238,7 +247,8 @@ struct bw_build_opts {
 	const char *input, *output;    /* OUTPUT: the .box */
 	uint64_t size;                 /* 0: the input's */
 	int new_signature;             /* a fresh random MBR disk signature */
-	/* "random" (NULL), "none", or a UUID pinned as the VM's hardware UUID */
+	/* The VM's SMBIOS UUID: "auto" (NULL: the one the image booted under,
+	 * else a fresh one), "random", "none", or a UUID */
 	const char *hardware_uuid;
 	const char *provider;          /* NULL or "virtualbox" */
 	unsigned memory_mb, cpus;      /* 0: 1024, 1 */
@@ -263,6 +273,7 @@ struct bw_build_result {
 	uint64_t bytes_read, bytes_skipped_free;
 	struct bw_edit_result edits;
 	char sha256[65];               /* of the box, with a catalog; else "" */
+	int winrm_plaintext;           /* the Vagrantfile logs in with plaintext basic auth */
 };
 
 int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,

@@ -20,8 +20,9 @@ static const char build_usage[] =
 	"                           shrinking works down to what ntfsresize can reach\n"
 	"  --new-signature          a fresh random MBR disk signature (default: kept)\n"
 	"  --provider virtualbox    the only provider so far\n"
-	"  --hardware-uuid U        UUID | random (default, printed) | none: pinned with\n"
-	"                           modifyvm --hardwareuuid in the Vagrantfile\n"
+	"  --hardware-uuid U        auto (default: the UUID the image booted under, else a\n"
+	"                           fresh one) | random | none | a UUID: pinned in the\n"
+	"                           OVF and with modifyvm --hardwareuuid in the Vagrantfile\n"
 	"  --memory MB, --cpus N    VM defaults (1024, 1)\n"
 	"  --winrm-user U, --winrm-password P   communicator login (administrator / vagrant)\n"
 	"  --box-compress gzip      gzip the tar (the VMDK is already compressed)\n"
@@ -29,7 +30,8 @@ static const char build_usage[] =
 	"                           --box-version, --base-url URL; default file:// URLs)\n"
 	"  --chkdsk                 keep the dirty flag ntfsresize sets (Windows checks the disk)\n"
 	"  --strict                 refuse what build would only warn about (a volume\n"
-	"                           Windows marked dirty)\n"
+	"                           Windows marked dirty; an image whose WinRM refuses\n"
+	"                           the plaintext login Vagrant boxes use)\n"
 	"  --compress-level N, --threads N   VMDK deflate level (6) and threads (all CPUs)\n"
 	EDITS_USAGE
 	BACKEND_USAGE
@@ -60,6 +62,7 @@ static void print_json(const struct bw_build_opts *o, const struct bw_build_resu
 	json_kstr(&jj, "backend", res->backend);
 	json_ku64(&jj, "bytes_read", res->bytes_read);
 	json_ku64(&jj, "bytes_skipped_free", res->bytes_skipped_free);
+	json_kbool(&jj, "winrm_plaintext", res->winrm_plaintext);
 	cli_edits_json(&jj, &res->edits);
 	if (o->catalog) {
 		json_kstr(&jj, "catalog", o->catalog);

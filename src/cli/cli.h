@@ -64,6 +64,9 @@ double cli_now(void);
 	"                          client), WinRM service automatic, inbound TCP 5985 rule\n" \
 	"  --setup-complete FILE   install FILE as \\Windows\\Setup\\Scripts\\SetupComplete.cmd\n" \
 	"                          (CRLF line endings ensured)\n" \
+	"  --first-boot-ps1 FILE   run a PowerShell script once at the end of setup (Nano's\n" \
+	"                          modules loaded by path, output logged to\n" \
+	"                          \\Windows\\Setup\\Scripts\\first-boot.log; after --setup-complete)\n" \
 	"  --unattend FILE         install FILE as \\Windows\\Panther\\unattend.xml (replaced)\n" \
 	"  --copy-in LOCAL:GUESTDIR  copy the local file into GUESTDIR (created); repeatable\n" \
 	"  --reg FILE.reg          merge a regedit file into HKLM\\SOFTWARE or HKLM\\SYSTEM\n" \
@@ -87,6 +90,7 @@ enum {
 	OPT_REG,
 	OPT_HOSTNAME,
 	OPT_ADMIN_PASSWORD,
+	OPT_FIRST_BOOT_PS1,
 	OPT_BACKEND = 1100,
 	OPT_SANDBOX,
 };
@@ -98,7 +102,8 @@ enum {
 	{ "copy-in", required_argument, NULL, OPT_COPY_IN }, \
 	{ "reg", required_argument, NULL, OPT_REG }, \
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME }, \
-	{ "admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD }
+	{ "admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD }, \
+	{ "first-boot-ps1", required_argument, NULL, OPT_FIRST_BOOT_PS1 }
 
 #define BACKEND_OPTIONS \
 	{ "backend", required_argument, NULL, OPT_BACKEND }, \

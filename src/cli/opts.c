@@ -41,6 +41,7 @@ int cli_edits_option(struct cli_edits *ce, int c, const char *arg)
 	case OPT_UNATTEND:       ed->unattend = arg; return 0;
 	case OPT_HOSTNAME:       ed->hostname = arg; return 0;
 	case OPT_ADMIN_PASSWORD: ed->admin_password = arg; return 0;
+	case OPT_FIRST_BOOT_PS1: ed->first_boot_ps1 = arg; return 0;
 	case OPT_COPY_IN:        add(ce->copy_in, &ed->ncopy, arg); return 0;
 	case OPT_REG:            add(ce->reg, &ed->nreg, arg); return 0;
 	case OPT_BACKEND:        set_backend(ce, arg); return 0;

@@ -25,6 +25,8 @@
 struct build_plan {
 	uint64_t size;                 /* 0: the input's, rounded later */
 	char hwuuid[37];               /* "" = none */
+	int hw_auto;                   /* decided after the hives are read */
+	int hw_given;                  /* the user named a UUID */
 };
 
 /* BASE_URL/NAME.box: 0, or -1 when it does not fit. */
@@ -57,15 +59,19 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 					 (unsigned long long)o->size);
 		p->size = (o->size + MIB - 1) & ~(MIB - 1);
 	}
-	const char *hw = o->hardware_uuid ? o->hardware_uuid : "random";
-	if (!strcmp(hw, "random")) {
+	const char *hw = o->hardware_uuid ? o->hardware_uuid : "auto";
+	if (!strcmp(hw, "auto")) {
+		p->hw_auto = 1;
+	} else if (!strcmp(hw, "random")) {
 		if (bw_uuid_random(p->hwuuid) != 0)
 			return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the hardware UUID: %s",
 					 strerror(errno));
 	} else if (strcmp(hw, "none") && !bw_uuid_parse(hw, p->hwuuid)) {
 		return bw_seterr(err, BW_EUSAGE, NULL,
-				 "--hardware-uuid '%s': expected a UUID (hex 8-4-4-4-12, not all zero), random or none",
+				 "--hardware-uuid '%s': expected a UUID (hex 8-4-4-4-12, not all zero), auto, random or none",
 				 hw);
+	} else if (strcmp(hw, "none")) {
+		p->hw_given = 1;
 	}
 	if (o->memory_mb && (o->memory_mb < BW_BOX_MIN_MEMORY_MB || o->memory_mb > BW_BOX_MAX_MEMORY_MB))
 		return bw_seterr(err, BW_EUSAGE, NULL, "--memory %u: VirtualBox allows %u to %u MB",
@@ -129,6 +135,39 @@ static int plan_size(const struct bw_image_model *m, struct build_plan *p, struc
 				 "the image is %llu bytes, and an MBR disk holds 16 MiB to 2 TiB: give --size",
 				 (unsigned long long)size);
 	p->size = size;
+	return 0;
+}
+
+/*
+ * What the hives said decides the rest: the hardware UUID a booted image
+ * must keep (a clone under another one blue-screens: CRITICAL_PROCESS_DIED
+ * then 0xc0000225), and whether the Vagrantfile may log in with plaintext
+ * basic auth (only when the image allows it).
+ */
+static int decide_identity(const struct bw_build_opts *o, struct build_plan *p, const char *file,
+			   struct job_work *w, struct bw_build_result *res, struct bw_error *err)
+{
+	const char *booted = res->edits.booted_uuid;
+	if (p->hw_auto && booted[0]) {
+		snprintf(p->hwuuid, sizeof p->hwuuid, "%s", booted);
+	} else if (p->hw_auto) {
+		if (bw_uuid_random(p->hwuuid) != 0)
+			return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the hardware UUID: %s",
+					 strerror(errno));
+	} else if (booted[0] && strcmp(p->hwuuid, booted)) {
+		work_warn(w, "hardware-uuid-differs",
+			  "%s has booted under the hardware UUID %s; the box pins %s%s: Windows may fail to boot in it (CRITICAL_PROCESS_DIED); --hardware-uuid auto keeps the image's",
+			  file, booted, p->hwuuid[0] ? p->hwuuid : "none", p->hw_given ? "" : " (random)");
+	}
+	res->winrm_plaintext = o->edits.winrm || res->edits.winrm_allowed == 1;
+	if (!res->winrm_plaintext) {
+		if (o->strict)
+			return bw_seterr(err, BW_EUNSUPPORTED, file,
+					 "the image does not allow unencrypted basic-auth WinRM, which a Vagrant login over plaintext needs: give --winrm (--strict refuses a box that would not log in as Vagrant usually does)");
+		work_warn(w, "winrm-not-allowed",
+			  "%s does not allow unencrypted basic-auth WinRM: the Vagrantfile keeps Vagrant's negotiate transport; give --winrm for the plaintext login Vagrant boxes usually use",
+			  file);
+	}
 	return 0;
 }
 
@@ -391,6 +430,8 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		goto out;
 	struct bw_mbr_plan plan;
 	r = build_edit(im, o, h, &w, p.size, &plan, res, err);
+	if (r == 0)
+		r = decide_identity(o, &p, im->m.file, &w, res, err);
 	if (r)
 		goto out;
 	for (int i = 0; i < 4 && r == 0; i++) {
@@ -411,6 +452,7 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		.memory_mb = o->memory_mb, .cpus = o->cpus,
 		.hardware_uuid = p.hwuuid[0] ? p.hwuuid : NULL,
 		.winrm_user = o->winrm_user, .gzip = o->gzip,
+		.winrm_plaintext = res->winrm_plaintext,
 		/* The password the image now has, unless told otherwise. */
 		.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
 	};

@@ -13,6 +13,9 @@
 
 #define SETUP_COMPLETE_DIR "\\Windows\\Setup\\Scripts"
 #define SETUP_COMPLETE_PATH SETUP_COMPLETE_DIR "\\SetupComplete.cmd"
+#define USER_SETUP_PATH SETUP_COMPLETE_DIR "\\boxwright-setup-complete.cmd"
+#define FIRST_BOOT_PS1 SETUP_COMPLETE_DIR "\\first-boot.ps1"
+#define FIRST_BOOT_LOG SETUP_COMPLETE_DIR "\\first-boot.log"
 #define UNATTEND_DIR "\\Windows\\Panther"
 #define UNATTEND_PATH UNATTEND_DIR "\\unattend.xml"
 #define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
@@ -21,26 +24,6 @@
 #define BCD_PATH "\\Boot\\BCD"
 /* A SetupComplete.cmd is a script, not a payload: cap what we read. */
 #define SETUP_COMPLETE_MAX (16u << 20)
-
-/* LF -> CRLF, keeping CRLF that is already there. */
-static char *to_crlf(const char *data, size_t len, size_t *outlen)
-{
-	size_t extra = 0;
-	for (size_t i = 0; i < len; i++)
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			extra++;
-	char *out = malloc(len + extra + 1);
-	if (!out)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			out[k++] = '\r';
-		out[k++] = data[i];
-	}
-	*outlen = k;
-	return out;
-}
 
 static int read_local(const char *path, size_t max, char **data, size_t *len,
 		      struct bw_error *err)
@@ -65,21 +48,63 @@ static int read_local(const char *path, size_t max, char **data, size_t *len,
 	return 0;
 }
 
-static int put_setup_complete(struct bw_guest *g, const char *local, struct bw_error *err)
+/* LOCAL's text in CRLF: 0 or a code. */
+static int read_crlf(const char *local, char **out, size_t *outlen, struct bw_error *err)
 {
-	char *data = NULL, *crlf;
-	size_t len = 0, clen;
+	char *data = NULL;
+	size_t len = 0;
 	int r = read_local(local, SETUP_COMPLETE_MAX, &data, &len, err);
-	if (r)
-		return r;
-	crlf = to_crlf(data, len, &clen);
-	free(data);
-	if (!crlf)
-		return bw_seterr(err, BW_ENOMEM, local, "out of memory");
-	r = bw_guest_mkdir_p(g, SETUP_COMPLETE_DIR, err);
 	if (r == 0)
-		r = bw_guest_write(g, SETUP_COMPLETE_PATH, crlf, clen, err);
-	free(crlf);
+		r = bw_win_to_crlf(data, len, out, outlen, err);
+	free(data);
+	return r;
+}
+
+/*
+ * \Windows\Setup\Scripts: SetupComplete.cmd (the user's, as given), or
+ * with --first-boot-ps1 the script, and a SetupComplete.cmd that runs it
+ * (bw_win_first_boot_cmd) after calling the user's own, kept beside it as
+ * boxwright-setup-complete.cmd.
+ */
+static int put_setup_scripts(struct bw_guest *g, const struct bw_edits *ed,
+			     unsigned *files, struct bw_error *err)
+{
+	char *user = NULL, *ps1 = NULL, *wrap = NULL, *all = NULL;
+	size_t ulen = 0, plen = 0, wlen = 0;
+	int r = bw_guest_mkdir_p(g, SETUP_COMPLETE_DIR, err);
+	if (r == 0 && ed->setup_complete)
+		r = read_crlf(ed->setup_complete, &user, &ulen, err);
+	if (r == 0 && !ed->first_boot_ps1) {
+		r = bw_guest_write(g, SETUP_COMPLETE_PATH, user, ulen, err);
+		*files += r == 0;
+		goto out;
+	}
+	if (r == 0)
+		r = read_crlf(ed->first_boot_ps1, &ps1, &plen, err);
+	if (r == 0)
+		r = bw_guest_write(g, FIRST_BOOT_PS1, ps1, plen, err);
+	if (r == 0)
+		r = bw_win_first_boot_cmd("C:" FIRST_BOOT_PS1, "C:" FIRST_BOOT_LOG, &wrap, &wlen, err);
+	if (r == 0 && user) {
+		r = bw_guest_write(g, USER_SETUP_PATH, user, ulen, err);
+		static const char call[] = "call \"%~dp0boxwright-setup-complete.cmd\"\r\n";
+		all = malloc(sizeof call + wlen);
+		if (r == 0 && !all)
+			r = bw_seterr(err, BW_ENOMEM, ed->first_boot_ps1, "out of memory");
+		if (r == 0) {
+			memcpy(all, call, sizeof call - 1);
+			memcpy(all + sizeof call - 1, wrap, wlen);
+			wlen += sizeof call - 1;
+		}
+	}
+	if (r == 0)
+		r = bw_guest_write(g, SETUP_COMPLETE_PATH, all ? all : wrap, wlen, err);
+	*files += r == 0 ? (user ? 3 : 2) : 0;
+out:
+	free(user);
+	free(ps1);
+	free(wrap);
+	free(all);
 	return r;
 }
 
@@ -146,10 +171,26 @@ static void read_system_facts(const char *sys, struct bw_edit_result *res)
 	struct bw_error ignored;
 	res->setup_pending = -1;
 	res->has_ide = res->has_nic = -1;
+	res->booted_uuid[0] = '\0';
 	if (bw_system_read(sys, "SYSTEM", &f, &ignored) == 0) {
 		res->setup_pending = f.setup_in_progress > 0;
 		bw_win_vbox_drivers(&f, &res->has_ide, &res->has_nic);
+		if (bw_system_hardware_uuid(&f, res->booted_uuid) != 0)
+			res->booted_uuid[0] = '\0';
 		bw_system_facts_free(&f);
+	}
+}
+
+/* Does SOFTWARE (as edited) allow what a plaintext, basic-auth Vagrant
+ * login needs? */
+static void read_winrm(const char *sw, struct bw_edit_result *res)
+{
+	struct bw_software_facts f;
+	struct bw_error ignored;
+	res->winrm_allowed = -1;
+	if (bw_software_read(sw, "SOFTWARE", &f, &ignored) == 0) {
+		res->winrm_allowed = f.wsman_allow_unencrypted == 1 && f.wsman_service_auth_basic == 1;
+		bw_software_facts_free(&f);
 	}
 }
 
@@ -296,6 +337,7 @@ static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *
 		if (r)
 			return r;
 	}
+	read_winrm(sw, res);
 	if (!moved && !ed->winrm && !ed->hostname && !ed->nreg)
 		return 0;
 	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
@@ -372,13 +414,12 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 	int r = work_check_stop(w, im->m.file, err);
 	if (r == 0)
 		r = hive_step(g, im, w, ed, fx, res, err);
-	if (r == 0 && ed->setup_complete) {
+	if (r == 0 && (ed->setup_complete || ed->first_boot_ps1)) {
 		if (res->setup_pending == 0)
 			work_warn(w, "setup-done",
 				  "%s: Windows setup has already completed on this image; SetupComplete.cmd runs only at the end of setup and will never run",
 				  im->m.file);
-		r = put_setup_complete(g, ed->setup_complete, err);
-		res->files_written += r == 0;
+		r = put_setup_scripts(g, ed, &res->files_written, err);
 	}
 	if (r == 0 && ed->unattend) {
 		r = bw_guest_mkdir_p(g, UNATTEND_DIR, err);

@@ -43,7 +43,7 @@ static int readable_file(const char *path, const char *what, struct bw_error *er
 int job_edits_any(const struct bw_edits *ed)
 {
 	return ed->winrm || ed->setup_complete || ed->unattend || ed->hostname ||
-	       ed->ncopy || ed->nreg || ed->admin_password;
+	       ed->ncopy || ed->nreg || ed->admin_password || ed->first_boot_ps1;
 }
 
 int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err)
@@ -55,7 +55,7 @@ int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err
 		return bw_seterr(err, BW_EUSAGE, NULL, "edit lists given without their items");
 	if (require && !job_edits_any(ed))
 		return bw_seterr(err, BW_EUSAGE, NULL,
-				 "no edit given (--winrm, --setup-complete, --unattend, --copy-in, --reg, --hostname, --admin-password)");
+				 "no edit given (--winrm, --setup-complete, --first-boot-ps1, --unattend, --copy-in, --reg, --hostname, --admin-password)");
 	if (ed->admin_password) {
 		size_t n = strlen(ed->admin_password);
 		if (n == 0 || n > BW_SAM_MAX_PASSWORD || !bw_utf8_valid(ed->admin_password, n, NULL))
@@ -75,6 +75,8 @@ int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err
 	if (ed->setup_complete && (r = readable_file(ed->setup_complete, "--setup-complete", err)))
 		return r;
 	if (ed->unattend && (r = readable_file(ed->unattend, "--unattend", err)))
+		return r;
+	if (ed->first_boot_ps1 && (r = readable_file(ed->first_boot_ps1, "--first-boot-ps1", err)))
 		return r;
 	for (size_t i = 0; i < ed->nreg; i++)
 		if ((r = readable_file(ed->reg[i], "--reg", err)))
