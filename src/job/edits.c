@@ -86,14 +86,18 @@ static int put_setup_scripts(struct bw_guest *g, const struct bw_edits *ed,
 	if (r == 0)
 		r = bw_win_first_boot_cmd("C:" FIRST_BOOT_PS1, "C:" FIRST_BOOT_LOG, &wrap, &wlen, err);
 	if (r == 0 && user) {
+		/* after the wrapper's first line (@echo off) */
 		r = bw_guest_write(g, USER_SETUP_PATH, user, ulen, err);
 		static const char call[] = "call \"%~dp0boxwright-setup-complete.cmd\"\r\n";
+		const char *nl = memchr(wrap, '\n', wlen);
+		size_t head = nl ? (size_t)(nl - wrap) + 1 : 0;
 		all = malloc(sizeof call + wlen);
 		if (r == 0 && !all)
 			r = bw_seterr(err, BW_ENOMEM, ed->first_boot_ps1, "out of memory");
 		if (r == 0) {
-			memcpy(all, call, sizeof call - 1);
-			memcpy(all + sizeof call - 1, wrap, wlen);
+			memcpy(all, wrap, head);
+			memcpy(all + head, call, sizeof call - 1);
+			memcpy(all + head + sizeof call - 1, wrap + head, wlen - head);
 			wlen += sizeof call - 1;
 		}
 	}
