@@ -11,6 +11,8 @@ pkgs=(
   # independent readers the tests check our outputs with
   qemu-utils libwin-hivex-perl libhivex-bin libvhdi-utils libvmdk-utils
   python3 python3-libvhdi python3-libvmdk libxml2-utils libarchive-tools vagrant
+  # the GPT fixtures: sgdisk writes the table, mkfs.vfat + mtools the ESP
+  gdisk dosfstools mtools
   # tests/e2e/sam.sh: hives built with hivex's bindings, checked with secretsdump
   python3-hivex python3-impacket
   # batch's e2e test runs a real Slurm array job on localhost
