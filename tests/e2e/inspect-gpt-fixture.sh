@@ -77,10 +77,8 @@ extract() {   # INDEX OUT
   local off bytes
   off=$(fact partitions $(($1 - 1)) offset)
   bytes=$(( $(fact partitions $(($1 - 1)) sectors) * 512 ))
-  qemu-img convert -f raw -O raw --image-opts \
-    "driver=raw,offset=$off,size=$bytes,file.driver=file,file.filename=$raw" "$2" 2>/dev/null ||
-    qemu-img convert -O raw --image-opts \
-      "driver=raw,offset=$off,size=$bytes,file.driver=file,file.filename=$raw" "$2"
+  qemu-img convert -O raw --image-opts \
+    "driver=raw,offset=$off,size=$bytes,file.driver=file,file.filename=$raw" "$2"
 }
 
 # Protective MBR, NTFS and FAT boot sectors, the MSR, the ESP's files, the
@@ -211,7 +209,9 @@ for g, fo in facts["bcd_objects"].items():
         check("BCD %s %s: 0x58 bytes, partition device (6), size 0x48, hard disk, style GPT (0)"
               % (g, el), (len(data), typ, dsize, ltype, style), (0x58, 6, 0x48, 0, 0))
         check("BCD %s %s partition GUID" % (g, el), gt(data[0x20:0x30]), fd["partition_guid"])
-        check("BCD %s %s disk GUID" % (g, el), gt(data[0x38:0x48]), facts["gpt"]["disk_guid"])
+        check("BCD %s %s disk GUID" % (g, el), gt(data[0x38:0x48]), fd["disk_guid"])
+        check("BCD %s %s disk GUID is the disk's" % (g, el), gt(data[0x38:0x48]),
+              facts["gpt"]["disk_guid"])
         check("BCD %s %s names partition %d" % (g, el, fd["partition"]),
               by_guid.get(gt(data[0x20:0x30])), fd["partition"])
 
