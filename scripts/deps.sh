@@ -13,6 +13,8 @@ pkgs=(
   python3 python3-libvhdi python3-libvmdk libxml2-utils libarchive-tools vagrant
   # tests/e2e/box-libvirt.sh: `vagrant box add --provider libvirt`, `vagrant validate`
   vagrant-libvirt
+  # the GPT fixtures: sgdisk writes the table, mkfs.vfat + mtools the ESP
+  gdisk dosfstools mtools
   # tests/e2e/sam.sh: hives built with hivex's bindings, checked with secretsdump
   python3-hivex python3-impacket
   # batch's e2e test runs a real Slurm array job on localhost

@@ -1,16 +1,21 @@
 #!/usr/bin/python3
-"""check_inspect.py FACTS.json INSPECT.json
+"""check_inspect.py [--disk-only] FACTS.json INSPECT.json
 
 Compare `boxwright inspect --json` with the facts the fixture builder
 recorded of what it put into the image (fixtures/README.md).  One line per
 check, "ok - ..." or "not ok - ...", as the e2e harness counts them.
-Exit 1 when any check failed.
+Exit 1 when any check failed.  --disk-only: the output of
+`inspect --json --disk-only` (no guest facts: only the container, the
+partition table and the volumes are checked).  GPT fixtures
+(partition_table "gpt" in the facts) are checked by check_gpt() below.
 """
 import json
 import sys
 
-facts = json.load(open(sys.argv[1]))
-got = json.load(open(sys.argv[2]))
+args = [a for a in sys.argv[1:] if a != "--disk-only"]
+disk_only = len(args) != len(sys.argv) - 1
+facts = json.load(open(args[0]))
+got = json.load(open(args[1]))
 failed = 0
 
 
@@ -30,6 +35,99 @@ def get(d, *path):
         d = d.get(p) if isinstance(d, dict) else None
     return d
 
+
+def check_gpt():
+    """A GPT fixture (nano-gpt*).  inspect does not read GPT yet (exit 3,
+    "only MBR disks are supported"), so tests/e2e/inspect-gpt-fixture.sh
+    skips this until it does; the names below for the GPT partition table
+    are a proposal that follows struct bw_gpt / bw_gpt_part (part.h) and
+    FORMATS.md "GPT", to be settled with the code that prints them.  GUIDs
+    are bw_guid_format's text: lowercase, in braces."""
+    check("format", got["format"], facts["format"])
+    check("virtual_size", got["virtual_size"], facts["virtual_size"])
+    if "vhd" in facts:
+        check("vhd block_size", get(got, "vhd", "block_size"),
+              facts["vhd"]["block_size"])
+    pt = got.get("partition_table") or {}
+    g = facts["gpt"]
+    check("partition table type", pt.get("type"), "gpt")
+    check("disk GUID", pt.get("disk_guid"), g["disk_guid"])
+    for k in ("first_usable_lba", "last_usable_lba"):
+        check(k, pt.get(k), g[k])
+    gparts = {p.get("index"): p for p in pt.get("partitions", [])}
+    check("partition count", len(gparts), len(facts["partitions"]))
+    by_guid = {p["unique_guid"]: p["index"] for p in facts["partitions"]}
+    for fp in facts["partitions"]:
+        i = fp["index"]
+        gp = gparts.get(i, {})
+        for k in ("kind", "type_guid", "unique_guid", "first_lba", "last_lba",
+                  "start_lba", "sectors", "offset", "attributes", "name"):
+            check("partition %d %s" % (i, k), gp.get(k), fp[k])
+    vols = {v["partition"]: v for v in got.get("volumes", [])}
+    for fp in facts["partitions"]:
+        i = fp["index"]
+        v = vols.get(i, {})
+        if fp["filesystem"] != "ntfs":
+            check("volume %d is not NTFS" % i, v.get("filesystem") == "ntfs",
+                  False)
+            continue
+        n = v.get("ntfs") or {}
+        check("volume %d filesystem" % i, v.get("filesystem"), "ntfs")
+        for k in ("hidden_sectors", "total_sectors", "cluster_size"):
+            check("volume %d %s" % (i, k), n.get(k), fp["ntfs"][k])
+        check("volume %d label" % i, n.get("label"), fp["label"])
+        check("volume %d dirty" % i, n.get("dirty"), False)
+        if not disk_only:           # what the guest holds: null with --disk-only
+            check("volume %d has_windows" % i, v.get("has_windows"),
+                  fp["role"] == "windows")
+    if disk_only:
+        return
+    check("guest_inspected", got.get("guest_inspected"), True)
+    w = got.get("windows") or {}
+    check("windows partition", w.get("partition"), facts["windows_partition"])
+    for k in ("product_name", "current_build", "edition_id", "computer_name",
+              "hostname"):
+        check("windows " + k, w.get(k), facts[k])
+    md = {m["name"]: m for m in w.get("mounted_devices", [])}
+    check("MountedDevices names", sorted(md), sorted(facts["mounted_devices"]))
+    for name, fm in facts["mounted_devices"].items():
+        gm = md.get(name, {})
+        check("MountedDevices %s kind" % name, gm.get("kind"), fm["kind"])
+        if fm["kind"] == "gpt":
+            check("MountedDevices %s partition_guid" % name,
+                  gm.get("partition_guid"), fm["partition_guid"])
+            check("MountedDevices %s names partition" % name,
+                  by_guid.get(gm.get("partition_guid")), fm["partition"])
+        else:
+            check("MountedDevices %s length" % name, gm.get("length"),
+                  fm["length"])
+    b = got.get("bcd") or {}
+    check("bcd partition", b.get("partition"), facts["boot_partition"])
+    objs = {o["guid"]: o for o in b.get("objects", [])}
+    check("bcd object guids", sorted(objs), sorted(facts["bcd_objects"]))
+    for guid, fo in facts["bcd_objects"].items():
+        go = objs.get(guid, {})
+        check("bcd %s type" % guid, go.get("type"), fo["type"])
+        devs = {d["element"]: d for d in go.get("devices", [])}
+        check("bcd %s device elements" % guid, sorted(devs), sorted(fo["devices"]))
+        for el, fd in fo["devices"].items():
+            gd = devs.get(el, {})
+            check("bcd %s %s kind" % (guid, el), gd.get("kind"), "partition-gpt")
+            check("bcd %s %s partition_guid" % (guid, el),
+                  gd.get("partition_guid"), fd["partition_guid"])
+            check("bcd %s %s disk_guid" % (guid, el), gd.get("disk_guid"),
+                  fd["disk_guid"])
+            check("bcd %s %s names partition" % (guid, el),
+                  by_guid.get(gd.get("partition_guid")), fd["partition"])
+    check("diagnoses", sorted({d["code"] for d in got["diagnoses"]}),
+          sorted(set(facts["expected_diagnoses"])))
+    for d in got["diagnoses"]:
+        print("# %s: %s" % (d["code"], d["message"]))
+
+
+if facts.get("partition_table") == "gpt":
+    check_gpt()
+    sys.exit(1 if failed else 0)
 
 check("format", got["format"], facts["format"])
 check("virtual_size", got["virtual_size"], facts["virtual_size"])
@@ -68,9 +166,13 @@ for fp in facts["partitions"]:
     check("volume %d used+free = clusters" % i,
           (n.get("used_bytes", 0) + n.get("free_bytes", 0)) // fp["ntfs"]["cluster_size"],
           n.get("total_clusters"))
+    if disk_only:                   # what the guest holds: null with --disk-only
+        continue
     check("volume %d has_windows" % i, v.get("has_windows"), fp["role"] in ("both", "windows"))
     check("volume %d has_bcd" % i, v.get("has_bcd"), fp["role"] in ("both", "boot"))
     check("volume %d has_bootmgr" % i, v.get("has_bootmgr"), fp["role"] in ("both", "boot"))
+if disk_only:
+    sys.exit(1 if failed else 0)
 check("guest_inspected", got.get("guest_inspected"), True)
 
 w = got.get("windows")
