@@ -276,6 +276,8 @@ static void json_gpt(struct json *j, const struct bw_gpt *gpt)
 	bw_guid_format(gpt->disk_guid, g);
 	json_kstr(j, "disk_guid", g);
 	json_ku64(j, "sector_size", gpt->sector_size);
+	json_ku64(j, "first_usable_lba", gpt->first_usable);
+	json_ku64(j, "last_usable_lba", gpt->last_usable);
 	json_kbool(j, "from_backup", (gpt->flags & BW_GPT_FROM_BACKUP) != 0);
 	json_key(j, "partitions");
 	json_arr_begin(j);
@@ -288,6 +290,8 @@ static void json_gpt(struct json *j, const struct bw_gpt *gpt)
 		json_kstr(j, "type_guid", g);
 		bw_guid_format(p->unique_guid, g);
 		json_kstr(j, "unique_guid", g);
+		json_ku64(j, "first_lba", p->first_lba);
+		json_ku64(j, "last_lba", p->last_lba);
 		json_ku64(j, "start_lba", p->first_lba);
 		json_ku64(j, "sectors", p->last_lba - p->first_lba + 1);
 		json_ku64(j, "offset", p->first_lba * gpt->sector_size);
