@@ -11,6 +11,8 @@ pkgs=(
   # independent readers the tests check our outputs with
   qemu-utils libwin-hivex-perl libhivex-bin libvhdi-utils libvmdk-utils
   python3 python3-libvhdi python3-libvmdk libxml2-utils libarchive-tools vagrant
+  # tests/e2e/fat.sh: FAT volumes made and read by the reference tools
+  dosfstools mtools
   # tests/e2e/sam.sh: hives built with hivex's bindings, checked with secretsdump
   python3-hivex python3-impacket
   # batch's e2e test runs a real Slurm array job on localhost
