@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Our FAT reader (src/fat) against dosfstools and mtools, the independent
 # reference tools.  mkfs.vfat makes a 100 MiB FAT32 ESP as Windows' (512 B
-# and 4 KiB clusters), 4 KiB-sector (4Kn) one, a FAT16 and a FAT12 volume; mmd/mcopy fill each with
-# \EFI\Microsoft\Boot\BCD, \EFI\Boot\bootx64.efi, long and mixed-case
+# clusters), a 300 MiB one on 4 KiB sectors (4Kn), a FAT16 and a FAT12
+# volume; mmd/mcopy fill each with \EFI\Microsoft\Boot\BCD, \EFI\Boot\bootx64.efi, long and mixed-case
 # names, a deep tree and a directory of 200 long-named files (many
 # clusters).  Then, through tests/tools/fat_ls:
 #   - the type and cluster count are what fsck.fat -v reports, and the used
