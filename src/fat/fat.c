@@ -76,6 +76,7 @@ struct bw_fat {
 	uint32_t eoc_min;        /* first end-of-chain value */
 	uint32_t bad;            /* the bad-cluster mark */
 	uint64_t root_off;       /* FAT12/16 root directory, partition-relative */
+	uint64_t fat_off;        /* the active FAT, partition-relative */
 };
 
 static int is_pow2(uint64_t x)
@@ -254,6 +255,13 @@ static uint32_t fat_entry(const struct bw_fat *f, uint32_t c)
 	}
 }
 
+/* Disk offset of the entry of cluster C, for messages. */
+static unsigned long long entry_at(const struct bw_fat *f, uint32_t c)
+{
+	return (unsigned long long)(f->part_off + f->fat_off +
+				    (uint64_t)c * f->info.type / 8);
+}
+
 static int in_range(const struct bw_fat *f, uint32_t c)
 {
 	return c >= 2 && c - 2 < f->info.cluster_count;
@@ -272,12 +280,12 @@ static int fat_next(const struct bw_fat *f, uint32_t c, uint64_t step,
 	}
 	if (v == f->bad)
 		return bw_seterr(err, BW_EFORMAT, f->label,
-				 "%s: cluster %u is marked bad in the FAT (expected a chain of good clusters)",
-				 what, (unsigned)c);
+				 "%s: cluster %u is marked bad in the FAT (entry at offset %llu; expected a chain of good clusters)",
+				 what, (unsigned)c, entry_at(f, c));
 	if (!in_range(f, v))
 		return bw_seterr(err, BW_EFORMAT, f->label,
-				 "%s: FAT entry of cluster %u is %u (expected a cluster 2..%u or end of chain%s)",
-				 what, (unsigned)c, (unsigned)v,
+				 "%s: FAT entry of cluster %u at offset %llu is %u (expected a cluster 2..%u or end of chain%s)",
+				 what, (unsigned)c, entry_at(f, c), (unsigned)v,
 				 (unsigned)f->info.cluster_count + 1,
 				 v == 0 ? ": a free cluster in a chain" : "");
 	if (step >= f->info.cluster_count)
@@ -697,9 +705,9 @@ int bw_fat_open(struct bw_disk *d, uint64_t part_off, uint64_t part_size,
 			      f->fat_len);
 		goto fail;
 	}
-	uint64_t fat_off = ((uint64_t)g->reserved_sectors +
-			    (uint64_t)g->active_fat * g->fat_sectors) * bps;
-	r = bw_disk_pread(d, f->fat, f->fat_len, part_off + fat_off, err);
+	f->fat_off = ((uint64_t)g->reserved_sectors +
+		      (uint64_t)g->active_fat * g->fat_sectors) * bps;
+	r = bw_disk_pread(d, f->fat, f->fat_len, part_off + f->fat_off, err);
 	if (r)
 		goto fail;
 	for (uint32_t i = 0; i < g->cluster_count; i++)
