@@ -13,7 +13,7 @@ pkgs=(
   python3 python3-libvhdi python3-libvmdk libxml2-utils libarchive-tools vagrant
   # tests/e2e/box-libvirt.sh: `vagrant box add --provider libvirt`, `vagrant validate`
   vagrant-libvirt
-  # the GPT fixtures: sgdisk writes the table, mkfs.vfat + mtools the ESP
+  # the GPT fixtures (sgdisk, mkfs.vfat + mtools) and tests/e2e/fat.sh
   gdisk dosfstools mtools
   # tests/e2e/sam.sh: hives built with hivex's bindings, checked with secretsdump
   python3-hivex python3-impacket
