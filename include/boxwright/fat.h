@@ -95,6 +95,15 @@ int bw_fat_exists(struct bw_fat *f, const char *path, int *is_dir,
  * their bytes mean nothing to any FAT driver.  CB returns 0 to go on; any
  * other value stops the walk and is returned.  Returns 0 or CB's value.
  */
+/*
+ * Read the file PATH (as bw_fat_exists resolves it) into a malloc'd
+ * *DATA of *LEN bytes; a file over MAX bytes is BW_EFORMAT (the callers
+ * read small boot files).  Returns 0, BW_ENOTFOUND, BW_EINVAL (a
+ * directory), BW_EFORMAT, BW_EIO, BW_ENOMEM.
+ */
+int bw_fat_read(struct bw_fat *f, const char *path, size_t max, uint8_t **data,
+		size_t *len, struct bw_error *err);
+
 typedef int (*bw_fat_range_cb)(void *ctx, uint64_t off, uint64_t len);
 int bw_fat_used_ranges(const struct bw_fat *f, bw_fat_range_cb cb, void *ctx);
 

@@ -88,7 +88,7 @@ void human_size(uint64_t b, char *out, size_t n)
 const char *gpt_kind_name(int kind)
 {
 	switch (kind) {
-	case BW_GPT_KIND_ESP:        return "efi-system";
+	case BW_GPT_KIND_ESP:        return "esp";
 	case BW_GPT_KIND_MSR:        return "msr";
 	case BW_GPT_KIND_BASIC_DATA: return "basic-data";
 	case BW_GPT_KIND_RECOVERY:   return "recovery";

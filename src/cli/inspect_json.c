@@ -295,7 +295,9 @@ static void json_gpt(struct json *j, const struct bw_gpt *gpt)
 		json_ku64(j, "start_lba", p->first_lba);
 		json_ku64(j, "sectors", p->last_lba - p->first_lba + 1);
 		json_ku64(j, "offset", p->first_lba * gpt->sector_size);
-		json_ku64(j, "attributes", p->attributes);
+		char attr[24];
+		snprintf(attr, sizeof attr, "0x%016" PRIx64, p->attributes);
+		json_kstr(j, "attributes", attr);
 		json_kstr(j, "name", p->name);
 		json_obj_end(j);
 	}

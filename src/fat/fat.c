@@ -565,8 +565,10 @@ static int is_sep(char c)
 	return c == '\\' || c == '/';
 }
 
-int bw_fat_exists(struct bw_fat *f, const char *path, int *is_dir,
-		  uint64_t *size, struct bw_error *err)
+/* PATH's directory entry (*DE; the root: cluster 0) and whether it is a
+ * directory: 1 found (its chain checked), 0 not found, or a code. */
+static int fat_resolve(struct bw_fat *f, const char *path, struct fat_dirent *out,
+		       int *out_dir, struct bw_error *err)
 {
 	uint32_t dir = f->info.type == 32 ? f->info.root_cluster : 0;
 	int cur_dir = 1, at_root = 1;
@@ -614,11 +616,64 @@ int bw_fat_exists(struct bw_fat *f, const char *path, int *is_dir,
 		if (r)
 			return r;
 	}
+	*out = de;
+	*out_dir = cur_dir;
+	return 1;
+}
+
+int bw_fat_exists(struct bw_fat *f, const char *path, int *is_dir,
+		  uint64_t *size, struct bw_error *err)
+{
+	struct fat_dirent de = {0};
+	int cur_dir = 1;
+	int r = fat_resolve(f, path, &de, &cur_dir, err);
+	if (r <= 0)
+		return r;
 	if (is_dir)
 		*is_dir = cur_dir;
 	if (size)
 		*size = cur_dir ? 0 : de.size;
 	return 1;
+}
+
+int bw_fat_read(struct bw_fat *f, const char *path, size_t max, uint8_t **data,
+		size_t *len, struct bw_error *err)
+{
+	struct fat_dirent de = {0};
+	int is_dir = 1;
+	*data = NULL;
+	*len = 0;
+	int r = fat_resolve(f, path, &de, &is_dir, err);
+	if (r == 0)
+		return bw_seterr(err, BW_ENOTFOUND, f->label, "%s: not found", path);
+	if (r < 0)
+		return r;
+	if (is_dir)
+		return bw_seterr(err, BW_EINVAL, f->label, "%s: a directory, not a file", path);
+	if (de.size > max)
+		return bw_seterr(err, BW_EFORMAT, f->label, "%s: %u bytes, more than the %zu read",
+				 path, (unsigned)de.size, max);
+	uint8_t *buf = malloc(de.size ? de.size : 1);
+	if (!buf)
+		return bw_seterr(err, BW_ENOMEM, f->label, "out of memory");
+	/* The chain was checked by fat_resolve: in range, long enough. */
+	size_t got = 0;
+	uint32_t c = de.cluster;
+	for (uint64_t n = 1; got < de.size; n++) {
+		size_t k = de.size - got < f->info.cluster_size ? de.size - got : f->info.cluster_size;
+		r = bw_disk_pread(f->disk, buf + got, k, f->part_off + cluster_off(f, c), err);
+		if (r == 0 && (got += k) < de.size)
+			r = fat_next(f, c, n, path, &c, err);
+		if (r == 0 && got < de.size && c == 0)
+			r = bw_seterr(err, BW_EFORMAT, f->label, "%s: its chain ends early", path);
+		if (r) {
+			free(buf);
+			return r;
+		}
+	}
+	*data = buf;
+	*len = got;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -227,6 +227,9 @@ void bw_image_diagnose(struct bw_image *im)
 			esp |= m->vols[i].gpt_kind == BW_GPT_KIND_ESP;
 		if (!esp)
 			diag(m, "esp-missing", "the GPT disk has no EFI system partition: UEFI firmware has nothing to boot");
+		else if (m->boot_vol < 0 || !m->vols[m->boot_vol].has_bootmgr || !m->vols[m->boot_vol].has_bcd)
+			diag(m, "esp-boot-files-missing",
+			     "the EFI system partition lacks \\EFI\\Boot\\bootx64.efi or \\EFI\\Microsoft\\Boot\\BCD: UEFI firmware would not start Windows");
 	} else if (m->boot_vol < 0 || !m->vols[m->boot_vol].has_bootmgr) {
 		diag(m, "bootmgr-missing", "no volume holds both \\bootmgr and \\Boot\\BCD");
 	}

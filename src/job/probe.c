@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boxwright/fat.h"
 #include "job/job_internal.h"
 
 #define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
@@ -109,6 +110,62 @@ static int probe_session(struct bw_guest *g, struct bw_image *im, const int *in_
 	return r;
 }
 
+/*
+ * A GPT disk boots from its EFI system partition (FAT): its boot files and
+ * BCD are read with boxwright's FAT reader, from the input in place.
+ */
+#define ESP_BCD "\\EFI\\Microsoft\\Boot\\BCD"
+#define ESP_BOOT "\\EFI\\Boot\\bootx64.efi"
+#define ESP_BCD_MAX (64u << 20)
+
+static int probe_esp(struct bw_image *im, const char *bcd_local, struct bw_error *err)
+{
+	struct bw_image_model *m = &im->m;
+	int esp = -1;
+	for (int i = 0; i < m->nvols && esp < 0; i++)
+		if (m->vols[i].gpt_kind == BW_GPT_KIND_ESP)
+			esp = i;
+	if (esp < 0)
+		return 0;
+	struct bw_image_volume *v = &m->vols[esp];
+	char label[JOB_LABEL_MAX];
+	snprintf(label, sizeof label, "%s: partition %d (EFI system)", m->file, v->part);
+	struct bw_fat *fat;
+	int r = bw_fat_open(im->disk, v->offset, v->size, label, &fat, err);
+	if (r)
+		return r;
+	r = bw_fat_exists(fat, ESP_BOOT, NULL, NULL, err);
+	if (r >= 0) {
+		v->has_bootmgr = r;
+		r = bw_fat_exists(fat, ESP_BCD, NULL, NULL, err);
+	}
+	if (r >= 0)
+		v->has_bcd = r;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	if (r > 0 && (r = bw_fat_read(fat, ESP_BCD, ESP_BCD_MAX, &data, &len, err)) == 0) {
+		FILE *f = fopen(bcd_local, "wb");
+		if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+			if (f)
+				fclose(f);
+			r = bw_seterr(err, BW_EIO, bcd_local, "cannot write the BCD's copy");
+		} else {
+			m->bcd_hive.present = 1;
+			struct bw_error herr;
+			if (bw_hive_check_file(bcd_local, "BCD", &m->bcd_hive.hdr, &herr) == 0)
+				m->bcd_hive.header_ok = 1;
+			else
+				snprintf(m->bcd_hive.error, sizeof m->bcd_hive.error, "%s", herr.msg);
+		}
+	}
+	free(data);
+	bw_fat_close(fat);
+	if (r < 0)
+		return r;
+	m->boot_vol = esp;
+	return 0;
+}
+
 /* Facts are read from any hive hivex accepts; a dirty one is diagnosed,
  * its facts shown as they stand in the file. */
 static void read_facts(struct bw_image *im, const char *sys_local, const char *sw_local,
@@ -205,6 +262,8 @@ int bw_image_probe(struct bw_image *im, const struct bw_backend_opts *bo,
 		*err = cerr;
 		return rc;
 	}
+	if (m->has_gpt && (r = probe_esp(im, bcd_local, err)) != 0)
+		return r;
 	m->probed = 1;
 	read_facts(im, sys_local, sw_local, bcd_local);
 	/* The hives are read: the copies are not needed any more. */

@@ -30,7 +30,7 @@ j = json.load(open(sys.argv[1])); d = sys.argv[2]
 t = j["partition_table"]; bad = []
 g = re.search(r"Disk identifier \(GUID\): (\S+)", open(d + "/sgp.txt").read()).group(1).lower()
 if t["type"] != "gpt" or t["disk_guid"] != "{%s}" % g: bad.append("disk %s vs %s" % (t.get("disk_guid"), g))
-kinds = {1: "efi-system", 2: "msr", 3: "basic-data", 4: "recovery"}
+kinds = {1: "esp", 2: "msr", 3: "basic-data", 4: "recovery"}
 for p in t["partitions"]:
     s = open("%s/sg%d.txt" % (d, p["index"])).read()
     want = {
@@ -46,7 +46,7 @@ for p in t["partitions"]:
     if p["sectors"] != last - want["start_lba"] + 1: bad.append("partition %d size" % p["index"])
     if p["offset"] != want["start_lba"] * 512: bad.append("partition %d offset" % p["index"])
 if len(t["partitions"]) != 4: bad.append("%d partitions" % len(t["partitions"]))
-if t["partitions"][3]["attributes"] != 1: bad.append("attributes %d" % t["partitions"][3]["attributes"])
+if t["partitions"][3]["attributes"] != "0x0000000000000001": bad.append("attributes %s" % t["partitions"][3]["attributes"])
 ntfs = [v for v in j["volumes"] if v["filesystem"] == "ntfs"]
 if [v["partition"] for v in ntfs] != [3, 4]: bad.append("NTFS volumes on %s" % [v["partition"] for v in ntfs])
 for v in ntfs:
@@ -55,7 +55,7 @@ for x in bad: print("  " + x)
 sys.exit(1 if bad else 0)
 PYEOF
 "$BOXWRIGHT" inspect --disk-only "$img" > "$SCRATCH/t.txt" 2>&1
-grep -q "^Partitions: GPT, disk GUID" "$SCRATCH/t.txt" && grep -q "#1 efi-system" "$SCRATCH/t.txt" \
+grep -q "^Partitions: GPT, disk GUID" "$SCRATCH/t.txt" && grep -q "#1 esp" "$SCRATCH/t.txt" \
   && ok "the text report names the GPT and the ESP" || bad "text report: $(head -5 "$SCRATCH/t.txt")"
 # the primary header damaged: read from the backup, and said
 printf 'XXXXXXXX' | dd of="$img" bs=1 seek=512 conv=notrunc status=none
