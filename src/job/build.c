@@ -180,10 +180,20 @@ static int vol_of_part(const struct bw_image_model *m, int part)
 	return -1;
 }
 
-/* The partition that boots (the active one, holding bootmgr and the BCD)
- * and where every partition goes (part's plan). */
-static int plan_layout(const struct bw_image *im, uint64_t size, struct bw_mbr_plan *plan,
-		       int *boot_vol, struct bw_error *err)
+/* Where every volume of the image goes on the new disk. */
+struct layout {
+	int gpt;
+	struct bw_mbr_plan mbr;          /* MBR disks */
+	struct bw_gpt_plan g;            /* GPT disks */
+	/* per volume (index into the model's vols); new_size 0: not copied */
+	uint64_t new_offset[BW_IMAGE_MAX_VOLUMES], new_size[BW_IMAGE_MAX_VOLUMES];
+	int boot_vol;
+};
+
+/* MBR: the partition that boots (the active one, holding bootmgr and the
+ * BCD) and where every partition goes (part's plan). */
+static int plan_mbr(const struct bw_image *im, uint64_t size, struct layout *L,
+		    struct bw_error *err)
 {
 	const struct bw_image_model *m = &im->m;
 	const struct bw_image_volume *wv = &m->vols[m->win_vol];
@@ -198,17 +208,57 @@ static int plan_layout(const struct bw_image *im, uint64_t size, struct bw_mbr_p
 				 ? "the Windows partition %d is active but lacks \\bootmgr or \\Boot\\BCD: it cannot boot alone"
 				 : "the active partition %d holds no \\bootmgr and \\Boot\\BCD (Windows is on partition %d): nothing would boot",
 				 active, wv->part);
-	*boot_vol = bv;
-	return bw_mbr_plan(&m->mbr, wv->part, active, size, m->file, plan, err);
+	L->boot_vol = bv;
+	int r = bw_mbr_plan(&m->mbr, wv->part, active, size, m->file, &L->mbr, err);
+	for (int i = 0; r == 0 && i < 4; i++) {
+		int v = L->mbr.new_size[i] ? vol_of_part(m, i + 1) : -1;
+		if (v >= 0) {
+			L->new_offset[v] = L->mbr.new_offset[i];
+			L->new_size[v] = L->mbr.new_size[i];
+		}
+	}
+	return r;
+}
+
+/* GPT: the EFI system partition must boot Windows (read with the FAT
+ * reader); every partition keeps its GUIDs, so the boot chain needs no
+ * fix-up (DESIGN.md "Disk layouts"). */
+static int plan_gpt(struct bw_image *im, uint64_t size, const struct bw_build_opts *o,
+		    struct layout *L, struct bw_error *err)
+{
+	const struct bw_image_model *m = &im->m;
+	if (o->new_signature)
+		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+				 "--new-signature: a GPT disk names its partitions by GUID, which build keeps");
+	int r = image_esp(im, NULL, err);
+	if (r)
+		return r;
+	if (m->boot_vol < 0 || !m->vols[m->boot_vol].has_bootmgr || !m->vols[m->boot_vol].has_bcd)
+		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+				 m->boot_vol < 0 ? "the GPT disk has no EFI system partition: UEFI firmware would have nothing to boot"
+						 : "the EFI system partition lacks \\EFI\\Boot\\bootx64.efi or \\EFI\\Microsoft\\Boot\\BCD");
+	L->gpt = 1;
+	L->boot_vol = m->boot_vol;
+	/* the model's volumes are the GPT's partitions, in its order */
+	r = bw_gpt_plan(&m->gpt, (size_t)m->win_vol, size, m->file, &L->g, err);
+	uint64_t ss = m->gpt.sector_size;
+	for (size_t i = 0; r == 0 && i < L->g.nparts; i++) {
+		L->new_offset[i] = L->g.range[i].first_lba * ss;
+		L->new_size[i] = (L->g.range[i].last_lba - L->g.range[i].first_lba + 1) * ss;
+	}
+	return r;
 }
 
 /* The (signature, offset) identities that change, for the BCD and
  * MountedDevices. */
-static void plan_fixups(const struct bw_image_model *m, const struct bw_mbr_plan *plan,
-			int boot_vol, struct job_fixups *fx)
+static void plan_fixups(const struct bw_image_model *m, const struct layout *L,
+			struct job_fixups *fx)
 {
+	const struct bw_mbr_plan *plan = &L->mbr;
 	memset(fx, 0, sizeof *fx);
-	fx->bcd_vol = boot_vol;
+	fx->bcd_vol = L->boot_vol;
+	if (L->gpt)
+		return;
 	int slots[2] = { plan->boot_part, plan->win_part };
 	for (int k = 0; k < 2; k++) {
 		int i = slots[k] - 1;
@@ -226,7 +276,7 @@ static void plan_fixups(const struct bw_image_model *m, const struct bw_mbr_plan
 /* Working files, resize, edits and boot-chain fix-ups in one session. */
 static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 		      const struct bw_job_hooks *h, struct job_work *w, uint64_t size,
-		      struct bw_mbr_plan *plan, struct bw_build_result *res, struct bw_error *err)
+		      struct layout *L, struct bw_build_result *res, struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
 	int r = job_volumes_prepare(im, w, err);
@@ -247,13 +297,12 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 	if (r)
 		return r;
 	const struct bw_image_volume *wv = &m->vols[m->win_vol];
-	int boot_vol = -1;
-	r = plan_layout(im, size, plan, &boot_vol, err);
+	r = m->has_gpt ? plan_gpt(im, size, o, L, err) : plan_mbr(im, size, L, err);
 	if (r == 0)
 		r = work_check_stop(w, m->file, err);
 	if (r)
 		return job_session_end(g, r, err);
-	uint64_t win_new = plan->new_size[wv->part - 1];
+	uint64_t win_new = L->new_size[m->win_vol];
 	uint64_t file_size = wv->size > room ? wv->size : room;
 	/* A volume Windows marked for chkdsk keeps that request: ntfsresize
 	 * is told to go on (--force) and the flag is not cleared after it. */
@@ -274,18 +323,18 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 			if (bw_random_bytes(&sig, sizeof sig) != 0)
 				r = bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the disk signature: %s",
 					      strerror(errno));
-		plan->mbr.signature = sig;
+		L->mbr.mbr.signature = sig;
 	}
 	struct job_fixups fx;
-	plan_fixups(m, plan, boot_vol, &fx);
+	plan_fixups(m, L, &fx);
 	res->old_partition_offset = wv->offset;
 	if (r == 0)
-		r = job_session_edit(g, im, w, &o->edits, &fx, &res->edits, err);
+		r = job_session_edit(g, im, w, &o->edits, L->gpt ? NULL : &fx, &res->edits, err);
 	if (r == 0 && res->edits.bcd.bcd_devices_unknown && fx.nmoves)
 		work_warn(w, "bcd-devices-unknown",
 			  "%s: %zu partition(s) changed identity (Windows from signature 0x%08x, offset %llu to 0x%08x, %llu), and %u BCD device element(s) of kinds boxwright cannot decode were left as they are: if one names a moved partition, the box will not boot (see inspect)",
 			  m->file, fx.nmoves, m->mbr.signature, (unsigned long long)wv->offset,
-			  plan->mbr.signature, (unsigned long long)plan->new_offset[wv->part - 1],
+			  L->mbr.mbr.signature, (unsigned long long)L->new_offset[m->win_vol],
 			  res->edits.bcd.bcd_devices_unknown);
 	if (r == 0 && (res->edits.has_ide == 0 || res->edits.has_nic == 0))
 		work_warn(w, "drivers-missing",
@@ -343,33 +392,70 @@ static int copy_partition(const char *wf, uint64_t size, uint64_t offset, struct
 	return r;
 }
 
-/* The VMDK of [MBR | zero gaps | partitions in disk order]. */
-static int write_disk(const struct bw_image *im, const struct bw_mbr_plan *plan,
+/* A partition kept as it is (an ESP, an MSR), from the input: its range,
+ * at its new place.  The ESP is copied whole: it is small (100-500 MB),
+ * mostly unallocated in the container (never read) and zeros. */
+static int copy_kept(struct bw_disk *in, uint64_t old_off, uint64_t size, uint64_t new_off,
+		     struct bw_writer *wr, struct job_work *w, struct bw_build_result *res,
+		     struct bw_error *err)
+{
+	/* out_offset is added modulo 2^64: a partition may move down too */
+	struct bw_copy_opts co = { .range_start = old_off, .range_end = old_off + size,
+				   .out_offset = new_off - old_off };
+	work_copy_opts(w, "build", &co);
+	struct bw_copy_stats st;
+	int r = bw_copy(in, wr, &co, &st, err);
+	res->bytes_read += st.read;
+	return r;
+}
+
+/* The VMDK of [partition table | zero gaps | partitions in disk order |
+ * the GPT's backup]. */
+static int write_disk(const struct bw_image *im, const struct layout *L,
 		      const struct bw_build_opts *o, uint64_t size, const char *vmdk,
 		      struct job_work *w, struct bw_build_result *res, struct bw_error *err)
 {
+	const struct bw_image_model *m = &im->m;
 	struct bw_writer *wr = NULL;
+	struct bw_gpt_image gi = { 0 };
 	uint8_t sector[512];
-	bw_mbr_encode(&plan->mbr, sector);
+	struct item { uint64_t off; int vol; const uint8_t *data; size_t len; } items[BW_IMAGE_MAX_VOLUMES + 4];
+	size_t n = 0;
+	int r = 0;
+	if (L->gpt) {
+		r = bw_gpt_encode(&m->gpt, size, L->g.range, &gi, err);
+		for (size_t i = 0; r == 0 && i < gi.nruns; i++)
+			items[n++] = (struct item){ gi.run[i].lba * m->gpt.sector_size, -1, gi.run[i].data,
+						    gi.run[i].nsectors * m->gpt.sector_size };
+	} else {
+		bw_mbr_encode(&L->mbr.mbr, sector);
+		items[n++] = (struct item){ 0, -1, sector, sizeof sector };
+	}
+	for (int v = 0; r == 0 && v < m->nvols; v++)
+		if (L->new_size[v])
+			items[n++] = (struct item){ L->new_offset[v], v, NULL, 0 };
+	/* in increasing offset order, as the writer takes data */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && items[k].off < items[k - 1].off; k--) {
+			struct item t = items[k];
+			items[k] = items[k - 1];
+			items[k - 1] = t;
+		}
 	struct bw_writer_opts wo = { .format = BW_WRITE_VMDK_STREAM, .size = size,
 				     .compress_level = o->compress_level, .threads = o->threads,
 				     .adapter_type = "ide", .scratch = 1 };
-	int r = bw_writer_open(vmdk, &wo, &wr, err);
 	if (r == 0)
-		r = bw_writer_write(wr, sector, sizeof sector, 0, err);
-	/* In increasing offset order, as the writer takes data. */
-	int order[2] = { plan->boot_part, plan->win_part };
-	if (plan->new_offset[order[0] - 1] > plan->new_offset[order[1] - 1]) {
-		order[0] = plan->win_part;
-		order[1] = plan->boot_part;
-	}
-	for (int k = 0; r == 0 && k < 2; k++) {
-		int slot = order[k] - 1;
-		if (k == 1 && order[1] == order[0])
-			break;
-		int v = vol_of_part(&im->m, order[k]);
-		r = copy_partition(im->workfile[v], plan->new_size[slot], plan->new_offset[slot], wr, w,
-				   res, err);
+		r = bw_writer_open(vmdk, &wo, &wr, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct item *it = &items[i];
+		if (it->vol < 0)
+			r = bw_writer_write(wr, it->data, it->len, it->off, err);
+		else if (im->workfile[it->vol])
+			r = copy_partition(im->workfile[it->vol], L->new_size[it->vol], it->off, wr, w,
+					   res, err);
+		else
+			r = copy_kept(im->disk, m->vols[it->vol].offset, L->new_size[it->vol], it->off,
+				      wr, w, res, err);
 	}
 	if (r == 0) {
 		struct bw_writer *wf = wr;
@@ -377,6 +463,7 @@ static int write_disk(const struct bw_image *im, const struct bw_mbr_plan *plan,
 		r = bw_writer_finish(wf, err);
 	}
 	bw_writer_abort(wr);
+	bw_gpt_image_free(&gi);
 	return r;
 }
 
@@ -412,37 +499,31 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	struct job_work w;
 	work_init(&w, h);
 	struct bw_image *im = NULL;
+	struct layout L;
+	memset(&L, 0, sizeof L);
 	const char *vmdk, *tmpbox;
 	r = bw_image_open(o->input, &im, err);
 	if (r)
 		goto out;
-	if (im->m.has_gpt) {
+	if (!im->m.has_mbr && !im->m.has_gpt) {
 		r = bw_seterr(err, BW_EUNSUPPORTED, o->input,
-			      "a GPT (UEFI) disk: build does not lay out GPT disks yet (inspect and patch read them)");
-		goto out;
-	}
-	if (!im->m.has_mbr) {
-		r = bw_seterr(err, BW_EUNSUPPORTED, o->input,
-			      "no MBR partition table: build needs an MBR disk with an NTFS partition");
+			      "no partition table: build needs an MBR or GPT disk with a Windows partition");
 		goto out;
 	}
 	if ((r = plan_size(&im->m, &p, err)) != 0)
 		goto out;
-	struct bw_mbr_plan plan;
-	r = build_edit(im, o, h, &w, p.size, &plan, res, err);
+	r = build_edit(im, o, h, &w, p.size, &L, res, err);
 	if (r == 0)
 		r = decide_identity(o, &p, im->m.file, &w, res, err);
 	if (r)
 		goto out;
-	for (int i = 0; i < 4 && r == 0; i++) {
-		int v = plan.new_size[i] ? vol_of_part(&im->m, i + 1) : -1;
-		if (v >= 0)
-			r = finish_partition(im->workfile[v], plan.new_size[i], plan.old_offset[i],
-					     plan.new_offset[i], &w, err);
-	}
+	for (int v = 0; v < im->m.nvols && r == 0; v++)
+		if (L.new_size[v] && im->workfile[v])
+			r = finish_partition(im->workfile[v], L.new_size[v], im->m.vols[v].offset,
+					     L.new_offset[v], &w, err);
 	if (r != 0 || (r = work_check_stop(&w, o->input, err)) != 0 ||
 	    (r = work_path(&w, "box-disk001.vmdk", &vmdk, err)) != 0 ||
-	    (r = write_disk(im, &plan, o, p.size, vmdk, &w, res, err)) != 0)
+	    (r = write_disk(im, &L, o, p.size, vmdk, &w, res, err)) != 0)
 		goto out;
 	/* The working partition files are done with: delete them while the
 	 * box is written (the last close is where their space is freed). */
@@ -453,6 +534,7 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		.hardware_uuid = p.hwuuid[0] ? p.hwuuid : NULL,
 		.winrm_user = o->winrm_user, .gzip = o->gzip,
 		.winrm_plaintext = res->winrm_plaintext,
+		.firmware_efi = L.gpt,
 		/* The password the image now has, unless told otherwise. */
 		.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
 	};
@@ -466,11 +548,12 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	struct stat so;
 	res->box_size = stat(o->output, &so) == 0 ? (uint64_t)so.st_size : 0;
 	res->disk_size = p.size;
-	res->disk_signature = plan.mbr.signature;
-	res->partition_offset = plan.new_offset[plan.win_part - 1];
+	res->disk_signature = L.gpt ? im->m.gpt.pmbr_signature : L.mbr.mbr.signature;
+	res->partition_offset = L.new_offset[im->m.win_vol];
 	snprintf(res->hardware_uuid, sizeof res->hardware_uuid, "%s", p.hwuuid);
 	res->backend = bw_guest_kind_name(o->backend.kind);
 out:
+	bw_gpt_plan_free(&L.g);
 	work_cleanup(&w);
 	bw_image_close(im);
 	return r;

@@ -85,6 +85,11 @@ int image_copy_volume(struct bw_image *im, int i, struct job_work *w, struct bw_
 int image_exists(struct bw_guest *g, const char *winpath, struct bw_error *err);
 /* Which Windows files volume I holds (mounted in G); hibernation. */
 int image_probe_volume(struct bw_guest *g, struct bw_image *im, int i, struct bw_error *err);
+/* A GPT disk's EFI system partition through the FAT reader: which boot
+ * files it holds (has_bootmgr: \EFI\Boot\bootx64.efi, has_bcd), its BCD
+ * copied to BCD_LOCAL when given; m.boot_vol set to it.  No ESP: 0, and
+ * boot_vol unchanged. */
+int image_esp(struct bw_image *im, const char *bcd_local, struct bw_error *err);
 /* Options for bw_guest_open: the backend, notes to the hooks. */
 struct bw_guest_opts image_guest_opts(const struct bw_backend_opts *bo,
 				      const struct bw_job_hooks *h, int readonly);

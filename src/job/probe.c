@@ -118,7 +118,7 @@ static int probe_session(struct bw_guest *g, struct bw_image *im, const int *in_
 #define ESP_BOOT "\\EFI\\Boot\\bootx64.efi"
 #define ESP_BCD_MAX (64u << 20)
 
-static int probe_esp(struct bw_image *im, const char *bcd_local, struct bw_error *err)
+int image_esp(struct bw_image *im, const char *bcd_local, struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
 	int esp = -1;
@@ -143,7 +143,7 @@ static int probe_esp(struct bw_image *im, const char *bcd_local, struct bw_error
 		v->has_bcd = r;
 	uint8_t *data = NULL;
 	size_t len = 0;
-	if (r > 0 && (r = bw_fat_read(fat, ESP_BCD, ESP_BCD_MAX, &data, &len, err)) == 0) {
+	if (r > 0 && bcd_local && (r = bw_fat_read(fat, ESP_BCD, ESP_BCD_MAX, &data, &len, err)) == 0) {
 		FILE *f = fopen(bcd_local, "wb");
 		if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
 			if (f)
@@ -262,7 +262,7 @@ int bw_image_probe(struct bw_image *im, const struct bw_backend_opts *bo,
 		*err = cerr;
 		return rc;
 	}
-	if (m->has_gpt && (r = probe_esp(im, bcd_local, err)) != 0)
+	if (m->has_gpt && (r = image_esp(im, bcd_local, err)) != 0)
 		return r;
 	m->probed = 1;
 	read_facts(im, sys_local, sw_local, bcd_local);

@@ -85,9 +85,48 @@ static void test_plan(void)
 	CHECK(bw_mbr_plan(&m, 3, 1, 4 * G, "x", &p, &e) == BW_EINVAL);
 }
 
+/* build's GPT plan: before Windows kept, Windows from its start, after
+ * it (Recovery) to the end, 1 MiB aligned, refusals. */
+static void test_gpt_plan(void)
+{
+	struct bw_gpt_part parts[4] = {
+		{ .index = 0, .first_lba = 2048, .last_lba = 206847 },       /* ESP */
+		{ .index = 1, .first_lba = 206848, .last_lba = 239615 },     /* MSR */
+		{ .index = 2, .first_lba = 239616, .last_lba = 7362559 },    /* Windows */
+		{ .index = 3, .first_lba = 7362560, .last_lba = 8386559 },   /* Recovery */
+	};
+	struct bw_gpt g = { .sector_size = 512, .entry_count = 128, .entry_size = 128,
+			    .first_usable = 34, .nparts = 4, .part = parts };
+	struct bw_gpt_plan p;
+	struct bw_error e;
+	const uint64_t G = 1ull << 30;
+	CHECK(bw_gpt_plan(&g, 2, 8 * G, "x", &p, &e) == 0);
+	uint64_t last_usable = 8 * G / 512 - 34;
+	CHECK_EQ_U64(p.range[0].first_lba, 2048);
+	CHECK_EQ_U64(p.range[1].last_lba, 239615);
+	CHECK_EQ_U64(p.range[2].first_lba, 239616);
+	CHECK_EQ_U64(p.range[3].last_lba - p.range[3].first_lba, 8386559 - 7362560);
+	CHECK(p.range[3].first_lba % 2048 == 0 && p.range[3].last_lba <= last_usable &&
+	      p.range[3].last_lba + 2048 > last_usable);
+	CHECK_EQ_U64(p.range[2].last_lba + 1, p.range[3].first_lba);
+	bw_gpt_plan_free(&p);
+	/* no partition after Windows: it fills to the last usable LBA */
+	g.nparts = 3;
+	CHECK(bw_gpt_plan(&g, 2, 8 * G, "x", &p, &e) == 0);
+	CHECK_EQ_U64(p.range[2].last_lba, last_usable);
+	bw_gpt_plan_free(&p);
+	g.nparts = 4;
+	/* too small for Recovery and a useful Windows; not whole sectors */
+	CHECK(bw_gpt_plan(&g, 2, 600u << 20, "x", &p, &e) == BW_EINVAL);
+	CHECK(bw_gpt_plan(&g, 2, 8 * G + 1, "x", &p, &e) == BW_EINVAL);
+	CHECK(bw_gpt_plan(&g, 7, 8 * G, "x", &p, &e) == BW_EINVAL);
+	bw_gpt_plan_free(&p);
+}
+
 int main(void)
 {
 	test_plan();
+	test_gpt_plan();
 	const uint64_t disk = 4ull << 30;              /* 8388608 sectors */
 	uint8_t s[512], t[512];
 	struct bw_mbr m;
