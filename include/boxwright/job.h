@@ -250,7 +250,11 @@ struct bw_build_opts {
 	/* The VM's SMBIOS UUID: "auto" (NULL: the one the image booted under,
 	 * else a fresh one), "random", "none", or a UUID */
 	const char *hardware_uuid;
-	const char *provider;          /* NULL or "virtualbox" */
+	/* "virtualbox" (NULL), "libvirt", or both comma-separated: one box
+	 * each from the same working files.  With several, -o NAME.box gives
+	 * NAME-PROVIDER.box; an output ending in '/' (or a directory) gives
+	 * DIR/IMAGE[-PROVIDER].box. */
+	const char *provider;
 	unsigned memory_mb, cpus;      /* 0: 1024, 1 */
 	const char *winrm_user, *winrm_password;   /* NULL: administrator, vagrant */
 	int gzip;                      /* gzip the box's tar */
@@ -264,8 +268,18 @@ struct bw_build_opts {
 	struct bw_backend_opts backend;
 };
 
+#define BW_BUILD_MAX_BOXES 2
+struct bw_build_box {
+	const char *provider;          /* bw_box_provider_name's */
+	char path[4096];
+	uint64_t size;
+	char sha256[65];               /* with a catalog; else "" */
+};
+
 struct bw_build_result {
-	uint64_t box_size, disk_size;
+	size_t nboxes;                 /* in the order --provider named them */
+	struct bw_build_box boxes[BW_BUILD_MAX_BOXES];
+	uint64_t box_size, disk_size;  /* box_size: the first box's */
 	uint32_t disk_signature;
 	uint64_t old_partition_offset, partition_offset;
 	char hardware_uuid[37];        /* "" when none */

@@ -8,8 +8,8 @@
 #include "cli/json.h"
 
 static const char build_usage[] =
-	"Usage: boxwright build IMAGE -o NAME.box [OPTIONS] [EDITS...]\n"
-	"Build a Vagrant box (VirtualBox provider) from a Windows Nano Server image,\n"
+	"Usage: boxwright build IMAGE -o NAME.box|DIR/ [OPTIONS] [EDITS...]\n"
+	"Build Vagrant boxes (VirtualBox, libvirt) from a Windows Nano Server image,\n"
 	"offline: on MBR, Windows at 1 MiB (after a \"System Reserved\" partition if\n"
 	"there is one) filling --size, the boot chain (hidden sectors, BCD,\n"
 	"MountedDevices) fixed for it; on GPT (UEFI), the ESP and MSR kept, Windows\n"
@@ -20,7 +20,8 @@ static const char build_usage[] =
 	"  --size SIZE              disk size: bytes or with K/M/G/T (default: the input's);\n"
 	"                           shrinking works down to what ntfsresize can reach\n"
 	"  --new-signature          a fresh random MBR disk signature (default: kept)\n"
-	"  --provider virtualbox    the only provider so far\n"
+	"  --provider P[,P]         virtualbox (default), libvirt (qcow2 box.img), or both:\n"
+	"                           one box each; several: NAME-PROVIDER.box, or -o DIR/\n"
 	"  --hardware-uuid U        auto (default: the UUID the image booted under, else a\n"
 	"                           fresh one) | random | none | a UUID: pinned in the\n"
 	"                           OVF and with modifyvm --hardwareuuid in the Vagrantfile\n"
@@ -53,7 +54,7 @@ static void print_json(const struct bw_build_opts *o, const struct bw_build_resu
 	json_init(&jj, stdout);
 	json_obj_begin(&jj);
 	json_kstr(&jj, "input", o->input);
-	json_kstr(&jj, "box", o->output);
+	json_kstr(&jj, "box", res->boxes[0].path);
 	json_ku64(&jj, "box_size", res->box_size);
 	json_ku64(&jj, "disk_size", res->disk_size);
 	json_khex32(&jj, "disk_signature", res->disk_signature);
@@ -65,6 +66,17 @@ static void print_json(const struct bw_build_opts *o, const struct bw_build_resu
 	json_ku64(&jj, "bytes_skipped_free", res->bytes_skipped_free);
 	json_kbool(&jj, "winrm_plaintext", res->winrm_plaintext);
 	cli_edits_json(&jj, &res->edits);
+	json_key(&jj, "boxes");
+	json_arr_begin(&jj);
+	for (size_t k = 0; k < res->nboxes; k++) {
+		json_obj_begin(&jj);
+		json_kstr(&jj, "provider", res->boxes[k].provider);
+		json_kstr(&jj, "box", res->boxes[k].path);
+		json_ku64(&jj, "box_size", res->boxes[k].size);
+		json_kstr(&jj, "sha256", res->boxes[k].sha256[0] ? res->boxes[k].sha256 : NULL);
+		json_obj_end(&jj);
+	}
+	json_arr_end(&jj);
 	if (o->catalog) {
 		json_kstr(&jj, "catalog", o->catalog);
 		json_kstr(&jj, "sha256", res->sha256);
@@ -188,10 +200,12 @@ int cmd_build(int argc, char **argv)
 	if (json) {
 		print_json(&o, &res, secs);
 	} else if (progress_mode >= 0) {
-		printf("%s\n", o.output);
-		fprintf(stderr, "boxwright: built %s (%.1f MB, %.1f s)%s%s\n", o.output,
-			(double)res.box_size / 1e6, secs, res.hardware_uuid[0] ? ", hardware UUID " : "",
-			res.hardware_uuid);
+		for (size_t k = 0; k < res.nboxes; k++) {
+			printf("%s\n", res.boxes[k].path);
+			fprintf(stderr, "boxwright: built %s (%s, %.1f MB, %.1f s)%s%s\n", res.boxes[k].path,
+				res.boxes[k].provider, (double)res.boxes[k].size / 1e6, secs,
+				res.hardware_uuid[0] ? ", hardware UUID " : "", res.hardware_uuid);
+		}
 	}
 	return EXIT_DONE;
 }

@@ -23,6 +23,9 @@
 
 /* Everything the options decide, worked out before any I/O. */
 struct build_plan {
+	size_t nboxes;
+	enum bw_box_provider provider[BW_BUILD_MAX_BOXES];
+	char out[BW_BUILD_MAX_BOXES][4096];
 	uint64_t size;                 /* 0: the input's, rounded later */
 	char hwuuid[37];               /* "" = none */
 	int hw_auto;                   /* decided after the hives are read */
@@ -30,13 +33,66 @@ struct build_plan {
 };
 
 /* BASE_URL/NAME.box: 0, or -1 when it does not fit. */
-static int box_url(const struct bw_build_opts *o, char *url, size_t n)
+static int box_url(const struct bw_build_opts *o, const char *out, char *url, size_t n)
 {
-	const char *base = strrchr(o->output, '/');
-	base = base ? base + 1 : o->output;
+	const char *base = strrchr(out, '/');
+	base = base ? base + 1 : out;
 	size_t k = strlen(o->base_url);
 	return (size_t)snprintf(url, n, "%s%s%s", o->base_url,
 				k && o->base_url[k - 1] == '/' ? "" : "/", base) >= n ? -1 : 0;
+}
+
+/* --provider's list and each box's path (see job.h). */
+static int plan_outputs(const struct bw_build_opts *o, struct build_plan *p, struct bw_error *err)
+{
+	const char *list = o->provider ? o->provider : "virtualbox";
+	for (const char *s = list; *s;) {
+		const char *e = strchr(s, ',');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		char name[32];
+		if (n == 0 || n >= sizeof name)
+			return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': expected virtualbox, libvirt or both, comma-separated",
+					 list);
+		memcpy(name, s, n);
+		name[n] = '\0';
+		enum bw_box_provider pv;
+		if (bw_box_provider_parse(name, &pv, err) != 0) {
+			err->code = BW_EUSAGE;
+			return BW_EUSAGE;
+		}
+		for (size_t k = 0; k < p->nboxes; k++)
+			if (p->provider[k] == pv)
+				return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': %s named twice", list, name);
+		if (p->nboxes >= BW_BUILD_MAX_BOXES)
+			return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': at most %d providers", list,
+					 BW_BUILD_MAX_BOXES);
+		p->provider[p->nboxes++] = pv;
+		s += n + (e != NULL);
+	}
+	size_t ol = strlen(o->output);
+	struct stat st;
+	int to_dir = o->output[ol - 1] == '/' || (stat(o->output, &st) == 0 && S_ISDIR(st.st_mode));
+	for (size_t k = 0; k < p->nboxes; k++) {
+		const char *pn = bw_box_provider_name(p->provider[k]);
+		size_t n;
+		if (to_dir) {
+			const char *b = strrchr(o->input, '/');
+			b = b ? b + 1 : o->input;
+			const char *dot = strrchr(b, '.');
+			int stem = dot && dot != b ? (int)(dot - b) : (int)strlen(b);
+			n = (size_t)snprintf(p->out[k], sizeof p->out[k], "%s%s%.*s%s%s.box", o->output,
+					     o->output[ol - 1] == '/' ? "" : "/", stem, b,
+					     p->nboxes > 1 ? "-" : "", p->nboxes > 1 ? pn : "");
+		} else if (p->nboxes == 1) {
+			n = (size_t)snprintf(p->out[k], sizeof p->out[k], "%s", o->output);
+		} else {
+			int cut = ol > 4 && !strcmp(o->output + ol - 4, ".box") ? (int)ol - 4 : (int)ol;
+			n = (size_t)snprintf(p->out[k], sizeof p->out[k], "%.*s-%s.box", cut, o->output, pn);
+		}
+		if (n >= sizeof p->out[k])
+			return bw_seterr(err, BW_EUSAGE, o->output, "the output path is too long");
+	}
+	return 0;
 }
 
 static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
@@ -47,9 +103,9 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 		return bw_seterr(err, BW_EUSAGE, NULL, "one IMAGE expected");
 	if (!o->output || !*o->output)
 		return bw_seterr(err, BW_EUSAGE, NULL, "-o NAME.box is required");
-	if (o->provider && strcmp(o->provider, "virtualbox"))
-		return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': only virtualbox is supported so far",
-				 o->provider);
+	int r = plan_outputs(o, p, err);
+	if (r)
+		return r;
 	if (o->size) {
 		/* Checked before the round-up to whole MiB, which would wrap
 		 * a size near 2^64 to 0. */
@@ -94,28 +150,32 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 								      : o->edits.admin_password,
 				  .hardware_uuid = p->hwuuid[0] ? p->hwuuid : NULL,
 				  .mac = "080027000001" };
-	char *vf = NULL;
-	int r = bw_box_vagrantfile(&bo, &vf, err);
-	free(vf);
-	if (r) {
-		err->code = BW_EUSAGE;
-		return BW_EUSAGE;
+	for (size_t k = 0; k < p->nboxes; k++) {
+		char *vf = NULL;
+		bo.provider = p->provider[k];
+		r = bw_box_vagrantfile(&bo, &vf, err);
+		free(vf);
+		if (r) {
+			err->code = BW_EUSAGE;
+			return BW_EUSAGE;
+		}
 	}
 	r = job_check_backend(&o->backend, err);
 	if (r == 0)
 		r = job_check_edits(&o->edits, 0, err);
-	if (r == 0)
-		r = job_check_not_input(o->input, o->output, "-o names the input image", err);
-	if (r == 0)
-		r = job_check_output(o->output, err);
-	if (r == 0 && o->catalog) {
+	for (size_t k = 0; r == 0 && k < p->nboxes; k++) {
+		r = job_check_not_input(o->input, p->out[k], "-o names the input image", err);
+		if (r == 0)
+			r = job_check_output(p->out[k], err);
+	}
+	for (size_t k = 0; r == 0 && o->catalog && k < p->nboxes; k++) {
 		/* A catalog that cannot take the entry is refused now, not
 		 * after the box is built. */
 		char url[8192];
-		if (o->base_url && box_url(o, url, sizeof url) != 0)
+		if (o->base_url && box_url(o, p->out[k], url, sizeof url) != 0)
 			return bw_seterr(err, BW_EUSAGE, NULL, "--base-url: the box URL is too long");
 		struct bw_catalog_entry ce = { .name = o->box_name, .version = o->box_version,
-					       .provider = "virtualbox",
+					       .provider = bw_box_provider_name(p->provider[k]),
 					       .url = o->base_url ? url : NULL };
 		r = bw_catalog_check(o->catalog, &ce, err);
 	}
@@ -412,8 +472,9 @@ static int copy_kept(struct bw_disk *in, uint64_t old_off, uint64_t size, uint64
 /* The VMDK of [partition table | zero gaps | partitions in disk order |
  * the GPT's backup]. */
 static int write_disk(const struct bw_image *im, const struct layout *L,
-		      const struct bw_build_opts *o, uint64_t size, const char *vmdk,
-		      struct job_work *w, struct bw_build_result *res, struct bw_error *err)
+		      const struct bw_build_opts *o, uint64_t size, enum bw_write_format format,
+		      const char *path, struct job_work *w, struct bw_build_result *res,
+		      struct bw_error *err)
 {
 	const struct bw_image_model *m = &im->m;
 	struct bw_writer *wr = NULL;
@@ -441,11 +502,11 @@ static int write_disk(const struct bw_image *im, const struct layout *L,
 			items[k] = items[k - 1];
 			items[k - 1] = t;
 		}
-	struct bw_writer_opts wo = { .format = BW_WRITE_VMDK_STREAM, .size = size,
+	struct bw_writer_opts wo = { .format = format, .size = size,
 				     .compress_level = o->compress_level, .threads = o->threads,
 				     .adapter_type = "ide", .scratch = 1 };
 	if (r == 0)
-		r = bw_writer_open(vmdk, &wo, &wr, err);
+		r = bw_writer_open(path, &wo, &wr, err);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct item *it = &items[i];
 		if (it->vol < 0)
@@ -467,24 +528,24 @@ static int write_disk(const struct bw_image *im, const struct layout *L,
 	return r;
 }
 
-static int update_catalog(const struct bw_build_opts *o, struct bw_build_result *res,
+static int update_catalog(const struct bw_build_opts *o, struct bw_build_box *box,
 			  struct bw_error *err)
 {
 	char url[8192], abs[4096];
-	int r = bw_sha256_file(o->output, res->sha256, err);
+	int r = bw_sha256_file(box->path, box->sha256, err);
 	if (r)
 		return r;
 	if (o->base_url) {
-		if (box_url(o, url, sizeof url) != 0)
-			return bw_seterr(err, BW_EINVAL, o->output, "the box URL is too long");
-	} else if (!realpath(o->output, abs)) {
-		return bw_seterr(err, BW_EIO, o->output, "cannot resolve its absolute path: %s",
+		if (box_url(o, box->path, url, sizeof url) != 0)
+			return bw_seterr(err, BW_EINVAL, box->path, "the box URL is too long");
+	} else if (!realpath(box->path, abs)) {
+		return bw_seterr(err, BW_EIO, box->path, "cannot resolve its absolute path: %s",
 				 strerror(errno));
 	} else if ((size_t)snprintf(url, sizeof url, "file://%s", abs) >= sizeof url) {
-		return bw_seterr(err, BW_EINVAL, o->output, "the box URL is too long");
+		return bw_seterr(err, BW_EINVAL, box->path, "the box URL is too long");
 	}
 	struct bw_catalog_entry ce = { .name = o->box_name, .version = o->box_version,
-				       .provider = "virtualbox", .url = url, .sha256 = res->sha256 };
+				       .provider = box->provider, .url = url, .sha256 = box->sha256 };
 	return bw_catalog_update(o->catalog, &ce, err);
 }
 
@@ -501,7 +562,6 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	struct bw_image *im = NULL;
 	struct layout L;
 	memset(&L, 0, sizeof L);
-	const char *vmdk, *tmpbox;
 	r = bw_image_open(o->input, &im, err);
 	if (r)
 		goto out;
@@ -521,32 +581,59 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		if (L.new_size[v] && im->workfile[v])
 			r = finish_partition(im->workfile[v], L.new_size[v], im->m.vols[v].offset,
 					     L.new_offset[v], &w, err);
-	if (r != 0 || (r = work_check_stop(&w, o->input, err)) != 0 ||
-	    (r = work_path(&w, "box-disk001.vmdk", &vmdk, err)) != 0 ||
-	    (r = write_disk(im, &L, o, p.size, vmdk, &w, res, err)) != 0)
+	if (r)
 		goto out;
-	/* The working partition files are done with: delete them while the
-	 * box is written (the last close is where their space is freed). */
-	work_remove_async(&w, im->workfile, (size_t)im->m.nvols);
-	struct bw_box_opts bo = {
-		.vmdk_path = vmdk, .disk_capacity = p.size, .vm_name = BW_BOX_DEFAULT_VM_NAME,
-		.memory_mb = o->memory_mb, .cpus = o->cpus,
-		.hardware_uuid = p.hwuuid[0] ? p.hwuuid : NULL,
-		.winrm_user = o->winrm_user, .gzip = o->gzip,
-		.winrm_plaintext = res->winrm_plaintext,
-		.firmware_efi = L.gpt,
-		/* The password the image now has, unless told otherwise. */
-		.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
-	};
-	if ((r = work_check_stop(&w, o->input, err)) != 0 ||
-	    (r = work_output(&w, o->output, &tmpbox, err)) != 0 ||
-	    (r = bw_box_write(tmpbox, &bo, err)) != 0 ||
-	    (r = work_commit(&w, tmpbox, o->output, err)) != 0)
+	/* One disk and one box per provider, from the same working files;
+	 * every box is renamed into place only when all are written. */
+	const char *tmpbox[BW_BUILD_MAX_BOXES] = { NULL };
+	int ide = res->edits.has_ide != 0;
+	for (size_t k = 0; k < p.nboxes && r == 0; k++) {
+		int libvirt = p.provider[k] == BW_BOX_LIBVIRT;
+		const char *disk;
+		if ((r = work_check_stop(&w, o->input, err)) != 0 ||
+		    (r = work_path(&w, libvirt ? "box.img" : "box-disk001.vmdk", &disk, err)) != 0 ||
+		    (r = write_disk(im, &L, o, p.size, libvirt ? BW_WRITE_QCOW2 : BW_WRITE_VMDK_STREAM,
+				    disk, &w, res, err)) != 0)
+			break;
+		/* the working partition files are done with after the last
+		 * disk: delete them while the box is written */
+		if (k + 1 == p.nboxes)
+			work_remove_async(&w, im->workfile, (size_t)im->m.nvols);
+		struct bw_box_opts bo = {
+			.provider = p.provider[k], .disk_path = disk,
+			.disk_capacity = p.size, .vm_name = BW_BOX_DEFAULT_VM_NAME,
+			.memory_mb = o->memory_mb, .cpus = o->cpus,
+			.hardware_uuid = p.hwuuid[0] ? p.hwuuid : NULL,
+			.winrm_user = o->winrm_user, .gzip = o->gzip,
+			.winrm_plaintext = res->winrm_plaintext,
+			.firmware_efi = L.gpt,
+			/* libvirt: the bus the image has drivers for (the IDE
+			 * ones are what Nano's -OEMDrivers brings; AHCI is
+			 * not among the drivers inspect reads yet) */
+			.disk_bus = ide ? BW_BOX_BUS_IDE : BW_BOX_BUS_SATA,
+			/* the password the image now has, unless told otherwise */
+			.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
+		};
+		if ((r = work_output(&w, p.out[k], &tmpbox[k], err)) == 0)
+			r = bw_box_write(tmpbox[k], &bo, err);
+	}
+	for (size_t k = 0; k < p.nboxes && r == 0; k++)
+		r = work_commit(&w, tmpbox[k], p.out[k], err);
+	for (size_t k = 0; k < p.nboxes && r == 0; k++) {
+		struct bw_build_box *bx = &res->boxes[k];
+		struct stat so;
+		bx->provider = bw_box_provider_name(p.provider[k]);
+		snprintf(bx->path, sizeof bx->path, "%s", p.out[k]);
+		bx->size = stat(p.out[k], &so) == 0 ? (uint64_t)so.st_size : 0;
+		if (o->catalog)
+			r = update_catalog(o, bx, err);
+		res->nboxes = k + 1;
+	}
+	if (r)
 		goto out;
-	if (o->catalog && (r = update_catalog(o, res, err)) != 0)
-		goto out;
-	struct stat so;
-	res->box_size = stat(o->output, &so) == 0 ? (uint64_t)so.st_size : 0;
+	res->box_size = res->boxes[0].size;
+	snprintf(res->sha256, sizeof res->sha256, "%s", res->boxes[0].sha256);
+
 	res->disk_size = p.size;
 	res->disk_signature = L.gpt ? im->m.gpt.pmbr_signature : L.mbr.mbr.signature;
 	res->partition_offset = L.new_offset[im->m.win_vol];
