@@ -56,10 +56,10 @@ static int plan_outputs(const struct bw_build_opts *o, struct build_plan *p, str
 		memcpy(name, s, n);
 		name[n] = '\0';
 		enum bw_box_provider pv;
-		if (bw_box_provider_parse(name, &pv, err) != 0) {
-			err->code = BW_EUSAGE;
-			return BW_EUSAGE;
-		}
+		if (bw_box_provider_parse(name, &pv, err) != 0)
+			return bw_seterr(err, BW_EUSAGE, NULL,
+					 "--provider '%s': \"%s\" is not a provider boxwright builds (virtualbox, libvirt)",
+					 list, name);
 		for (size_t k = 0; k < p->nboxes; k++)
 			if (p->provider[k] == pv)
 				return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': %s named twice", list, name);
