@@ -392,6 +392,11 @@ int job_session_start(struct bw_image *im, const struct bw_backend_opts *bo,
 		r = bw_guest_use(g, (size_t)im->guest_idx[i], err);
 		if (r == 0)
 			r = image_probe_volume(g, im, i, err);
+		if (r == 0 && m->vols[i].has_windows && m->win_vol >= 0)
+			/* which one to edit and grow would be a guess */
+			r = bw_seterr(err, BW_EUNSUPPORTED, m->file,
+				      "partitions %d and %d both hold Windows (\\Windows\\System32\\config\\SYSTEM): boxwright edits an image with one Windows",
+				      m->vols[m->win_vol].part, m->vols[i].part);
 		if (r == 0 && m->vols[i].has_windows && m->win_vol < 0)
 			m->win_vol = i;
 	}

@@ -37,6 +37,12 @@ static int open_volume(struct bw_image *im, int i, struct bw_error *err)
 	int r = bw_disk_pread(im->disk, bs, sizeof bs, v->offset, err);
 	if (r)
 		return r;
+	/* BitLocker's volume header says "-FVE-FS-" where NTFS says "NTFS    ":
+	 * its content is encrypted, nothing boxwright can read or edit. */
+	if (!memcmp(bs + 3, "-FVE-FS-", 8))
+		return bw_seterr(err, BW_EUNSUPPORTED, im->m.file,
+				 "partition %d (offset %llu) is BitLocker-encrypted (-FVE-FS- at offset %llu): decrypt it (manage-bde -off) before boxwright can read it",
+				 v->part, (unsigned long long)v->offset, (unsigned long long)v->offset + 3);
 	if (!bw_ntfs_probe(bs))
 		return 0;
 	v->is_ntfs = 1;
@@ -133,6 +139,12 @@ static int read_layout(struct bw_image *im, struct bw_error *err)
 		const struct bw_mbr_entry *e = &m->mbr.part[i];
 		if (!e->type)
 			continue;
+		/* A dynamic disk (LDM) keeps its volumes in a database of its
+		 * own, not in the MBR: refuse it by name. */
+		if (e->type == 0x42)
+			return bw_seterr(err, BW_EUNSUPPORTED, m->file,
+					 "a Windows dynamic disk (MBR partition %d has type 0x42, LDM): convert it to a basic disk first",
+					 i + 1);
 		int k = m->nvols++;
 		m->vols[k] = (struct bw_image_volume){ .part = i + 1,
 						       .offset = (uint64_t)e->lba_start * 512,
