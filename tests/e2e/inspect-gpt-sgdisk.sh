@@ -4,7 +4,8 @@
 # (disk GUID, each partition's kind, type and unique GUIDs, LBAs, name)
 # equals what `sgdisk -i` says, the NTFS volumes are found at their
 # offsets with hidden sectors = their start, and the text report names
-# the table; a damaged primary header is read from the backup and said so.
+# the table; an ESP without a FAT is refused (exit 3, one line); a damaged
+# primary header is read from the backup and said so.
 . "$SRCDIR/tests/e2e/lib.sh"
 command -v sgdisk >/dev/null || { echo "SKIP: sgdisk (gdisk) not installed"; exit 77; }
 img=$SCRATCH/g.raw
@@ -57,6 +58,11 @@ PYEOF
 "$BOXWRIGHT" inspect --disk-only "$img" > "$SCRATCH/t.txt" 2>&1
 grep -q "^Partitions: GPT, disk GUID" "$SCRATCH/t.txt" && grep -q "#1 esp" "$SCRATCH/t.txt" \
   && ok "the text report names the GPT and the ESP" || bad "text report: $(head -5 "$SCRATCH/t.txt")"
+# the ESP here was never formatted: the full inspect reads it with the FAT
+# reader and refuses it, in one line naming the partition and the offset
+expect_exit 3 "inspect of a GPT disk whose ESP holds no FAT" "$BOXWRIGHT" inspect "$img"
+[ "$(wc -l < "$SCRATCH/err")" -eq 1 ] && grep -q "partition 1 (EFI system): FAT boot sector at offset 1048576" "$SCRATCH/err" \
+  && ok "one line naming the ESP and the offset" || bad "error: $(cat "$SCRATCH/err")"
 # the primary header damaged: read from the backup, and said
 printf 'XXXXXXXX' | dd of="$img" bs=1 seek=512 conv=notrunc status=none
 expect_exit 0 "inspect of a GPT whose primary header is damaged" "$BOXWRIGHT" inspect --json --disk-only "$img"
