@@ -18,8 +18,6 @@
 #define FIRST_BOOT_LOG SETUP_COMPLETE_DIR "\\first-boot.log"
 #define UNATTEND_DIR "\\Windows\\Panther"
 #define UNATTEND_PATH UNATTEND_DIR "\\unattend.xml"
-#define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
-#define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
 #define SAM_PATH "\\Windows\\System32\\config\\SAM"
 #define BCD_PATH "\\Boot\\BCD"
 /* A SetupComplete.cmd is a script, not a payload: cap what we read. */

@@ -12,8 +12,6 @@
 #include "common/bytes.h"
 #include "job/job_internal.h"
 
-#define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
-#define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
 
 int bw_image_part_at(const struct bw_image_model *m, uint64_t offset)
 {

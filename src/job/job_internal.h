@@ -12,6 +12,10 @@
 #include "boxwright/copy.h"
 #include "boxwright/job.h"
 
+/* Where Windows keeps the hives the jobs read and edit. */
+#define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
+#define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
+
 /* ---- work directory (workdir.c) ---------------------------------------- */
 
 #define WORK_MAX_PATHS 32

@@ -11,8 +11,6 @@
 #include "boxwright/fat.h"
 #include "job/job_internal.h"
 
-#define SYSTEM_PATH "\\Windows\\System32\\config\\SYSTEM"
-#define SOFTWARE_PATH "\\Windows\\System32\\config\\SOFTWARE"
 
 /* A partition of the input, read in place. */
 struct part_reader {

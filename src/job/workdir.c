@@ -130,15 +130,14 @@ static int work_mkdir(struct job_work *w, struct bw_error *err)
 	return 0;
 }
 
-static int work_keep(struct job_work *w, char **list, size_t *n, size_t max,
-		     const char *name, const char **out, struct bw_error *err)
+static int work_keep(char **list, size_t *n, size_t max, const char *name, const char **out,
+		     struct bw_error *err)
 {
 	if (*n >= max)
 		return bw_seterr(err, BW_EIO, name, "too many temporary files");
 	char *p = strdup(name);
 	if (!p)
 		return bw_seterr(err, BW_ENOMEM, name, "out of memory");
-	(void)w;
 	list[(*n)++] = p;
 	*out = p;
 	return 0;
@@ -152,7 +151,7 @@ int work_path(struct job_work *w, const char *name, const char **path, struct bw
 	char full[PATH_MAX];
 	if ((size_t)snprintf(full, sizeof full, "%s/%s", w->dir, name) >= sizeof full)
 		return bw_seterr(err, BW_EIO, w->dir, "temporary path too long");
-	return work_keep(w, w->paths, &w->npaths, WORK_MAX_PATHS, full, path, err);
+	return work_keep(w->paths, &w->npaths, WORK_MAX_PATHS, full, path, err);
 }
 
 int work_output(struct job_work *w, const char *final, const char **tmp, struct bw_error *err)
@@ -167,7 +166,7 @@ int work_output(struct job_work *w, const char *final, const char **tmp, struct 
 			     slash ? slash + 1 : final, host, (long)getpid(),
 			     w->noutputs) >= sizeof name)
 		return bw_seterr(err, BW_EIO, final, "output path too long");
-	return work_keep(w, w->outputs, &w->noutputs, WORK_MAX_OUTPUTS, name, tmp, err);
+	return work_keep(w->outputs, &w->noutputs, WORK_MAX_OUTPUTS, name, tmp, err);
 }
 
 int work_commit(struct job_work *w, const char *tmp, const char *final, struct bw_error *err)
