@@ -8,9 +8,9 @@
 # other reader here looks at them).  The same for a random disk whose size
 # is not a grain multiple, with data in its last sector.  Then patch keeps
 # a monolithicSparse VMDK made by qemu-img monolithicSparse, with -o and
-# --in-place, and the edit (--hostname) is in the SYSTEM hive read out of
-# the result with qemu-img, ntfscat and hivexget.  Times and sizes of our
-# convert and qemu-img's are printed.
+# --in-place (keeping its ddb.adapterType), and the edit (--hostname) is
+# in the SYSTEM hive read out of the result with qemu-img, ntfscat and
+# hivexget.  Times and sizes of our convert and qemu-img's are printed.
 . "$SRCDIR/tests/e2e/lib.sh"
 f=nano-base.vhd
 need_fixture "$f"
@@ -176,13 +176,17 @@ if [ -f "$SCRATCH/qemu.vmdk" ]; then
   else
     bad "patch -o: $(cat "$SCRATCH/err")"
   fi
-  cp --sparse=always "$SCRATCH/qemu.vmdk" "$SCRATCH/inplace.vmdk"
+  # in place, on one that says lsilogic: the controller type is kept
+  qemu-img convert -f vpc -O vmdk -o adapter_type=lsilogic "$img" "$SCRATCH/inplace.vmdk"
   if "$BOXWRIGHT" patch "$SCRATCH/inplace.vmdk" --in-place --quiet --hostname sparse2 2>"$SCRATCH/err"; then
     ok "patch --in-place of a monolithicSparse VMDK"
     patched_checks "patch --in-place" "$SCRATCH/inplace.vmdk" sparse2
     grep -a -q '^RW [0-9]* SPARSE "inplace.vmdk"' <(head -c 10752 "$SCRATCH/inplace.vmdk" | tr -d '\0') \
       && ok "patch --in-place: the extent line names the file, not its temporary name" \
       || bad "patch --in-place: extent line: $(head -c 10752 "$SCRATCH/inplace.vmdk" | tr -d '\0' | grep -a '^RW')"
+    grep -a -q '^ddb.adapterType = "lsilogic"' <(head -c 10752 "$SCRATCH/inplace.vmdk" | tr -d '\0') \
+      && ok "patch --in-place: ddb.adapterType lsilogic kept" \
+      || bad "patch --in-place: $(head -c 10752 "$SCRATCH/inplace.vmdk" | tr -d '\0' | grep -a adapterType)"
   else
     bad "patch --in-place: $(cat "$SCRATCH/err")"
   fi

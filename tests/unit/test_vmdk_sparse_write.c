@@ -223,8 +223,9 @@ static void parse_sparse(const uint8_t *f, size_t len, const uint8_t *src, uint6
 	CHECK_EQ_U64(len, next * 512);          /* nothing after the last grain */
 }
 
-/* Read PATH back with bw_disk_open and compare to SRC. */
-static void read_back(const char *path, const uint8_t *src, uint64_t size)
+/* Read PATH back with bw_disk_open and compare to SRC; the reader gives
+ * the descriptor's adapter type (patch keeps it). */
+static void read_back(const char *path, const uint8_t *src, uint64_t size, const char *adapter)
 {
 	struct bw_disk *d;
 	struct bw_error e;
@@ -237,6 +238,9 @@ static void read_back(const char *path, const uint8_t *src, uint64_t size)
 	CHECK(bw_disk_pread(d, buf, size, 0, &e) == 0);
 	CHECK(memcmp(buf, src, size) == 0);
 	free(buf);
+	struct bw_disk_info info;
+	CHECK(bw_disk_get_info(d, &info, &e) == 0);
+	CHECK(strcmp(info.vmdk_adapter, adapter) == 0);
 	bw_disk_close(d);
 }
 
@@ -255,7 +259,7 @@ static void check_disk(const char *name, const uint8_t *src, uint64_t size,
 		parse_sparse(f, len, src, size, name, adapter ? adapter : "ide", heads, &p);
 		CHECK_EQ_U64(p.grains, want_grains);
 	}
-	read_back(path, src, size);
+	read_back(path, src, size, adapter ? adapter : "ide");
 	free(f);
 	unlink(path);
 }
