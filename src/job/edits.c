@@ -345,6 +345,91 @@ static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *
 	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
 }
 
+/*
+ * The answer files Windows Setup would find on the Windows volume, in its
+ * implicit search order ("Windows Setup Automation Overview", Implicit
+ * answer file search order, learn.microsoft.com/windows-hardware/
+ * manufacture/desktop/windows-setup-automation-overview): 2.
+ * %WINDIR%\Panther\Unattend, 3. %WINDIR%\Panther (Unattend.xml or
+ * Autounattend.xml), 6. %WINDIR%\System32\Sysprep (Unattend.xml, passes
+ * after windowsPE), 7. %SYSTEMDRIVE% (Unattend.xml or Autounattend.xml).
+ * 1 (the registry's HKLM\System\Setup!UnattendFile) names a file of any
+ * path, 4 and 5 are removable media, not in the image.  Names are matched
+ * in any letter case (the guest resolves them so).
+ */
+static const char *const unattend_search[] = {
+	"\\Windows\\Panther\\Unattend\\Unattend.xml",
+	"\\Windows\\Panther\\Unattend\\Autounattend.xml",
+	"\\Windows\\Panther\\Unattend.xml",
+	"\\Windows\\Panther\\Autounattend.xml",
+	"\\Windows\\System32\\Sysprep\\Unattend.xml",
+	"\\Unattend.xml",
+	"\\Autounattend.xml",
+};
+
+/*
+ * --admin-password writes the SAM, but Setup applies an answer file's
+ * AdministratorPassword at first boot, over it: warn for each answer file
+ * (the image's own, or the one --unattend just put) that sets another
+ * password, or one that cannot be compared.  Read after every file was
+ * put, from the volume, through the guest: both backends see the same.
+ */
+static int check_unattend_passwords(struct bw_guest *g, const char *image, const char *password,
+				    int setup_pending, struct job_work *w, struct bw_error *err)
+{
+	const char *when = setup_pending == 0
+		? " (setup has completed on this image: it applies if setup runs again, e.g. after sysprep)"
+		: "";
+	for (size_t i = 0; i < sizeof unattend_search / sizeof unattend_search[0]; i++) {
+		char *real = NULL, *data = NULL;
+		size_t len = 0;
+		int r = bw_guest_resolve(g, unattend_search[i], &real, err);
+		if (r == BW_ENOTFOUND)
+			continue;
+		if (r == 0)
+			r = bw_guest_read(g, real, BW_UNATTEND_MAX_BYTES + 1, &data, &len, err);
+		if (r) {
+			free(real);
+			return r;
+		}
+		/* Say it as Windows does, in the file's own letter case. */
+		char path[512];
+		snprintf(path, sizeof path, "%s", real);
+		free(real);
+		for (char *c = path; *c; c++)
+			if (*c == '/')
+				*c = '\\';
+		struct bw_unattend_password pw[BW_UNATTEND_MAX_PASSWORDS];
+		size_t n = 0;
+		struct bw_error xerr;
+		char label[600];
+		snprintf(label, sizeof label, "%s: %s", image, path);
+		r = bw_unattend_admin_passwords(data, len, label, password, pw,
+						BW_UNATTEND_MAX_PASSWORDS, &n, &xerr);
+		free(data);
+		if (r == BW_ENOMEM)
+			return bw_seterr(err, r, image, "out of memory");
+		if (r) {
+			work_warn(w, "unattend-admin-password",
+				  "%s; Windows Setup may apply it at first boot, so whether it sets another Administrator password than --admin-password cannot be told%s",
+				  xerr.msg, when);
+			continue;
+		}
+		for (size_t k = 0; k < n && k < BW_UNATTEND_MAX_PASSWORDS; k++) {
+			if (pw[k].same == 1)
+				continue;
+			work_warn(w, "unattend-admin-password",
+				  "%s line %ld: %s%s%s %s; Windows Setup applies it at first boot, over --admin-password%s: remove it from the answer file or give the same password",
+				  label, pw[k].line, bw_unattend_pw_kind_name(pw[k].kind),
+				  pw[k].pass[0] ? " in pass " : "", pw[k].pass,
+				  pw[k].same == 0 ? "sets another password"
+						  : "holds a hidden (PlainText false) value that cannot be compared (not base64 of UTF-16LE text ending in the element's name)",
+				  when);
+		}
+	}
+	return 0;
+}
+
 int job_volumes_prepare(struct bw_image *im, struct job_work *w, struct bw_error *err)
 {
 	int r = check_volumes(&im->m, err);
@@ -438,6 +523,9 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		r = put_copy_in(g, ed->copy_in[i], err);
 		res->files_written += r == 0;
 	}
+	if (r == 0 && ed->admin_password)
+		r = check_unattend_passwords(g, im->m.file, ed->admin_password, res->setup_pending,
+					     w, err);
 	return r;
 }
 
