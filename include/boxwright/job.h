@@ -311,7 +311,9 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 /*
  * A JSON Lines manifest of jobs, one object per line:
  *   {"command":"build","input":"a.vhd","output":"a.box","options":["--winrm"]}
- * ("edits" is taken for "options").  The options stay command-line words:
+ * ("edits" is taken for "options"; a build's "provider", a string such as
+ * "virtualbox,libvirt" or an array of names, becomes "--provider" LIST at
+ * the end of its options).  The options stay command-line words:
  * a runner hands them to the command (batch runs each job as a child
  * process of its own).  Relative paths are made relative to the
  * manifest's directory.

@@ -239,17 +239,19 @@ static int fix_boot_chain(struct bw_guest *g, struct bw_image *im, struct job_wo
 
 /*
  * Messages of the hive code name the file it was given: the job's working
- * copy.  Say which hive of which image it is instead.
+ * copy, at the start or after a .reg file's "FILE:LINE: ".  Say which
+ * hive of which image it is instead: no internal path reaches the user.
  */
 static int relabel(int r, struct bw_error *err, const char *local, const char *image,
 		   const char *winpath)
 {
-	size_t n = strlen(local);
-	if (r == 0 || strncmp(err->msg, local, n) != 0)
+	const char *at = r ? strstr(err->msg, local) : NULL;
+	if (!at)
 		return r;
-	char rest[BW_ERROR_MSG_MAX];
-	snprintf(rest, sizeof rest, "%s", err->msg + n);
-	return bw_seterr(err, r, image, "%s%s", winpath, rest);
+	char head[BW_ERROR_MSG_MAX], rest[BW_ERROR_MSG_MAX];
+	snprintf(head, sizeof head, "%.*s", (int)(at - err->msg), err->msg);
+	snprintf(rest, sizeof rest, "%s", at + strlen(local));
+	return bw_seterr(err, r, NULL, "%s%s: %s%s", head, image, winpath, rest);
 }
 
 /* The Administrator's password in the SAM; SYSTEM (as edited) gives the
