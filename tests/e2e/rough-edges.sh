@@ -4,7 +4,9 @@
 # path; a catalog keeps one URL style (exit 2 before the build, naming the
 # --base-url to give); --size's G is GiB; --memory names the option; -o in
 # a missing directory fails before any work; a disk with no active
-# partition is named so (not a "System Reserved" message); batch records
+# partition is named so (not a "System Reserved" message); a volume
+# Windows marked dirty builds with a warning and --strict refuses it
+# (before the build: no box); batch records
 # a job's first error line, not the "Try --help" after it.
 . "$SRCDIR/tests/e2e/lib.sh"
 need_fixture nano-base.vhd
@@ -61,6 +63,18 @@ expect_exit 3 "build of a disk with no active partition" "$BOXWRIGHT" build "$SC
 grep -q "^boxwright: $SCRATCH/na.raw: no partition is marked active" "$SCRATCH/err" && ! grep -qi "system reserved" "$SCRATCH/err" \
   && ok "named so, not as a System Reserved layout" || bad "message: $(cat "$SCRATCH/err")"
 rm -f "$SCRATCH/na.raw"
+
+# --- a volume Windows marked dirty: build warns; --strict refuses ---
+qemu-img convert -O raw "$img" "$SCRATCH/d.raw"
+poff=$($PY -c "import sys,struct; d=open(sys.argv[1],'rb').read(512); print(512*struct.unpack_from('<I',d,0x1BE+8)[0])" "$SCRATCH/d.raw")
+$PY "$SRCDIR/tests/e2e/ntfs_corrupt.py" "$SCRATCH/d.raw" "$poff" volume-dirty || bad "ntfs_corrupt.py volume-dirty"
+expect_exit 3 "build --strict of a dirty volume" "$BOXWRIGHT" build "$SCRATCH/d.raw" -o "$SCRATCH/d.box" --quiet --winrm --strict
+grep -q "partition 1: Windows marked the NTFS volume dirty (it wants chkdsk): --strict refuses it" "$SCRATCH/err" && [ ! -e "$SCRATCH/d.box" ] \
+  && ok "--strict: refused by name, no box" || bad "message: $(cat "$SCRATCH/err")"
+expect_exit 0 "build of a dirty volume" "$BOXWRIGHT" build "$SCRATCH/d.raw" -o "$SCRATCH/d.box" --quiet --winrm --hardware-uuid none
+grep -q "^boxwright: warning: $SCRATCH/d.raw: partition 1: Windows marked the NTFS volume dirty: every clone of the box will run chkdsk" "$SCRATCH/err" \
+  && ok "built, with a warning" || bad "warning: $(cat "$SCRATCH/err")"
+rm -f "$SCRATCH/d.raw" "$SCRATCH/d.box"
 
 # --- batch keeps the job's first error line ---
 printf '{"command":"build","input":"%s","output":"b.box","options":["--no-such-option"]}\n' "$img" > "$SCRATCH/m.jsonl"
