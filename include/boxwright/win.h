@@ -184,6 +184,8 @@ struct bw_system_facts {
 	int setup_type;              /* Setup\SetupType, -1 absent */
 	int oobe_in_progress;        /* Setup\OOBEInProgress, -1 absent */
 	char *setup_cmdline;         /* Setup\CmdLine, may be NULL */
+	char *setup_unattend_file;   /* Setup\UnattendFile (the answer file Setup
+				      * reads first), may be NULL */
 	struct bw_mounted_device *mounted;
 	size_t nmounted;
 	struct bw_driver_state drivers[BW_NUM_DRIVERS];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "job/job_internal.h"
 
@@ -167,7 +168,8 @@ static int check_hives(const char *sys, const char *sw, struct bw_error *err)
 	return 0;
 }
 
-static void read_system_facts(const char *sys, struct bw_edit_result *res)
+/* Also Setup\UnattendFile, malloc'd into *UNATTEND_FILE when set. */
+static void read_system_facts(const char *sys, struct bw_edit_result *res, char **unattend_file)
 {
 	struct bw_system_facts f;
 	struct bw_error ignored;
@@ -179,6 +181,8 @@ static void read_system_facts(const char *sys, struct bw_edit_result *res)
 		bw_win_vbox_drivers(&f, &res->has_ide, &res->has_nic);
 		if (bw_system_hardware_uuid(&f, res->booted_uuid) != 0)
 			res->booted_uuid[0] = '\0';
+		if (f.setup_unattend_file && f.setup_unattend_file[0])
+			*unattend_file = strdup(f.setup_unattend_file);
 		bw_system_facts_free(&f);
 	}
 }
@@ -290,12 +294,12 @@ static int set_admin_password(struct bw_guest *g, struct job_work *w, const char
 static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
 		      const struct job_fixups *fx, struct bw_edit_result *res,
-		      struct bw_error *err);
+		      char **unattend_file, struct bw_error *err);
 
 static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		     const struct bw_edits *ed,
 		     const struct job_fixups *fx, struct bw_edit_result *res,
-		     struct bw_error *err)
+		     char **unattend_file, struct bw_error *err)
 {
 	const char *sys, *sw;
 	int r = work_path(w, "SYSTEM.edit", &sys, err);
@@ -309,7 +313,7 @@ static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		r = check_hives(sys, sw, err);
 	if (r)
 		return r;
-	r = hive_edits(g, im, w, sys, sw, ed, fx, res, err);
+	r = hive_edits(g, im, w, sys, sw, ed, fx, res, unattend_file, err);
 	return relabel(relabel(r, err, sys, im->m.file, SYSTEM_PATH), err, sw, im->m.file,
 		       SOFTWARE_PATH);
 }
@@ -317,11 +321,11 @@ static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w
 static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
 		      const struct job_fixups *fx, struct bw_edit_result *res,
-		      struct bw_error *err)
+		      char **unattend_file, struct bw_error *err)
 {
 	const char *image = im->m.file;
 	int r;
-	read_system_facts(sys, res);
+	read_system_facts(sys, res, unattend_file);
 	/* First the edit most likely to be refused (a SAM we do not
 	 * understand), before anything is uploaded. */
 	if (ed->admin_password && (r = set_admin_password(g, w, image, sys, ed->admin_password, res, err)) != 0)
@@ -376,18 +380,60 @@ static const char *const unattend_search[] = {
  * password, or one that cannot be compared.  Read after every file was
  * put, from the volume, through the guest: both backends see the same.
  */
+/*
+ * Setup\UnattendFile (search order 1) as a path on the Windows volume:
+ * "C:\x.xml", "%SystemDrive%\x.xml", "%WINDIR%\x.xml" (or %SystemRoot%).
+ * NULL for what the volume does not hold (a UNC path, a relative one).
+ */
+static const char *registry_unattend(const char *value, char *buf, size_t n)
+{
+	static const struct { const char *prefix, *is; } vars[] = {
+		{ "%SystemDrive%", "" }, { "%WINDIR%", "\\Windows" }, { "%SystemRoot%", "\\Windows" },
+	};
+	if (!value)
+		return NULL;
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		size_t k = strlen(vars[i].prefix);
+		if (!strncasecmp(value, vars[i].prefix, k) && value[k] == '\\') {
+			snprintf(buf, n, "%s%s", vars[i].is, value + k);
+			return buf;
+		}
+	}
+	if (((value[0] | 0x20) >= 'a' && (value[0] | 0x20) <= 'z') && value[1] == ':' &&
+	    value[2] == '\\') {
+		snprintf(buf, n, "%s", value + 2);
+		return buf;
+	}
+	return NULL;
+}
+
 static int check_unattend_passwords(struct bw_guest *g, const char *image, const char *password,
-				    int setup_pending, struct job_work *w, struct bw_error *err)
+				    int setup_pending, const char *reg_file, struct job_work *w,
+				    struct bw_error *err)
 {
 	const char *when = setup_pending == 0
 		? " (setup has completed on this image: it applies if setup runs again, e.g. after sysprep)"
 		: "";
-	for (size_t i = 0; i < sizeof unattend_search / sizeof unattend_search[0]; i++) {
+	char regbuf[1024], reg_real[1024] = "";
+	const char *reg_path = registry_unattend(reg_file, regbuf, sizeof regbuf);
+	size_t nsearch = sizeof unattend_search / sizeof unattend_search[0];
+	for (size_t i = 0; i < nsearch + 1; i++) {
 		char *real = NULL, *data = NULL;
 		size_t len = 0;
-		int r = bw_guest_resolve(g, unattend_search[i], &real, err);
+		/* The registry's file first, as Setup looks at it first. */
+		const char *want = i == 0 ? reg_path : unattend_search[i - 1];
+		if (!want)
+			continue;
+		int r = bw_guest_resolve(g, want, &real, err);
 		if (r == BW_ENOTFOUND)
 			continue;
+		/* The registry may name one of the files searched after it. */
+		if (r == 0 && i > 0 && !strcmp(real, reg_real)) {
+			free(real);
+			continue;
+		}
+		if (r == 0 && i == 0)
+			snprintf(reg_real, sizeof reg_real, "%s", real);
 		if (r == 0)
 			r = bw_guest_read(g, real, BW_UNATTEND_MAX_BYTES + 1, &data, &len, err);
 		if (r) {
@@ -505,9 +551,10 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		     struct bw_edit_result *res, struct bw_error *err)
 {
 	res->windows_partition = im->m.vols[im->m.win_vol].part;
+	char *reg_unattend = NULL;     /* SYSTEM's Setup\UnattendFile */
 	int r = work_check_stop(w, im->m.file, err);
 	if (r == 0)
-		r = hive_step(g, im, w, ed, fx, res, err);
+		r = hive_step(g, im, w, ed, fx, res, &reg_unattend, err);
 	if (r == 0 && (ed->setup_complete || ed->first_boot_ps1)) {
 		if (res->setup_pending == 0)
 			work_warn(w, "setup-done",
@@ -527,7 +574,8 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 	}
 	if (r == 0 && ed->admin_password)
 		r = check_unattend_passwords(g, im->m.file, ed->admin_password, res->setup_pending,
-					     w, err);
+					     reg_unattend, w, err);
+	free(reg_unattend);
 	return r;
 }
 

@@ -3,7 +3,8 @@
 # image is read, naming the file, the line and libxml2's reason); with
 # --admin-password, every answer file Windows Setup would find on the
 # image (its implicit search order, any letter case) and the one
-# --unattend puts are read back from the volume, and an
+# --unattend puts, and the one SYSTEM's Setup\UnattendFile names, are
+# read back from the volume, and an
 # AdministratorPassword (plaintext or hidden) that differs, or a hidden
 # one that cannot be compared, is a named warning; the same password is
 # not.  Native backend, then the sandbox for one case.
@@ -85,6 +86,16 @@ qemu-img convert -O raw "$SCRATCH/o3.vhd" "$SCRATCH/o3.raw" && start=$($PY -c "i
   ntfscat "$SCRATCH/p.img" /Windows/Panther/unattend.xml | cmp -s - "$SCRATCH/other.xml" \
   && ok "the injected answer file is in the image as given" || bad "the injected answer file differs"
 rm -f "$SCRATCH/o3.raw" "$SCRATCH/p.img"
+# the registry's Setup\UnattendFile (search order 1) names one more file
+mkdir -p "$SCRATCH/custom" && answer "$SCRATCH/custom/answers.xml" "other" true
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\Setup]\r\n"UnattendFile"="C:\\\\Custom\\\\answers.xml"\r\n' > "$SCRATCH/setup.reg"
+expect_exit 0 "an image whose Setup\\UnattendFile names C:\\Custom\\answers.xml" "$BOXWRIGHT" patch "$SCRATCH/in.vhd" -o "$SCRATCH/reg.vhd" --quiet \
+  --reg "$SCRATCH/setup.reg" --copy-in "$SCRATCH/custom/answers.xml:\\Custom"
+expect_exit 0 "patch --admin-password over it" "$BOXWRIGHT" patch "$SCRATCH/reg.vhd" -o "$SCRATCH/o6.vhd" --quiet --admin-password "$P"
+grep -q 'warning: .*: \\Custom\\answers.xml line 7: AdministratorPassword in pass oobeSystem sets another password' "$SCRATCH/err" \
+  && ok "the file the registry names is checked" || bad "warning: $(cat "$SCRATCH/err")"
+rm -f "$SCRATCH/reg.vhd" "$SCRATCH/o6.vhd"
+
 # without --admin-password nothing is read or said
 expect_exit 0 "--unattend alone" "$BOXWRIGHT" patch "$SCRATCH/in.vhd" -o "$SCRATCH/o5.vhd" --quiet --unattend "$SCRATCH/other.xml"
 grep -q "AdministratorPassword" "$SCRATCH/err" && bad "warned without --admin-password" || ok "no warning without --admin-password"
