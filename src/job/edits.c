@@ -379,6 +379,9 @@ static const char *const unattend_search[] = {
  * (the image's own, or the one --unattend just put) that sets another
  * password, or one that cannot be compared.  Read after every file was
  * put, from the volume, through the guest: both backends see the same.
+ * REG_FILE: SYSTEM's Setup\UnattendFile, or NULL.  A file that is not
+ * well-formed is a warning too (Setup would stop on it).  Returns 0, or
+ * the guest's codes (BW_EGUEST, BW_EIO), BW_ENOMEM.
  */
 /*
  * Setup\UnattendFile (search order 1) as a path on the Windows volume:
