@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
   build-essential autoconf automake pkg-config make gcc git
-  libguestfs-dev libhivex-dev zlib1g-dev libarchive-dev libdeflate-dev nettle-dev libjansson-dev
+  libguestfs-dev libhivex-dev zlib1g-dev libarchive-dev libdeflate-dev nettle-dev libjansson-dev libxml2-dev
   ntfs-3g ntfs-3g-dev
   # libguestfs' appliance: supermin only recommends a kernel, so name one
   libguestfs-tools guestfs-tools supermin linux-image-amd64 qemu-system-x86

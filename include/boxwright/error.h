@@ -38,6 +38,9 @@ struct bw_error {
 
 /* Fixed text for a code; never NULL. */
 const char *bw_strerror(int code);
+/* The code's stable name without its prefix ("EFORMAT"), as JSON output
+ * gives it; "EUNKNOWN" for a number that is no code.  Never NULL. */
+const char *bw_errcode_name(int code);
 
 /*
  * Fill err (which may be NULL) with code and "FILE: message"; file may be

@@ -168,11 +168,24 @@ struct bw_image;
 int bw_image_open(const char *path, struct bw_image **out, struct bw_error *err);
 
 /*
+ * bw_image_open that keeps what it read when a later step fails (a
+ * partition or volume it cannot read, a layout it refuses): once the
+ * container is open, *OUT is set even when the call returns an error, and
+ * its model holds the disk and every volume read before the failure (a
+ * volume whose NTFS could not be read has is_ntfs 0).  Close it either
+ * way.  An input that is no disk boxwright reads (an unknown container, a
+ * truncated header) leaves *OUT NULL.
+ */
+int bw_image_open_partial(const char *path, struct bw_image **out, struct bw_error *err);
+
+/*
  * Read the files and hives of the NTFS volumes through one read-only guest
  * session (the native backend reads the partitions in place; the appliance
  * reads copies of their used clusters in the job's work directory).
  * Returns 0, BW_EUSAGE (a backend not built), BW_EINTERRUPTED, or the
- * guest's and the reader's codes.
+ * guest's and the reader's codes.  On failure the model keeps what was
+ * read; probed is set once the NTFS session ran (a GPT disk's EFI system
+ * partition is read after it, and may still fail).
  */
 int bw_image_probe(struct bw_image *im, const struct bw_backend_opts *bo,
 		   const struct bw_job_hooks *h, struct bw_error *err);
@@ -346,7 +359,9 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 /*
  * A JSON Lines manifest of jobs, one object per line:
  *   {"command":"build","input":"a.vhd","output":"a.box","options":["--winrm"]}
- * ("edits" is taken for "options").  The options stay command-line words:
+ * ("edits" is taken for "options"; a build's "provider", a string such as
+ * "virtualbox,libvirt" or an array of names, becomes "--provider" LIST at
+ * the end of its options).  The options stay command-line words:
  * a runner hands them to the command (batch runs each job as a child
  * process of its own).  Relative paths are made relative to the
  * manifest's directory.

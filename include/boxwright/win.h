@@ -219,6 +219,8 @@ struct bw_system_facts {
 	int setup_type;              /* Setup\SetupType, -1 absent */
 	int oobe_in_progress;        /* Setup\OOBEInProgress, -1 absent */
 	char *setup_cmdline;         /* Setup\CmdLine, may be NULL */
+	char *setup_unattend_file;   /* Setup\UnattendFile (the answer file Setup
+				      * reads first), may be NULL */
 	struct bw_mounted_device *mounted;
 	size_t nmounted;
 	struct bw_driver_state drivers[BW_NUM_DRIVERS];
@@ -499,5 +501,56 @@ struct bw_sam_report {
 int bw_sam_set_password(const char *sam_path, const char *system_path,
 			const struct bw_sam_password *req,
 			struct bw_sam_report *rep, struct bw_error *err);
+
+/* ---- unattend.xml: Windows Setup answer files ------------------------------
+ * Parsed with libxml2, with no network, no DTD loading and no entity
+ * substitution: the image's own files are hostile bytes.  Elements are
+ * matched by local name (the unattend namespace is
+ * urn:schemas-microsoft-com:unattend), case-sensitively as Setup does.
+ */
+#define BW_UNATTEND_MAX_BYTES (4u << 20)
+#define BW_UNATTEND_MAX_PASSWORDS 16
+
+/*
+ * Is DATA (LEN bytes) well-formed XML?  Returns 0, BW_EFORMAT ("LABEL:
+ * line N: what the parser said"), BW_EINVAL (larger than
+ * BW_UNATTEND_MAX_BYTES), BW_ENOMEM.
+ */
+int bw_unattend_check(const void *data, size_t len, const char *label,
+		      struct bw_error *err);
+
+enum bw_unattend_pw_kind {
+	BW_UNATTEND_ADMINISTRATOR_PASSWORD = 1, /* UserAccounts/AdministratorPassword */
+	BW_UNATTEND_LOCAL_ACCOUNT,              /* UserAccounts/LocalAccounts/LocalAccount
+						 * named Administrator: its Password */
+	BW_UNATTEND_AUTOLOGON,                  /* AutoLogon/Password, Username Administrator */
+};
+
+/* One password an answer file gives the built-in Administrator. */
+struct bw_unattend_password {
+	enum bw_unattend_pw_kind kind;
+	char pass[32];                /* the <settings pass="..."> it is in, "" none */
+	long line;                    /* of its Value element (or the parent's) */
+	int plaintext;                /* PlainText true (or absent) */
+	/* Against the password asked for: 1 the same, 0 another one, -1 it
+	 * cannot be compared (a hidden value that is not base64 of UTF-16LE
+	 * text ending in the element's name, as Setup writes it). */
+	int same;
+};
+
+/*
+ * Find the passwords DATA (an answer file) gives the Administrator and
+ * compare each with PASSWORD (UTF-8).  A hidden value (PlainText false) is
+ * base64 of UTF-16LE(password + "AdministratorPassword") (or + "Password"
+ * for AutoLogon and LocalAccount), as Windows SIM writes it.  At most MAX
+ * are kept in OUT; *N is how many were found.  Returns 0, or the codes of
+ * bw_unattend_check.
+ */
+int bw_unattend_admin_passwords(const void *data, size_t len, const char *label,
+				const char *password, struct bw_unattend_password *out,
+				size_t max, size_t *n, struct bw_error *err);
+
+/* "AdministratorPassword", "LocalAccount Administrator", "AutoLogon" */
+const char *bw_unattend_pw_kind_name(enum bw_unattend_pw_kind k);
 
 #endif

@@ -4,7 +4,8 @@
  * lib/vagrant/box_metadata.rb):
  *   {"name", "description",
  *    "versions": [{"version", "providers": [{"name", "url",
- *                                            "checksum_type", "checksum"}]}]}
+ *                                            "checksum_type", "checksum",
+ *                                            "architecture"}]}]}
  * Vagrant parses each version with Gem::Version, picks a provider by name,
  * downloads `url` (a relative one is resolved against the current
  * directory of `vagrant box add`, not the catalog's, hence absolute URLs
@@ -39,6 +40,10 @@
 
 #define CATALOG_DEFAULT_DESCRIPTION "Windows Nano Server, built by boxwright"
 #define CATALOG_CHECKSUM_TYPE "sha256"
+/* Vagrant 2.4 picks a provider entry by "architecture" (Vagrant's names,
+ * as `vagrant box add --architecture` takes them: amd64, arm64, i386);
+ * 2.3 reads name and url only.  Nano Server boxes are x86-64. */
+#define CATALOG_ARCHITECTURE "amd64"
 #define CATALOG_MAX_FIELD 4096      /* bytes of a name, version, URL... */
 #define SHA256_CHUNK (1u << 20)
 
@@ -299,6 +304,60 @@ static int version_ref_cmp(const void *pa, const void *pb)
 	return (a->index > b->index) - (a->index < b->index);   /* stable */
 }
 
+/* Is OLD (a provider entry) the box E replaces: the same provider name,
+ * and our architecture or none (catalogs written before we named it)?
+ * One that names another architecture (Vagrant 2.4) is another box. */
+static int catalog_same_box(const json_t *old, const char *prov)
+{
+	const char *pn = catalog_str(old, "name");
+	const json_t *arch = json_object_get(old, "architecture");
+	return pn && !strcmp(pn, prov) &&
+	       (!arch || (json_is_string(arch) &&
+			  !strcmp(json_string_value(arch), CATALOG_ARCHITECTURE)));
+}
+
+static int url_is_file(const char *url)
+{
+	return strncasecmp(url, "file:", 5) == 0;
+}
+
+/*
+ * One URL style per catalog: a catalog served over HTTP(S) whose new entry
+ * points at this machine's file system (an update without --base-url), or
+ * the reverse, works for nobody who adds it elsewhere.  The entry this
+ * update replaces does not count.  BW_EINVAL naming an existing URL, with
+ * the base URL that would keep the style.
+ */
+static int catalog_check_url_style(json_t *versions, const struct bw_catalog_entry *e,
+				   const char *prov, const char *path, struct bw_error *err)
+{
+	for (size_t i = 0; i < json_array_size(versions); i++) {
+		json_t *v = json_array_get(versions, i);
+		const char *vs = catalog_str(v, "version");
+		json_t *providers = json_object_get(v, "providers");
+		int this_version = vs && gem_version_cmp(vs, e->version) == 0;
+		for (size_t k = 0; k < json_array_size(providers); k++) {
+			const json_t *p = json_array_get(providers, k);
+			const char *url = catalog_str(p, "url");
+			if (!url || url_is_file(url) == url_is_file(e->url) ||
+			    (this_version && catalog_same_box(p, prov)))
+				continue;
+			if (url_is_file(e->url)) {
+				const char *slash = strrchr(url, '/');
+				int base = slash ? (int)(slash - url) + 1 : (int)strlen(url);
+				return bw_seterr(err, BW_EINVAL, path,
+						 "catalog: its boxes are served from %.200s (version %.64s, %.64s), and this box would be a file:// URL on this machine: give --base-url %.*s (where the box will be served), or use another catalog",
+						 url, vs ? vs : "?", catalog_str(p, "name") ? catalog_str(p, "name") : "?",
+						 base > 200 ? 200 : base, url);
+			}
+			return bw_seterr(err, BW_EINVAL, path,
+					 "catalog: its boxes are local files (%.200s, version %.64s), and this box would be served from %.200s: one catalog mixing both works nowhere but here; write this one to another catalog, or rebuild the others with the same --base-url",
+					 url, vs ? vs : "?", e->url);
+		}
+	}
+	return 0;
+}
+
 static int catalog_edit(json_t *root, const struct bw_catalog_entry *e,
 			const char *sha, const char *path, struct bw_error *err)
 {
@@ -316,6 +375,9 @@ static int catalog_edit(json_t *root, const struct bw_catalog_entry *e,
 	int r = 0;
 	json_t *versions = catalog_array(root, "versions", path, &r, err);
 	if (!versions)
+		return r;
+	const char *prov = e->provider ? e->provider : "virtualbox";
+	if ((r = catalog_check_url_style(versions, e, prov, path, err)) != 0)
 		return r;
 
 	json_t *ver = NULL;
@@ -344,17 +406,17 @@ static int catalog_edit(json_t *root, const struct bw_catalog_entry *e,
 	if (!providers)
 		return r;
 
-	const char *prov = e->provider ? e->provider : "virtualbox";
 	json_t *p = json_object();
 	if (!p || json_object_set_new(p, "name", json_string(prov)) ||
 	    json_object_set_new(p, "url", json_string(e->url)) ||
 	    json_object_set_new(p, "checksum_type", json_string(CATALOG_CHECKSUM_TYPE)) ||
-	    json_object_set_new(p, "checksum", json_string(sha))) {
+	    json_object_set_new(p, "checksum", json_string(sha)) ||
+	    json_object_set_new(p, "architecture", json_string(CATALOG_ARCHITECTURE))) {
 		json_decref(p);
 		return bw_seterr(err, BW_ENOMEM, path, "catalog: out of memory");
 	}
-	/* Replace the provider of that name in place; one that names an
-	 * architecture (Vagrant 2.4) is another box and stays. */
+	/* Replace the provider of that name in place (catalog_same_box);
+	 * one that names another architecture is another box and stays. */
 	int placed = 0;
 	for (size_t i = 0; i < json_array_size(providers);) {
 		const json_t *old = json_array_get(providers, i);
@@ -365,7 +427,7 @@ static int catalog_edit(json_t *root, const struct bw_catalog_entry *e,
 					 "catalog: version %s: providers[%zu] has no \"name\" string",
 					 catalog_str(ver, "version"), i);
 		}
-		if (strcmp(pn, prov) != 0 || json_object_get(old, "architecture")) {
+		if (!catalog_same_box(old, prov)) {
 			i++;
 			continue;
 		}

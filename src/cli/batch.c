@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "boxwright/box.h"
 #include "cli/cli.h"
 #include "cli/json.h"
@@ -111,6 +113,35 @@ static void error_line(const char *file, char *out, size_t n)
 	out[strcspn(out, "\n")] = '\0';
 }
 
+/* A build of several providers writes one box each (NAME-PROVIDER.box),
+ * named in its --json summary (the child's stdout): each box's path,
+ * size and sha256 as "boxes". */
+static void report_boxes(struct json *jj, const char *out_path)
+{
+	json_error_t je;
+	json_t *root = json_load_file(out_path, 0, &je);
+	json_t *boxes = json_object_get(root, "boxes");
+	if (json_array_size(boxes) > 1) {
+		json_key(jj, "boxes");
+		json_arr_begin(jj);
+		for (size_t k = 0; k < json_array_size(boxes); k++) {
+			const json_t *b = json_array_get(boxes, k);
+			const char *path = json_string_value(json_object_get(b, "box"));
+			struct stat st;
+			char sha[65];
+			struct bw_error e;
+			json_obj_begin(jj);
+			json_kstr(jj, "provider", json_string_value(json_object_get(b, "provider")));
+			json_kstr(jj, "output", path);
+			json_ku64(jj, "output_size", path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
+			json_kstr(jj, "sha256", path && bw_sha256_file(path, sha, &e) == 0 ? sha : NULL);
+			json_obj_end(jj);
+		}
+		json_arr_end(jj);
+	}
+	json_decref(root);
+}
+
 static int job_report(struct job *j, int status)
 {
 	double secs = cli_now() - j->start;
@@ -131,6 +162,8 @@ static int job_report(struct job *j, int status)
 		struct bw_error e;
 		json_ku64(&jj, "output_size", stat(j->e->output, &st) == 0 ? (uint64_t)st.st_size : 0);
 		json_kstr(&jj, "sha256", bw_sha256_file(j->e->output, sha, &e) == 0 ? sha : NULL);
+		if (!strcmp(j->e->command, "build"))
+			report_boxes(&jj, j->out_path);
 	} else {
 		char msg[2048];
 		error_line(j->err_path, msg, sizeof msg);

@@ -17,8 +17,9 @@ static const char build_usage[] =
 	"streamOptimized VMDK, box.ovf, metadata.json and a Vagrantfile.\n"
 	"\n"
 	"  -o, --output NAME.box    the box to write (appears only when complete)\n"
-	"  --size SIZE              disk size: bytes or with K/M/G/T (default: the input's);\n"
-	"                           shrinking works down to what ntfsresize can reach\n"
+	"  --size SIZE              disk size: bytes or with K/M/G/T, powers of 1024 (40G,\n"
+	"                           40GB, 40GiB: 40 GiB); default: the input's; shrinking\n"
+	"                           works down to what ntfsresize can reach\n"
 	"  --new-signature          a fresh random MBR disk signature (default: kept)\n"
 	"  --provider P[,P]         virtualbox (default), libvirt (qcow2 box.img), or both:\n"
 	"                           one box each; several: NAME-PROVIDER.box, or -o DIR/\n"
@@ -40,7 +41,8 @@ static const char build_usage[] =
 	BACKEND_USAGE
 	"  -v, --verbose, --progress, --quiet, --json, -h, --help\n"
 	"\n"
-	"Exit status: 0 done, 1 failed, 2 usage, 3 unreadable, unsupported or dirty input.\n";
+	"Exit status: 0 done, 1 failed (or an edit refused by design: the hint says how\n"
+	"to make it), 2 usage, 3 unreadable, unsupported or dirty input.\n";
 
 enum {
 	OPT_SIZE = 2000, OPT_NEWSIG, OPT_PROVIDER, OPT_HWUUID, OPT_MEMORY, OPT_CPUS,

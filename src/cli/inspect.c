@@ -16,7 +16,8 @@ static const char inspect_usage[] =
 	"the image from booting (devices or hidden sectors that do not match the\n"
 	"partition table, dirty hives, an active partition that is not Windows...).\n"
 	"\n"
-	"  --json        one JSON object on stdout\n"
+	"  --json        one JSON object on stdout, also when the image cannot be\n"
+	"                read in full (exit 3): what was read, and \"error\"\n"
 	"  --disk-only   disk, partition and NTFS facts only: no guest session\n"
 	"  -v, --verbose say what the guest backend does (e.g. a TCG retry)\n"
 	BACKEND_USAGE
@@ -62,19 +63,23 @@ int cmd_inspect(int argc, char **argv)
 	struct bw_error err;
 	bw_error_clear(&err);
 	struct bw_image *im = NULL;
-	int r = bw_image_open(argv[optind], &im, &err);
+	/* A partial model: with --json, what was read is printed even when
+	 * the reading then fails (exit 3), with the error in it. */
+	int r = bw_image_open_partial(argv[optind], &im, &err);
 	if (r == 0 && !disk_only)
 		r = bw_image_probe(im, &ce.backend, &ch.hooks, &err);
-	int status;
-	if (r) {
+	int status = EXIT_DONE;
+	if (r)
 		status = cli_job_fail("inspect", &err);
-	} else {
+	if (im && (r == 0 || json))
 		bw_image_diagnose(im);
-		if (json)
-			inspect_print_json(bw_image_model(im));
+	if (json && r != BW_EINTERRUPTED && r != BW_EUSAGE) {
+		if (im)
+			inspect_print_json(bw_image_model(im), r ? &err : NULL);
 		else
-			inspect_print_text(bw_image_model(im));
-		status = EXIT_DONE;
+			inspect_print_json_error(argv[optind], &err);
+	} else if (r == 0) {
+		inspect_print_text(bw_image_model(im));
 	}
 	bw_image_close(im);
 	if (r)

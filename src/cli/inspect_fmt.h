@@ -17,6 +17,9 @@ const char *gpt_kind_name(int kind);
 void human_size(uint64_t b, char *out, size_t n);
 
 void inspect_print_text(const struct bw_image_model *m);
-void inspect_print_json(const struct bw_image_model *m);
+/* ERR (may be NULL): what stopped the reading, as "error". */
+void inspect_print_json(const struct bw_image_model *m, const struct bw_error *err);
+/* {"file", "error"}: an input that is no disk boxwright reads. */
+void inspect_print_json_error(const char *file, const struct bw_error *err);
 
 #endif

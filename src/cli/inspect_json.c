@@ -343,7 +343,28 @@ static void json_gpt(struct json *j, const struct bw_gpt *gpt)
 	json_obj_end(j);
 }
 
-void inspect_print_json(const struct bw_image_model *in)
+/* "error": what stopped the reading, as the exit status tells it. */
+static void json_error(struct json *j, const struct bw_error *err)
+{
+	json_key(j, "error");
+	json_obj_begin(j);
+	json_kstr(j, "message", err->msg[0] ? err->msg : bw_strerror(err->code));
+	json_kstr(j, "code", bw_errcode_name(err->code));
+	json_ki64(j, "exit_status", bw_exit_status(err->code));
+	json_obj_end(j);
+}
+
+void inspect_print_json_error(const char *file, const struct bw_error *err)
+{
+	struct json jj, *j = &jj;
+	json_init(j, stdout);
+	json_obj_begin(j);
+	json_kstr(j, "file", file);
+	json_error(j, err);
+	json_obj_end(j);
+}
+
+void inspect_print_json(const struct bw_image_model *in, const struct bw_error *err)
 {
 	struct json jj, *j = &jj;
 	json_init(j, stdout);
@@ -411,6 +432,8 @@ void inspect_print_json(const struct bw_image_model *in)
 		json_obj_end(j);
 	}
 	json_arr_end(j);
+	if (err)
+		json_error(j, err);
 	json_obj_end(j);
 }
 

@@ -16,7 +16,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  inspect IMAGE [--json]             what is in the image, and what would stop it booting\n"
 	"  patch   IMAGE (-o OUT|--in-place)  apply offline edits (WinRM, SetupComplete.cmd...)\n"
-	"  convert IN OUT [-O FMT]            convert disk formats (raw, VHD, VMDK), --sparsify\n"
+	"  convert IN OUT [-O FMT]            convert disk formats (raw, VHD, VHDX, VMDK, qcow2)\n"
 	"  build   IMAGE -o NAME.box          build a Vagrant box (VirtualBox provider)\n"
 	"  batch   MANIFEST [-j N]            run many build/patch jobs (JSON Lines)\n"
 	"\n"
@@ -24,8 +24,8 @@ static const char usage[] =
 	"  -h, --help      show this help (COMMAND --help for a command's own)\n"
 	"  -V, --version   show the version\n"
 	"\n"
-	"Exit status: 0 done, 1 failed while working, 2 usage error,\n"
-	"3 unreadable or unsupported input.  See boxwright(1).\n";
+	"Exit status: 0 done, 1 failed while working or an edit refused by design (with\n"
+	"a hint), 2 usage error, 3 unreadable or unsupported input.  See boxwright(1).\n";
 
 int cli_fail(const struct bw_error *err)
 {

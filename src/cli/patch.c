@@ -22,7 +22,8 @@ static const char patch_usage[] =
 	"  --json                  print a JSON summary on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
-	"Exit status: 0 done, 1 failed, 2 usage, 3 unreadable, unsupported or dirty input\n"
+	"Exit status: 0 done, 1 failed (or an edit refused by design: the hint says how\n"
+	"to make it), 2 usage, 3 unreadable, unsupported or dirty input\n"
 	"(a dirty hive, a hibernated volume or one with an unclean $LogFile is refused).\n";
 
 void cli_edits_json(struct json *j, const struct bw_edit_result *res)

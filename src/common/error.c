@@ -25,6 +25,26 @@ const char *bw_strerror(int code)
 	return "unknown error";
 }
 
+const char *bw_errcode_name(int code)
+{
+	switch (code) {
+	case BW_OK:           return "OK";
+	case BW_EIO:          return "EIO";
+	case BW_ENOMEM:       return "ENOMEM";
+	case BW_EFORMAT:      return "EFORMAT";
+	case BW_EUNSUPPORTED: return "EUNSUPPORTED";
+	case BW_EINVAL:       return "EINVAL";
+	case BW_ENOTFOUND:    return "ENOTFOUND";
+	case BW_EGUEST:       return "EGUEST";
+	case BW_EHIVE:        return "EHIVE";
+	case BW_EDIRTY:       return "EDIRTY";
+	case BW_ENOTIMPL:     return "ENOTIMPL";
+	case BW_EINTERRUPTED: return "EINTERRUPTED";
+	case BW_EUSAGE:       return "EUSAGE";
+	}
+	return "EUNKNOWN";
+}
+
 int bw_seterr(struct bw_error *err, int code, const char *file,
 	      const char *fmt, ...)
 {

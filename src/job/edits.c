@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "job/job_internal.h"
 
@@ -167,7 +168,8 @@ static int check_hives(const char *sys, const char *sw, struct bw_error *err)
 	return 0;
 }
 
-static void read_system_facts(const char *sys, struct bw_edit_result *res)
+/* Also Setup\UnattendFile, malloc'd into *UNATTEND_FILE when set. */
+static void read_system_facts(const char *sys, struct bw_edit_result *res, char **unattend_file)
 {
 	struct bw_system_facts f;
 	struct bw_error ignored;
@@ -178,6 +180,8 @@ static void read_system_facts(const char *sys, struct bw_edit_result *res)
 		res->setup_pending = f.setup_in_progress > 0;
 		if (bw_system_hardware_uuid(&f, res->booted_uuid) != 0)
 			res->booted_uuid[0] = '\0';
+		if (f.setup_unattend_file && f.setup_unattend_file[0])
+			*unattend_file = strdup(f.setup_unattend_file);
 		bw_system_facts_free(&f);
 	}
 }
@@ -252,17 +256,19 @@ static int fix_boot_chain(struct bw_guest *g, struct bw_image *im, struct job_wo
 
 /*
  * Messages of the hive code name the file it was given: the job's working
- * copy.  Say which hive of which image it is instead.
+ * copy, at the start or after a .reg file's "FILE:LINE: ".  Say which
+ * hive of which image it is instead: no internal path reaches the user.
  */
 static int relabel(int r, struct bw_error *err, const char *local, const char *image,
 		   const char *winpath)
 {
-	size_t n = strlen(local);
-	if (r == 0 || strncmp(err->msg, local, n) != 0)
+	const char *at = r ? strstr(err->msg, local) : NULL;
+	if (!at)
 		return r;
-	char rest[BW_ERROR_MSG_MAX];
-	snprintf(rest, sizeof rest, "%s", err->msg + n);
-	return bw_seterr(err, r, image, "%s%s", winpath, rest);
+	char head[BW_ERROR_MSG_MAX], rest[BW_ERROR_MSG_MAX];
+	snprintf(head, sizeof head, "%.*s", (int)(at - err->msg), err->msg);
+	snprintf(rest, sizeof rest, "%s", at + strlen(local));
+	return bw_seterr(err, r, NULL, "%s%s: %s%s", head, image, winpath, rest);
 }
 
 /* The Administrator's password in the SAM; SYSTEM (as edited) gives the
@@ -301,12 +307,12 @@ static int set_admin_password(struct bw_guest *g, struct job_work *w, const char
 static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
 		      const struct job_fixups *fx, struct bw_edit_result *res,
-		      struct bw_error *err);
+		      char **unattend_file, struct bw_error *err);
 
 static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		     const struct bw_edits *ed,
 		     const struct job_fixups *fx, struct bw_edit_result *res,
-		     struct bw_error *err)
+		     char **unattend_file, struct bw_error *err)
 {
 	const char *sys, *sw;
 	int r = work_path(w, "SYSTEM.edit", &sys, err);
@@ -320,7 +326,7 @@ static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		r = check_hives(sys, sw, err);
 	if (r)
 		return r;
-	r = hive_edits(g, im, w, sys, sw, ed, fx, res, err);
+	r = hive_edits(g, im, w, sys, sw, ed, fx, res, unattend_file, err);
 	return relabel(relabel(r, err, sys, im->m.file, SYSTEM_PATH), err, sw, im->m.file,
 		       SOFTWARE_PATH);
 }
@@ -328,11 +334,11 @@ static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w
 static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
 		      const struct job_fixups *fx, struct bw_edit_result *res,
-		      struct bw_error *err)
+		      char **unattend_file, struct bw_error *err)
 {
 	const char *image = im->m.file;
 	int r;
-	read_system_facts(sys, res);
+	read_system_facts(sys, res, unattend_file);
 	/* First the edit most likely to be refused (a SAM we do not
 	 * understand), before anything is uploaded. */
 	if (ed->admin_password && (r = set_admin_password(g, w, image, sys, ed->admin_password, res, err)) != 0)
@@ -357,6 +363,136 @@ static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *
 	if (!moved && !ed->winrm && !ed->hostname && !ed->nreg)
 		return 0;
 	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
+}
+
+/*
+ * The answer files Windows Setup would find on the Windows volume, in its
+ * implicit search order ("Windows Setup Automation Overview", Implicit
+ * answer file search order, learn.microsoft.com/windows-hardware/
+ * manufacture/desktop/windows-setup-automation-overview): 2.
+ * %WINDIR%\Panther\Unattend, 3. %WINDIR%\Panther (Unattend.xml or
+ * Autounattend.xml), 6. %WINDIR%\System32\Sysprep (Unattend.xml, passes
+ * after windowsPE), 7. %SYSTEMDRIVE% (Unattend.xml or Autounattend.xml).
+ * 1 (the registry's HKLM\System\Setup!UnattendFile) names a file of any
+ * path, 4 and 5 are removable media, not in the image.  Names are matched
+ * in any letter case (the guest resolves them so).
+ */
+static const char *const unattend_search[] = {
+	"\\Windows\\Panther\\Unattend\\Unattend.xml",
+	"\\Windows\\Panther\\Unattend\\Autounattend.xml",
+	"\\Windows\\Panther\\Unattend.xml",
+	"\\Windows\\Panther\\Autounattend.xml",
+	"\\Windows\\System32\\Sysprep\\Unattend.xml",
+	"\\Unattend.xml",
+	"\\Autounattend.xml",
+};
+
+/*
+ * --admin-password writes the SAM, but Setup applies an answer file's
+ * AdministratorPassword at first boot, over it: warn for each answer file
+ * (the image's own, or the one --unattend just put) that sets another
+ * password, or one that cannot be compared.  Read after every file was
+ * put, from the volume, through the guest: both backends see the same.
+ * REG_FILE: SYSTEM's Setup\UnattendFile, or NULL.  A file that is not
+ * well-formed is a warning too (Setup would stop on it).  Returns 0, or
+ * the guest's codes (BW_EGUEST, BW_EIO), BW_ENOMEM.
+ */
+/*
+ * Setup\UnattendFile (search order 1) as a path on the Windows volume:
+ * "C:\x.xml", "%SystemDrive%\x.xml", "%WINDIR%\x.xml" (or %SystemRoot%).
+ * NULL for what the volume does not hold (a UNC path, a relative one).
+ */
+static const char *registry_unattend(const char *value, char *buf, size_t n)
+{
+	static const struct { const char *prefix, *is; } vars[] = {
+		{ "%SystemDrive%", "" }, { "%WINDIR%", "\\Windows" }, { "%SystemRoot%", "\\Windows" },
+	};
+	if (!value)
+		return NULL;
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		size_t k = strlen(vars[i].prefix);
+		if (!strncasecmp(value, vars[i].prefix, k) && value[k] == '\\') {
+			snprintf(buf, n, "%s%s", vars[i].is, value + k);
+			return buf;
+		}
+	}
+	if (((value[0] | 0x20) >= 'a' && (value[0] | 0x20) <= 'z') && value[1] == ':' &&
+	    value[2] == '\\') {
+		snprintf(buf, n, "%s", value + 2);
+		return buf;
+	}
+	return NULL;
+}
+
+static int check_unattend_passwords(struct bw_guest *g, const char *image, const char *password,
+				    int setup_pending, const char *reg_file, struct job_work *w,
+				    struct bw_error *err)
+{
+	const char *when = setup_pending == 0
+		? " (setup has completed on this image: it applies if setup runs again, e.g. after sysprep)"
+		: "";
+	char regbuf[1024], reg_real[1024] = "";
+	const char *reg_path = registry_unattend(reg_file, regbuf, sizeof regbuf);
+	size_t nsearch = sizeof unattend_search / sizeof unattend_search[0];
+	for (size_t i = 0; i < nsearch + 1; i++) {
+		char *real = NULL, *data = NULL;
+		size_t len = 0;
+		/* The registry's file first, as Setup looks at it first. */
+		const char *want = i == 0 ? reg_path : unattend_search[i - 1];
+		if (!want)
+			continue;
+		int r = bw_guest_resolve(g, want, &real, err);
+		if (r == BW_ENOTFOUND)
+			continue;
+		/* The registry may name one of the files searched after it. */
+		if (r == 0 && i > 0 && !strcmp(real, reg_real)) {
+			free(real);
+			continue;
+		}
+		if (r == 0 && i == 0)
+			snprintf(reg_real, sizeof reg_real, "%s", real);
+		if (r == 0)
+			r = bw_guest_read(g, real, BW_UNATTEND_MAX_BYTES + 1, &data, &len, err);
+		if (r) {
+			free(real);
+			return r;
+		}
+		/* Say it as Windows does, in the file's own letter case. */
+		char path[512];
+		snprintf(path, sizeof path, "%s", real);
+		free(real);
+		for (char *c = path; *c; c++)
+			if (*c == '/')
+				*c = '\\';
+		struct bw_unattend_password pw[BW_UNATTEND_MAX_PASSWORDS];
+		size_t n = 0;
+		struct bw_error xerr;
+		char label[600];
+		snprintf(label, sizeof label, "%s: %s", image, path);
+		r = bw_unattend_admin_passwords(data, len, label, password, pw,
+						BW_UNATTEND_MAX_PASSWORDS, &n, &xerr);
+		free(data);
+		if (r == BW_ENOMEM)
+			return bw_seterr(err, r, image, "out of memory");
+		if (r) {
+			work_warn(w, "unattend-admin-password",
+				  "%s; Windows Setup may apply it at first boot, so whether it sets another Administrator password than --admin-password cannot be told%s",
+				  xerr.msg, when);
+			continue;
+		}
+		for (size_t k = 0; k < n && k < BW_UNATTEND_MAX_PASSWORDS; k++) {
+			if (pw[k].same == 1)
+				continue;
+			work_warn(w, "unattend-admin-password",
+				  "%s line %ld: %s%s%s %s; Windows Setup applies it at first boot, over --admin-password%s: remove it from the answer file or give the same password",
+				  label, pw[k].line, bw_unattend_pw_kind_name(pw[k].kind),
+				  pw[k].pass[0] ? " in pass " : "", pw[k].pass,
+				  pw[k].same == 0 ? "sets another password"
+						  : "holds a hidden (PlainText false) value that cannot be compared (not base64 of UTF-16LE text ending in the element's name)",
+				  when);
+		}
+	}
+	return 0;
 }
 
 int job_volumes_prepare(struct bw_image *im, struct job_work *w, struct bw_error *err)
@@ -432,9 +568,10 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		     struct bw_edit_result *res, struct bw_error *err)
 {
 	res->windows_partition = im->m.vols[im->m.win_vol].part;
+	char *reg_unattend = NULL;     /* SYSTEM's Setup\UnattendFile */
 	int r = work_check_stop(w, im->m.file, err);
 	if (r == 0)
-		r = hive_step(g, im, w, ed, fx, res, err);
+		r = hive_step(g, im, w, ed, fx, res, &reg_unattend, err);
 	if (r == 0 && (ed->setup_complete || ed->first_boot_ps1)) {
 		if (res->setup_pending == 0)
 			work_warn(w, "setup-done",
@@ -460,6 +597,10 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 			       (k & BW_DRIVER_BIT(BW_DRV_IDE_CONTROLLER));
 		res->has_nic = (k & BW_DRIVER_BIT(BW_DRV_E1000)) != 0;
 	}
+	if (r == 0 && ed->admin_password)
+		r = check_unattend_passwords(g, im->m.file, ed->admin_password, res->setup_pending,
+					     reg_unattend, w, err);
+	free(reg_unattend);
 	return r;
 }
 

@@ -43,14 +43,16 @@ static int open_volume(struct bw_image *im, int i, struct bw_error *err)
 				 v->part, (unsigned long long)v->offset, (unsigned long long)v->offset + 3);
 	if (!bw_ntfs_probe(bs))
 		return 0;
-	v->is_ntfs = 1;
 	r = bw_ntfs_open(im->disk, v->offset, v->size, &im->ntfs[i], err);
 	if (r)
 		return r;
-	v->geo = *bw_ntfs_get_geometry(im->ntfs[i]);
 	r = bw_ntfs_get_state(im->ntfs[i], &v->st);
 	if (r)
 		return r;
+	/* Only a volume whose facts were read is NTFS in the model: a
+	 * partial model (bw_image_open_partial) shows no zeros as facts. */
+	v->is_ntfs = 1;
+	v->geo = *bw_ntfs_get_geometry(im->ntfs[i]);
 	/* Read from the volume itself; when the guest runs,
 	 * image_probe_volume checks again through the backend. */
 	v->hibernated = v->st.hibernated;
@@ -155,7 +157,8 @@ static int read_layout(struct bw_image *im, struct bw_error *err)
 	return 0;
 }
 
-int bw_image_open(const char *path, struct bw_image **out, struct bw_error *err)
+static int image_open(const char *path, int partial, struct bw_image **out,
+		      struct bw_error *err)
 {
 	*out = NULL;
 	struct bw_image *im = calloc(1, sizeof *im);
@@ -171,6 +174,12 @@ int bw_image_open(const char *path, struct bw_image **out, struct bw_error *err)
 		im->m.format = bw_disk_format(im->disk);
 		im->m.size = bw_disk_size(im->disk);
 		r = read_layout(im, err);
+		/* The container is read: what the layout gave so far is a
+		 * model, if the caller wants one. */
+		if (r && partial) {
+			*out = im;
+			return r;
+		}
 	}
 	if (r) {
 		bw_image_close(im);
@@ -178,6 +187,16 @@ int bw_image_open(const char *path, struct bw_image **out, struct bw_error *err)
 	}
 	*out = im;
 	return 0;
+}
+
+int bw_image_open(const char *path, struct bw_image **out, struct bw_error *err)
+{
+	return image_open(path, 0, out, err);
+}
+
+int bw_image_open_partial(const char *path, struct bw_image **out, struct bw_error *err)
+{
+	return image_open(path, 1, out, err);
 }
 
 const struct bw_image_model *bw_image_model(const struct bw_image *im)

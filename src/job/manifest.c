@@ -27,6 +27,32 @@ static char *job_path(const char *dir, const char *path)
 	return p;
 }
 
+/* A job's "provider" member as --provider's comma list in OUT.  The
+ * names themselves are build's to judge (an unknown one is its usage
+ * error, reported as the job's). */
+static int manifest_provider(const json_t *prov, const char *command, const char *where,
+			     char *out, size_t n, struct bw_error *err)
+{
+	if (command && strcmp(command, "build") != 0)
+		return bw_seterr(err, BW_EFORMAT, where, "\"provider\" is for build jobs only");
+	size_t count = json_is_array(prov) ? json_array_size(prov) : 1;
+	if (!json_is_string(prov) && (!json_is_array(prov) || count == 0 || count > BW_BUILD_MAX_BOXES))
+		return bw_seterr(err, BW_EFORMAT, where,
+				 "\"provider\" must be a string or an array of 1 to %d strings", BW_BUILD_MAX_BOXES);
+	size_t used = 0;
+	for (size_t i = 0; i < count; i++) {
+		const char *name = json_string_value(json_is_array(prov) ? json_array_get(prov, i) : prov);
+		if (!name || !name[0] || (json_is_array(prov) && strchr(name, ',')))
+			return bw_seterr(err, BW_EFORMAT, where,
+					 "\"provider\" item %zu is not a provider name", i);
+		int w = snprintf(out + used, n - used, "%s%s", i ? "," : "", name);
+		if (w < 0 || (size_t)w >= n - used)
+			return bw_seterr(err, BW_EFORMAT, where, "\"provider\" is too long");
+		used += (size_t)w;
+	}
+	return 0;
+}
+
 static int parse_entry(const char *line, size_t len, const char *manifest, int lineno,
 		       const char *dir, struct bw_manifest_entry *j, struct bw_error *err)
 {
@@ -58,10 +84,18 @@ static int parse_entry(const char *line, size_t len, const char *manifest, int l
 		bw_seterr(err, r, where, "\"options\" must be an array of at most %d strings", BW_MANIFEST_MAX_OPTIONS);
 		goto out;
 	}
+	/* "provider": "virtualbox,libvirt" or ["virtualbox", "libvirt"]:
+	 * one build, one box per provider (build's --provider list). */
+	char provider[256] = "";
+	json_t *prov = json_object_get(v, "provider");
+	if (prov && (r = manifest_provider(prov, c, where, provider, sizeof provider, err)) != 0)
+		goto out;
+	r = BW_EFORMAT;
+	size_t nextra = provider[0] ? 2 : 0;
 	j->command = strdup(c);
 	j->input = job_path(dir, in);
 	j->output = job_path(dir, out);
-	j->options = calloc(nopts + 1, sizeof *j->options);
+	j->options = calloc(nopts + nextra + 1, sizeof *j->options);
 	if (!j->command || !j->input || !j->output || !j->options) {
 		r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
 		goto out;
@@ -76,6 +110,11 @@ static int parse_entry(const char *line, size_t len, const char *manifest, int l
 			r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
 			goto out;
 		}
+	}
+	if (nextra && (!(j->options[j->noptions++] = strdup("--provider")) ||
+		       !(j->options[j->noptions++] = strdup(provider)))) {
+		r = bw_seterr(err, BW_ENOMEM, where, "out of memory");
+		goto out;
 	}
 	r = 0;
 out:

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +39,29 @@ static int readable_file(const char *path, const char *what, struct bw_error *er
 	if (access(path, R_OK) != 0)
 		return bw_seterr(err, BW_EUSAGE, path, "%s: %s", what, strerror(errno));
 	return 0;
+}
+
+/* --unattend FILE must be well-formed XML: Windows Setup would stop on
+ * it at first boot, long after the build said it was done. */
+static int check_unattend(const char *path, struct bw_error *err)
+{
+	int r = readable_file(path, "--unattend", err);
+	if (r)
+		return r;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return bw_seterr(err, BW_EUSAGE, path, "--unattend: %s", strerror(errno));
+	char *buf = malloc(BW_UNATTEND_MAX_BYTES + 1);
+	size_t n = buf ? fread(buf, 1, BW_UNATTEND_MAX_BYTES + 1, f) : 0;
+	int bad = !buf || ferror(f);
+	fclose(f);
+	struct bw_error xerr;
+	if (bad)
+		r = bw_seterr(err, BW_EUSAGE, path, "--unattend: cannot read it");
+	else if (bw_unattend_check(buf, n, path, &xerr) != 0)
+		r = bw_seterr(err, BW_EUSAGE, NULL, "--unattend %s", xerr.msg);
+	free(buf);
+	return r;
 }
 
 int job_edits_any(const struct bw_edits *ed)
@@ -74,7 +98,7 @@ int job_check_edits(const struct bw_edits *ed, int require, struct bw_error *err
 	int r;
 	if (ed->setup_complete && (r = readable_file(ed->setup_complete, "--setup-complete", err)))
 		return r;
-	if (ed->unattend && (r = readable_file(ed->unattend, "--unattend", err)))
+	if (ed->unattend && (r = check_unattend(ed->unattend, err)))
 		return r;
 	if (ed->first_boot_ps1 && (r = readable_file(ed->first_boot_ps1, "--first-boot-ps1", err)))
 		return r;

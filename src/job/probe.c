@@ -271,12 +271,15 @@ int bw_image_probe(struct bw_image *im, const struct bw_backend_opts *bo,
 		*err = cerr;
 		return rc;
 	}
-	if (m->has_gpt && (r = image_esp(im, bcd_local, err)) != 0)
-		return r;
+	/* An ESP that cannot be read fails the probe, but after the NTFS
+	 * session: the Windows volume's facts are still read into the
+	 * model, which a caller may show with the error. */
+	if (m->has_gpt)
+		r = image_esp(im, bcd_local, err);
 	m->probed = 1;
 	read_facts(im, sw_local, bcd_local);
 	/* The hives are read: the copies are not needed any more. */
 	work_cleanup(&im->work);
 	memset(im->workfile, 0, sizeof im->workfile);
-	return 0;
+	return r;
 }

@@ -233,8 +233,10 @@ static int values_store(struct win_reg *r, win_node node, const char *where,
 {
 	for (size_t i = 0; i < n; i++)
 		if (v[i].len > WIN_REG_MAX_CELL_DATA)
-			return bw_seterr(err, BW_EUNSUPPORTED, r->name,
-					 "%s: value \"%s\" holds %zu bytes; hivex rewrites every value of a key as one cell, and Windows reads more than %d bytes from a big-data record, so this key cannot be changed safely",
+			/* Refused by design, not bad input: BW_ENOTIMPL
+			 * (exit 1), with the way to make the change. */
+			return bw_seterr(err, BW_ENOTIMPL, r->name,
+					 "%s: value \"%s\" holds %zu bytes; hivex rewrites every value of a key as one cell, and Windows reads more than %d bytes from a big-data record, so boxwright does not change this key offline: make the change at first boot instead (reg import in a --first-boot-ps1 or --setup-complete script)",
 					 where, v[i].key, v[i].len,
 					 WIN_REG_MAX_CELL_DATA);
 	errno = 0;

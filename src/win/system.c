@@ -486,6 +486,14 @@ int bw_system_read(const char *path, const char *name,
 	if (!ret)
 		ret = opt_string(r, root, "", "Setup", "CmdLine",
 				 &out->setup_cmdline, err);
+	if (!ret) {
+		/* Only a hint of one more answer file to check: a value of
+		 * another type is no reason to lose the other facts. */
+		struct bw_error ignored;
+		if (opt_string(r, root, "", "Setup", "UnattendFile",
+			       &out->setup_unattend_file, &ignored) != 0)
+			out->setup_unattend_file = NULL;
+	}
 	if (!ret)
 		ret = read_mounted(r, out, err);
 	if (!ret)
@@ -506,12 +514,14 @@ void bw_system_facts_free(struct bw_system_facts *f)
 	free(f->computer_name);
 	free(f->hostname);
 	free(f->setup_cmdline);
+	free(f->setup_unattend_file);
 	for (size_t i = 0; i < f->nmounted; i++)
 		free(f->mounted[i].name);
 	free(f->mounted);
 	f->computer_name = NULL;
 	f->hostname = NULL;
 	f->setup_cmdline = NULL;
+	f->setup_unattend_file = NULL;
 	f->mounted = NULL;
 	f->nmounted = 0;
 }

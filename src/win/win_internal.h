@@ -223,8 +223,9 @@ int win_reg_create_path(struct win_reg *r, win_node from, const char *path,
  * case.  When the value already holds exactly TYPE and DATA nothing is
  * written and *changed (may be NULL) is 0, else 1.  WHERE is the key path
  * for messages.  Returns 0, BW_EINVAL (name not UTF-8 or too long; the
- * hive is not open for writing), BW_EUNSUPPORTED (the key holds, or would
- * hold, data over WIN_REG_MAX_CELL_DATA), BW_EHIVE, BW_ENOMEM.
+ * hive is not open for writing), BW_ENOTIMPL (the key holds, or would
+ * hold, data over WIN_REG_MAX_CELL_DATA: refused by design), BW_EHIVE,
+ * BW_ENOMEM.
  */
 int win_reg_set_value(struct win_reg *r, win_node node, const char *where,
 		      const char *name, uint32_t type, const uint8_t *data,

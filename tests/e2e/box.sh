@@ -235,7 +235,7 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 p = c["versions"][0]["providers"][0]
 assert c["name"] == "boxwright/nano" and c["versions"][0]["version"] == "1.0.0", c
-assert p == {"name": "virtualbox", "url": sys.argv[3], "checksum_type": "sha256", "checksum": sys.argv[2]}, p
+assert p == {"name": "virtualbox", "url": sys.argv[3], "checksum_type": "sha256", "checksum": sys.argv[2], "architecture": "amd64"}, p
 EOF
 then ok "catalog: name, version, provider, URL and sha256sum's checksum"; else bad "catalog content"; fi
 expect_exit 0 "catalog: a second version" "$TOOL" "$vmdk" "$SCRATCH/c2.box" --catalog "$SCRATCH/cat.json" boxwright/nano 1.10.0 "file://$SCRATCH/c2.box"

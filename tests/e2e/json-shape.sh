@@ -33,6 +33,12 @@ img=$FIXTURES/nano-base.vhd
 run inspect 0 "$BOXWRIGHT" inspect --json "$img"
 run inspect-dirty 0 "$BOXWRIGHT" inspect --json "$FIXTURES/nano-dirty.vhd"
 run inspect-disk-only 0 "$BOXWRIGHT" inspect --json --disk-only "$img"
+# a document also when inspect fails: a raw "disk" of no sector (the
+# model and "error"), a truncated VHD (no disk: "file" and "error")
+echo "not a disk" > "$SCRATCH/text.raw"
+run inspect-error 3 "$BOXWRIGHT" inspect --json "$SCRATCH/text.raw"
+head -c 1000 "$img" > "$SCRATCH/short.vhd"
+run inspect-nodisk 3 "$BOXWRIGHT" inspect --json "$SCRATCH/short.vhd"
 run patch 0 "$BOXWRIGHT" patch "$img" -o "$SCRATCH/p.vhd" --quiet --json --winrm --hostname shape1
 run convert 0 "$BOXWRIGHT" convert --quiet --json --sparsify "$img" "$SCRATCH/c.raw"
 rm -f "$SCRATCH/c.raw"

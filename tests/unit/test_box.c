@@ -1004,7 +1004,8 @@ static void test_catalog(void)
 		"          \"name\": \"virtualbox\",\n"
 		"          \"url\": \"file:///srv/boxes/nano-1.0.0.box\",\n"
 		"          \"checksum_type\": \"sha256\",\n"
-		"          \"checksum\": \"" SHA_A "\"\n"
+		"          \"checksum\": \"" SHA_A "\",\n"
+		"          \"architecture\": \"amd64\"\n"
 		"        }\n"
 		"      ]\n"
 		"    }\n"
@@ -1063,7 +1064,37 @@ static void test_catalog(void)
 	struct bw_catalog_entry probe = { .name = "someone/else", .version = "2.0.0" };
 	CHECK(bw_catalog_check(cat, &probe, &e) == BW_EINVAL);
 	probe.name = ce.name;
+	probe.url = "http://h/y.box";
 	CHECK(bw_catalog_check(cat, &probe, &e) == 0);
+	/* one URL style: without a URL (build without --base-url: a
+	 * file:// one) an HTTP catalog is refused, with the base URL that
+	 * would keep it; the reverse too */
+	probe.url = NULL;
+	CHECK(bw_catalog_check(cat, &probe, &e) == BW_EINVAL);
+	CHECK(strstr(e.msg, "served from http://h/x.box") != NULL);
+	CHECK(strstr(e.msg, "give --base-url http://h/ (") != NULL);
+	other = ce;
+	other.version = "3.0";
+	other.url = "file:///srv/x.box";
+	CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
+	{
+		char *fcat = path_in("file-cat.json");
+		struct bw_catalog_entry fe = ce;
+		fe.version = "1.0";
+		fe.url = "file:///srv/a.box";
+		CHECK(bw_catalog_update(fcat, &fe, &e) == 0);
+		fe.version = "1.1";
+		fe.url = "https://h/b.box";
+		CHECK(bw_catalog_update(fcat, &fe, &e) == BW_EINVAL);
+		CHECK(strstr(e.msg, "its boxes are local files (file:///srv/a.box, version 1.0)") != NULL);
+		/* another provider of the same version is another box: refused too */
+		fe.version = "1.0";
+		fe.provider = "libvirt";
+		CHECK(bw_catalog_update(fcat, &fe, &e) == BW_EINVAL);
+		/* the entry replaced does not count */
+		fe.provider = "virtualbox";
+		CHECK(bw_catalog_update(fcat, &fe, &e) == 0);
+	}
 	probe.version = "v2";
 	CHECK(bw_catalog_check(cat, &probe, &e) == BW_EINVAL);
 	probe.version = "2.0.0";
@@ -1114,10 +1145,10 @@ static void test_catalog(void)
 	static const char foreign[] =
 		"{\"name\":\"b\",\"extra\":[1,-2.5e+3,true,false,null,{}],"
 		"\"versions\":[{\"version\":\"2.0\",\"status\":\"active\",\"providers\":["
-		"{\"name\":\"virtualbox\",\"architecture\":\"arm64\",\"url\":\"http://h/arm.box\"},"
-		"{\"name\":\"virtualbox\",\"url\":\"http://h/old.box\",\"checksum_type\":\"md5\",\"checksum\":\"x\"},"
-		"{\"name\":\"libvirt\",\"url\":\"http://h/lv.box\"},"
-		"{\"name\":\"virtualbox\",\"url\":\"http://h/dup.box\"}]}],"
+		"{\"name\":\"virtualbox\",\"architecture\":\"arm64\",\"url\":\"file:///h/arm.box\"},"
+		"{\"name\":\"virtualbox\",\"url\":\"file:///h/old.box\",\"checksum_type\":\"md5\",\"checksum\":\"x\"},"
+		"{\"name\":\"libvirt\",\"url\":\"file:///h/lv.box\"},"
+		"{\"name\":\"virtualbox\",\"url\":\"file:///h/dup.box\"}]}],"
 		"\"s\":\"caf\\u00e9 \\ud83d\\ude00 \\/\"}";
 	CHECK(write_file(cat2, foreign, sizeof foreign - 1) == 0);
 	chmod(cat2, 0640);

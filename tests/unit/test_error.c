@@ -30,6 +30,16 @@ int main(void)
 	for (int c = BW_EINTERRUPTED; c <= 0; c++)
 		CHECK(strcmp(bw_strerror(c), "unknown error") != 0);
 	CHECK(strcmp(bw_strerror(-999), "unknown error") == 0);
+	/* Every code has a name (JSON output gives it), each its own. */
+	for (int c = BW_EUSAGE; c <= 0; c++) {
+		CHECK(strcmp(bw_errcode_name(c), "EUNKNOWN") != 0);
+		for (int k = BW_EUSAGE; k < c; k++)
+			CHECK(strcmp(bw_errcode_name(c), bw_errcode_name(k)) != 0);
+	}
+	CHECK(strcmp(bw_errcode_name(BW_EFORMAT), "EFORMAT") == 0);
+	CHECK(strcmp(bw_errcode_name(-999), "EUNKNOWN") == 0);
+	/* A refusal by design (BW_ENOTIMPL) is exit 1, not 3. */
+	CHECK_EQ_U64(bw_exit_status(BW_ENOTIMPL), 1);
 	bw_error_clear(&e);
 	CHECK(e.code == 0 && e.msg[0] == '\0');
 	return check_done("test_error");
