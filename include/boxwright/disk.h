@@ -82,8 +82,8 @@ int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
  *
  * A writer takes the virtual disk in increasing offset order (any chunk
  * sizes; bytes never written read as zero) and builds the container:
- * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized, VHDX dynamic, qcow2
- * v3 with compressed clusters.  The caller
+ * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized or
+ * monolithicSparse, VHDX dynamic, qcow2 v3 with compressed clusters.  The caller
  * writes to a temporary name and renames it after bw_writer_finish.
  */
 struct bw_writer;
@@ -95,6 +95,8 @@ enum bw_write_format {
 	BW_WRITE_VMDK_STREAM,       /* streamOptimized */
 	BW_WRITE_QCOW2,             /* qcow2 v3, compressed clusters */
 	BW_WRITE_VHDX_DYNAMIC,      /* 1 MiB blocks, no log */
+	BW_WRITE_VMDK_SPARSE,       /* monolithicSparse: hosted sparse extent,
+				     * 64 KiB uncompressed grains, redundant GD */
 };
 
 struct bw_writer_opts {
@@ -103,6 +105,10 @@ struct bw_writer_opts {
 	int compress_level;          /* VMDK/qcow2 deflate level 1..9; 0 = default 6 */
 	int threads;                 /* VMDK/qcow2 deflate workers; 0 = online CPUs */
 	const char *adapter_type;    /* VMDK ddb.adapterType; NULL = "ide" */
+	uint32_t vmdk_cid;           /* VMDK descriptor CID; 0 = random.  A fixed
+				      * CID also fixes ddb.uuid.image (derived
+				      * from it), for reproducible output;
+				      * ffffffff and fffffffe are refused */
 	const char *name;            /* the final file name, when written under a
 				      * temporary one (the VMDK extent line names it) */
 	/* VHD: keep an input's identity (FORMATS.md): when vhd_keep is set,

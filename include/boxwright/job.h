@@ -210,9 +210,11 @@ struct bw_convert_result {
 	uint64_t output_size;
 };
 
-/* "vmdk", "vhd"/"vpc", "vhd-fixed", "qcow2", "raw"/"img" -> *F; BW_EUSAGE otherwise. */
+/* "vmdk" (streamOptimized), "vmdk-sparse" (monolithicSparse), "vhd"/"vpc",
+ * "vhd-fixed", "vhdx", "qcow2", "raw"/"img" -> *F; BW_EUSAGE otherwise. */
 int bw_write_format_parse(const char *name, enum bw_write_format *f);
-/* "raw", "vhd-dynamic", "vhd-fixed", "vmdk-streamOptimized", "qcow2" */
+/* "raw", "vhd-dynamic", "vhd-fixed", "vmdk-streamOptimized",
+ * "vmdk-monolithicSparse", "qcow2", "vhdx-dynamic" */
 const char *bw_write_format_name(enum bw_write_format f);
 
 int bw_convert(const struct bw_convert_opts *o, const struct bw_job_hooks *h,

@@ -38,16 +38,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
-#include "common/random.h"
 #include "disk/deflate.h"
 #include "disk/vmdk_format.h"
+#include "disk/vmdk_write_common.h"
 #include "disk/workers.h"
 #include "disk/writer_internal.h"
 
@@ -57,8 +55,7 @@
 #define VMDK_W_GT_BYTES         (VMDK_GTES_PER_GT * 4u)
 #define VMDK_W_GT_SECTORS       (VMDK_W_GT_BYTES / VMDK_SECTOR)          /* 4 */
 #define VMDK_W_SPAN_SECTORS     ((uint64_t)VMDK_GTES_PER_GT * VMDK_W_GRAIN_SECTORS)
-/* 20 sectors, as VirtualBox allocates (cbDescAlloc) and qemu writes. */
-#define VMDK_W_DESC_SECTORS     20u
+#define VMDK_W_DESC_SECTORS     BW_VMDK_W_DESC_SECTORS
 /* 1 + 20 rounded up to a grain: 128 sectors. */
 #define VMDK_W_OVERHEAD_SECTORS \
 	((1u + VMDK_W_DESC_SECTORS + VMDK_W_GRAIN_SECTORS - 1) / VMDK_W_GRAIN_SECTORS * VMDK_W_GRAIN_SECTORS)
@@ -104,146 +101,22 @@ struct vmdk_w {
 	size_t fill;                    /* bytes of grain[] already set */
 };
 
-/* ---- identity: CID and image UUID ------------------------------------ */
-
-/* Random bytes (bw_random_bytes); if that fails, a splitmix64 stream
- * seeded from the clock and pid.  The values only have
- * to differ between images (CID, uuid.image), not resist an attacker. */
-static void vmdk_w_random(uint8_t *buf, size_t len)
-{
-	size_t got = bw_random_bytes(buf, len) == 0 ? len : 0;
-	if (got < len) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t x = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-			     (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)buf;
-		for (; got < len; got++) {
-			uint64_t z = (x += UINT64_C(0x9E3779B97F4A7C15));
-			z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-			z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-			buf[got] = (uint8_t)(z ^ (z >> 31));
-		}
-	}
-}
-
-/* ---- header and descriptor ------------------------------------------- */
+/* ---- header ------------------------------------------------------------ */
 
 static void vmdk_w_build_header(struct vmdk_w *v)
 {
-	uint8_t *h = v->header;
-	memset(h, 0, VMDK_HDR_SIZE);
-	bw_put_le32(h + VMDK_HDR_MAGIC, VMDK_MAGIC);
-	bw_put_le32(h + VMDK_HDR_VERSION, VMDK_W_VERSION);
-	bw_put_le32(h + VMDK_HDR_FLAGS, VMDK_FLAG_VALID_NEWLINE | VMDK_FLAG_COMPRESSED |
-		    VMDK_FLAG_MARKERS);
-	bw_put_le64(h + VMDK_HDR_CAPACITY, v->capacity);
-	bw_put_le64(h + VMDK_HDR_GRAIN_SIZE, VMDK_W_GRAIN_SECTORS);
-	bw_put_le64(h + VMDK_HDR_DESC_OFFSET, 1);
-	bw_put_le64(h + VMDK_HDR_DESC_SIZE, VMDK_W_DESC_SECTORS);
-	bw_put_le32(h + VMDK_HDR_NUM_GTES_PER_GT, VMDK_GTES_PER_GT);
 	/* No redundant GD in a stream: flag bit 1 is clear, so spec 5.0 says
 	 * rgdOffset is ignored; 0 as VMware and VirtualBox write it. */
-	bw_put_le64(h + VMDK_HDR_RGD_OFFSET, 0);
-	bw_put_le64(h + VMDK_HDR_GD_OFFSET, VMDK_GD_AT_END);
-	bw_put_le64(h + VMDK_HDR_OVERHEAD, VMDK_W_OVERHEAD_SECTORS);
-	h[VMDK_HDR_UNCLEAN_SHUTDOWN] = 0;
-	h[VMDK_HDR_NEWLINE_CHARS + 0] = '\n';
-	h[VMDK_HDR_NEWLINE_CHARS + 1] = ' ';
-	h[VMDK_HDR_NEWLINE_CHARS + 2] = '\r';
-	h[VMDK_HDR_NEWLINE_CHARS + 3] = '\n';
-	bw_put_le16(h + VMDK_HDR_COMPRESS_ALGORITHM, VMDK_COMPRESS_DEFLATE);
-}
-
-/* Adapter types of the spec's ddb.adapterType, with the CHS geometry each
- * implies (63 sectors per track): IDE 16 heads, cylinders capped at 16383
- * (the ATA CHS limit); SCSI 255 heads, cylinders not capped (SCSI has no
- * CHS addressing, the value is informational). */
-struct vmdk_w_adapter {
-	const char *name;
-	unsigned heads;
-	uint64_t max_cylinders;
-};
-static const struct vmdk_w_adapter vmdk_w_adapters[] = {
-	{ "ide", 16, 16383 },
-	{ "buslogic", 255, UINT64_MAX },
-	{ "lsilogic", 255, UINT64_MAX },
-	{ "legacyESX", 255, UINT64_MAX },
-};
-
-static const struct vmdk_w_adapter *vmdk_w_adapter(const char *name)
-{
-	for (size_t i = 0; i < sizeof vmdk_w_adapters / sizeof vmdk_w_adapters[0]; i++)
-		if (strcmp(vmdk_w_adapters[i].name, name) == 0)
-			return &vmdk_w_adapters[i];
-	return NULL;
-}
-
-/*
- * The embedded descriptor, zero padded to VMDK_W_DESC_SECTORS.  The extent
- * line names the output file's basename (readers of a monolithic image use
- * the file itself); characters a quoted descriptor value cannot hold are
- * replaced by '_'.  Returns 0 or BW_EINVAL (does not fit).
- */
-static int vmdk_w_build_descriptor(struct vmdk_w *v, const struct vmdk_w_adapter *ad,
-				   uint8_t *out, size_t out_len, struct bw_error *err)
-{
-	/* The caller writes under a temporary name: it says the final one. */
-	const char *path = v->w->opts.name ? v->w->opts.name : v->w->path;
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	char name[256];
-	size_t n = 0;
-	for (; base[n] && n < sizeof name - 1; n++) {
-		unsigned char ch = (unsigned char)base[n];
-		name[n] = (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') ? '_' : (char)ch;
-	}
-	name[n] = '\0';
-
-	uint8_t rnd[20];
-	vmdk_w_random(rnd, sizeof rnd);
-	uint32_t cid = bw_get_le32(rnd);
-	if (cid >= 0xFFFFFFFEu)         /* ffffffff = no parent, fffffffe: special */
-		cid &= 0x7FFFFFFFu;
-	uint8_t *u = rnd + 4;           /* RFC 4122 version 4 UUID */
-	u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);
-	u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);
-
-	uint64_t cyl = v->capacity / ((uint64_t)ad->heads * 63);
-	if (cyl > ad->max_cylinders)
-		cyl = ad->max_cylinders;
-
-	int len = snprintf((char *)out, out_len,
-		"# Disk DescriptorFile\n"
-		"version=1\n"
-		"CID=%08x\n"
-		"parentCID=ffffffff\n"
-		"createType=\"streamOptimized\"\n"
-		"\n"
-		"# Extent description\n"
-		"RW %llu SPARSE \"%s\"\n"
-		"\n"
-		"# The Disk Data Base\n"
-		"#DDB\n"
-		"\n"
-		"ddb.virtualHWVersion = \"4\"\n"
-		"ddb.adapterType = \"%s\"\n"
-		"ddb.geometry.cylinders = \"%llu\"\n"
-		"ddb.geometry.heads = \"%u\"\n"
-		"ddb.geometry.sectors = \"63\"\n"
-		"ddb.toolsVersion = \"0\"\n"
-		"ddb.uuid.image = \"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\"\n"
-		"ddb.uuid.parent = \"00000000-0000-0000-0000-000000000000\"\n"
-		"ddb.uuid.modification = \"00000000-0000-0000-0000-000000000000\"\n"
-		"ddb.uuid.parentmodification = \"00000000-0000-0000-0000-000000000000\"\n",
-		cid, (unsigned long long)v->capacity, name, ad->name,
-		(unsigned long long)cyl, ad->heads,
-		u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-		u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-	if (len < 0 || (size_t)len >= out_len)
-		return bw_seterr(err, BW_EINVAL, path,
-				 "VMDK descriptor does not fit in %u sectors", VMDK_W_DESC_SECTORS);
-	memset(out + len, 0, out_len - (size_t)len);
-	return 0;
+	struct bw_vmdk_w_header h = {
+		.version = VMDK_W_VERSION,
+		.flags = VMDK_FLAG_VALID_NEWLINE | VMDK_FLAG_COMPRESSED | VMDK_FLAG_MARKERS,
+		.capacity = v->capacity,
+		.rgd_offset = 0,
+		.gd_offset = VMDK_GD_AT_END,
+		.overhead = VMDK_W_OVERHEAD_SECTORS,
+		.compress = VMDK_COMPRESS_DEFLATE,
+	};
+	bw_vmdk_w_header(v->header, &h);
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -427,12 +300,10 @@ static void vmdk_w_free(struct bw_writer *w)
 static int vmdk_w_open(struct bw_writer *w, struct bw_error *err)
 {
 	const struct bw_writer_opts *o = &w->opts;
-	const char *adapter_name = o->adapter_type ? o->adapter_type : "ide";
-	const struct vmdk_w_adapter *ad = vmdk_w_adapter(adapter_name);
-	if (!ad)
-		return bw_seterr(err, BW_EINVAL, w->path,
-				 "VMDK adapter type \"%s\" (expected ide, buslogic, lsilogic or legacyESX)",
-				 adapter_name);
+	const struct bw_vmdk_w_adapter *ad;
+	int r = bw_vmdk_w_adapter(w, &ad, err);
+	if (r)
+		return r;
 	if (o->threads < 0 || o->threads > VMDK_W_MAX_THREADS)
 		return bw_seterr(err, BW_EINVAL, w->path,
 				 "%d compression threads (expected 0..%d)", o->threads,
@@ -460,7 +331,6 @@ static int vmdk_w_open(struct bw_writer *w, struct bw_error *err)
 	v->gd_entries = (uint32_t)((capacity + VMDK_W_SPAN_SECTORS - 1) / VMDK_W_SPAN_SECTORS);
 	v->gd = calloc(v->gd_entries ? v->gd_entries : 1, sizeof *v->gd);
 	uint8_t *lead = calloc(VMDK_W_OVERHEAD_SECTORS, VMDK_SECTOR);
-	int r;
 	if (!v->gd || !lead) {
 		r = bw_seterr(err, BW_ENOMEM, w->path, "out of memory");
 		goto out;
@@ -486,8 +356,8 @@ static int vmdk_w_open(struct bw_writer *w, struct bw_error *err)
 	/* Header, descriptor and the zeros up to overHead, in one write. */
 	vmdk_w_build_header(v);
 	memcpy(lead, v->header, VMDK_HDR_SIZE);
-	if ((r = vmdk_w_build_descriptor(v, ad, lead + VMDK_SECTOR,
-					 VMDK_W_DESC_SECTORS * VMDK_SECTOR, err)) != 0)
+	if ((r = bw_vmdk_w_descriptor(w, "streamOptimized", ad, v->capacity, lead + VMDK_SECTOR,
+				      VMDK_W_DESC_SECTORS * VMDK_SECTOR, err)) != 0)
 		goto out;
 	r = vmdk_w_append(v, lead, VMDK_W_OVERHEAD_SECTORS * VMDK_SECTOR, err);
 out:

@@ -48,5 +48,6 @@ extern const struct bw_writer_ops bw_writer_vhd_ops;      /* fixed + dynamic */
 extern const struct bw_writer_ops bw_writer_vmdk_ops;     /* streamOptimized */
 extern const struct bw_writer_ops bw_writer_qcow2_ops;    /* v3, compressed clusters */
 extern const struct bw_writer_ops bw_writer_vhdx_ops;     /* dynamic */
+extern const struct bw_writer_ops bw_writer_vmdk_sparse_ops; /* monolithicSparse */
 
 #endif

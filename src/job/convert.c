@@ -13,6 +13,8 @@ int bw_write_format_parse(const char *s, enum bw_write_format *f)
 {
 	if (!strcasecmp(s, "vmdk"))
 		*f = BW_WRITE_VMDK_STREAM;
+	else if (!strcasecmp(s, "vmdk-sparse"))
+		*f = BW_WRITE_VMDK_SPARSE;
 	else if (!strcasecmp(s, "vhd") || !strcasecmp(s, "vpc"))
 		*f = BW_WRITE_VHD_DYNAMIC;
 	else if (!strcasecmp(s, "vhd-fixed"))
@@ -35,6 +37,7 @@ const char *bw_write_format_name(enum bw_write_format f)
 	case BW_WRITE_VHD_DYNAMIC: return "vhd-dynamic";
 	case BW_WRITE_VHD_FIXED:   return "vhd-fixed";
 	case BW_WRITE_VMDK_STREAM: return "vmdk-streamOptimized";
+	case BW_WRITE_VMDK_SPARSE: return "vmdk-monolithicSparse";
 	case BW_WRITE_QCOW2:       return "qcow2";
 	case BW_WRITE_VHDX_DYNAMIC: return "vhdx-dynamic";
 	}

@@ -24,6 +24,8 @@ static enum bw_write_format same_format(const char *f)
 		return BW_WRITE_VHD_FIXED;
 	if (!strncmp(f, "vhd", 3))
 		return BW_WRITE_VHD_DYNAMIC;
+	if (!strcmp(f, "vmdk-monolithicSparse"))
+		return BW_WRITE_VMDK_SPARSE;
 	if (!strncmp(f, "vmdk", 4))
 		return BW_WRITE_VMDK_STREAM;
 	return BW_WRITE_RAW;
