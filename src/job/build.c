@@ -550,6 +550,13 @@ static void provider_disk(enum bw_box_provider pv, int gpt, struct provider_disk
 			 : (struct provider_disk){ BW_WRITE_VHD_DYNAMIC, "box.vhd",
 						   BW_BOX_DEFAULT_VM_NAME ".vhd" };
 		return;
+	case BW_BOX_VMWARE:
+		/* VMware Workstation and Fusion run monolithicSparse VMDKs,
+		 * not streamOptimized ones; a SATA disk's ddb.adapterType is
+		 * "ide" too, as Workstation writes it */
+		*d = (struct provider_disk){ BW_WRITE_VMDK_SPARSE, "vmware.vmdk",
+					     BW_BOX_DEFAULT_VM_NAME ".vmdk" };
+		return;
 	case BW_BOX_VIRTUALBOX:
 	default:
 		*d = (struct provider_disk){ BW_WRITE_VMDK_STREAM, "box-disk001.vmdk",
