@@ -17,7 +17,7 @@ static const char usage[] =
 	"  inspect IMAGE [--json]             what is in the image, and what would stop it booting\n"
 	"  patch   IMAGE (-o OUT|--in-place)  apply offline edits (WinRM, SetupComplete.cmd...)\n"
 	"  convert IN OUT [-O FMT]            convert disk formats (raw, VHD, VMDK), --sparsify\n"
-	"  build   IMAGE -o NAME.box          build a Vagrant box (VirtualBox provider)\n"
+	"  build   IMAGE -o NAME.box          build Vagrant boxes, one per provider\n"
 	"  batch   MANIFEST [-j N]            run many build/patch jobs (JSON Lines)\n"
 	"\n"
 	"Options:\n"
