@@ -529,6 +529,8 @@ static int write_disk(const struct bw_image *im, const struct layout *L,
 	return r;
 }
 
+_Static_assert(WORK_MAX_OUTPUTS >= BW_BUILD_MAX_BOXES, "one temporary output per box");
+
 /* Each provider's disk: its container format, the working file's name
  * and its name inside the box (box.c names the members the same way). */
 struct provider_disk {
@@ -657,6 +659,9 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		};
 		if ((r = work_output(&w, p.out[k], &tmpbox[k], err)) == 0)
 			r = bw_box_write(tmpbox[k], &bo, err);
+		/* the disk is in the box now: free its space before the next
+		 * provider's (the work directory goes at the end anyway) */
+		unlink(disk);
 	}
 	for (size_t k = 0; k < p.nboxes && r == 0; k++)
 		r = work_commit(&w, tmpbox[k], p.out[k], err);
