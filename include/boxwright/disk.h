@@ -64,7 +64,8 @@ int bw_disk_pread(struct bw_disk *d, void *buf, size_t len, uint64_t off,
 int bw_disk_next_data(struct bw_disk *d, uint64_t off, uint64_t *start,
 		      uint64_t *end, struct bw_error *err);
 
-/* Format-specific facts for inspect (VHD footer fields); may be zero. */
+/* Format-specific facts for inspect (VHD footer fields) and for writers
+ * that keep them (patch); may be zero. */
 struct bw_disk_info {
 	char creator[5];        /* VHD creator application, NUL-terminated */
 	uint32_t block_size;    /* VHD dynamic block size */
@@ -73,6 +74,7 @@ struct bw_disk_info {
 	uint64_t allocated;     /* bytes the allocation map covers */
 	int has_vhd_footer;     /* a VHD: its footer, for writers that keep it */
 	uint8_t vhd_footer[512];
+	char vmdk_adapter[16];  /* a VMDK's ddb.adapterType (letters only), or "" */
 };
 int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
 		     struct bw_error *err);

@@ -95,6 +95,43 @@ struct bw_image_diag {
 	char msg[400];
 };
 
+/*
+ * The virtual hardware each provider's box declares, and whether the
+ * image has drivers for it (DESIGN.md "Correctness rules", last bullet).
+ * A target is a provider's box as boxwright writes it; Hyper-V has two
+ * (generation 1 for MBR images, 2 for GPT).  Values never reused.
+ */
+enum bw_hw_target {
+	BW_HW_VIRTUALBOX = 0,        /* PIIX4 IDE, E1000 (the OVF's) */
+	BW_HW_LIBVIRT = 1,           /* SATA on q35 or IDE on pc, e1000 */
+	BW_HW_HYPERV_GEN1 = 2,       /* IDE disk, synthetic NIC */
+	BW_HW_HYPERV_GEN2 = 3,       /* SCSI (storvsc) disk, synthetic NIC */
+	BW_HW_VMWARE_DESKTOP = 4,    /* sata0 (AHCI) or ide0, e1000 */
+};
+#define BW_HW_NTARGETS 5
+
+struct bw_hw_verdict {
+	const char *provider;        /* Vagrant's name: "virtualbox", "libvirt",
+				      * "hyperv", "vmware_desktop" */
+	int generation;              /* Hyper-V's 1 or 2; 0 for the others */
+	const char *disk_bus;        /* the disk's bus: "ide", "sata", "scsi" */
+	const char *nic;             /* "e1000", "netvsc" */
+	int disk_ok, nic_ok;         /* the image has usable drivers for them */
+	const char *code;            /* build's warning code when not ok:
+				      * "drivers-missing-<provider>" */
+	char missing[200];           /* what lacks, "" when both are ok */
+	const char *fix;             /* how to get it (New-NanoServerImage) */
+};
+
+/*
+ * What target T's box would use and whether the image's usable driver
+ * kinds KINDS (bw_driver_kinds's bits) cover it.  A bus with a choice
+ * (libvirt, vmware_desktop) is SATA when AHCI drivers are there, else IDE
+ * when the IDE ones are, else SATA (and disk_ok 0).  T out of range:
+ * V->provider NULL.
+ */
+void bw_hw_decide(unsigned kinds, enum bw_hw_target t, struct bw_hw_verdict *v);
+
 struct bw_image_model {
 	const char *file;
 	const char *format;          /* bw_disk_format */
@@ -114,6 +151,11 @@ struct bw_image_model {
 	const struct bw_bcd *bcd;    /* NULL unless bcd_hive.loaded */
 	struct bw_image_diag diag[BW_IMAGE_MAX_DIAG];
 	int ndiag;
+	/* Per provider, from the SYSTEM hive's drivers (whose files were
+	 * looked for in the session): valid when hw_known. */
+	int hw_known;
+	unsigned driver_kinds;       /* bw_driver_kinds of sys.drivers */
+	struct bw_hw_verdict hw[BW_HW_NTARGETS];
 };
 
 struct bw_image;
@@ -175,6 +217,10 @@ struct bw_edit_result {
 	struct bw_win_report system, software, bcd, mounted;
 	int setup_pending;           /* -1 unknown */
 	int has_ide, has_nic;        /* drivers a VirtualBox box needs; -1 unknown */
+	/* The storage and NIC drivers of SYSTEM as edited, their files
+	 * looked for after every file edit: valid when drivers_read. */
+	int drivers_read;
+	struct bw_driver_state drivers[BW_NUM_DRIVERS];
 	unsigned files_written;
 	int windows_partition;       /* 1-based; 0 = a bare volume */
 	int admin_password_set;      /* the SAM was changed */

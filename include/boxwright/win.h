@@ -164,14 +164,49 @@ struct bw_mounted_device {
 
 #define BW_MAX_MOUNTED_DEVICES 4096
 
+/*
+ * What a storage or network driver drives (src/win/drivers.c has the
+ * table of service names and where each comes from).  Values are bit
+ * numbers for bw_driver_kinds; never reused.
+ */
+enum bw_driver_kind {
+	BW_DRV_IDE_CHANNEL = 0,      /* atapi: the ATA channels' port driver */
+	BW_DRV_IDE_CONTROLLER = 1,   /* intelide, pciide: the PCI IDE controller */
+	BW_DRV_E1000 = 2,            /* E1G60: Intel PRO/1000 (82540EM/82545EM) */
+	BW_DRV_AHCI = 3,             /* storahci, msahci: SATA AHCI */
+	BW_DRV_VMBUS = 4,            /* vmbus: Hyper-V's VMBus */
+	BW_DRV_STORVSC = 5,          /* storvsc: Hyper-V synthetic SCSI */
+	BW_DRV_NETVSC = 6,           /* netvsc: Hyper-V synthetic NIC */
+	BW_DRV_E1000E = 7,           /* e1iexpress: Intel 82574L (e1000e) */
+	BW_DRV_VIRTIO_BLK = 8,       /* viostor */
+	BW_DRV_VIRTIO_SCSI = 9,      /* vioscsi */
+	BW_DRV_VIRTIO_NET = 10,      /* netkvm */
+};
+#define BW_DRIVER_KINDS 11
+#define BW_DRIVER_BIT(k) (1u << (k))
+
+/* Longest ImagePath kept (UTF-8 with its NUL); a longer one is kept as
+ * "" with image_path_long set: its file is not looked for. */
+#define BW_DRIVER_PATH_MAX 264
+
 struct bw_driver_state {
 	const char *service;         /* static string: "intelide", "E1G60"... */
 	const char *what;            /* "IDE controller", "E1000 NIC" */
 	int present;                 /* Services\<service> exists */
 	int start;                   /* its Start value, -1 if absent */
+	/* Added with the per-provider hardware: */
+	enum bw_driver_kind kind;
+	int boot;                    /* a driver of the boot disk's path: it
+				      * loads only as a boot driver (Start 0) */
+	int start_override;          /* StartOverride\0 (Windows 8 on: the
+				      * start Windows really uses), -1 absent */
+	char image_path[BW_DRIVER_PATH_MAX]; /* ImagePath as stored, "" absent */
+	int image_path_long;
+	int file;                    /* its driver file: 1 present, 0 missing,
+				      * -1 not looked for */
 };
 
-#define BW_NUM_DRIVERS 4
+#define BW_NUM_DRIVERS 13
 
 struct bw_system_facts {
 	uint32_t current_controlset; /* Select\Current */
@@ -234,12 +269,41 @@ int bw_smbios_uuid_swap(const char *in, char out[37]);
 
 /*
  * The VirtualBox hardware drivers F's image carries (DESIGN.md: Nano needs
- * -OEMDrivers): *has_ide = 1 when a present driver service is intelide or
- * pciide, *has_nic = 1 when one is E1G60 (names compared
- * case-insensitively), else 0.
+ * -OEMDrivers): *has_ide = 1 when the IDE controller and channel drivers
+ * are usable (bw_driver_usable), *has_nic = 1 when the E1000's is, else 0.
  */
 void bw_win_vbox_drivers(const struct bw_system_facts *f, int *has_ide,
 			 int *has_nic);
+
+/*
+ * Can D drive its hardware when the box boots?  Its service exists with
+ * a Start other than 4 (disabled); a boot-path driver (D->boot) must be a
+ * boot driver, Start 0 with no StartOverride\0 other than 0 (winload
+ * loads only those; a storage driver of Start 3 is the classic
+ * INACCESSIBLE_BOOT_DEVICE after an IDE to AHCI switch, Microsoft KB
+ * 922976); and its file, when looked for, is there.  1 or 0.
+ */
+int bw_driver_usable(const struct bw_driver_state *d);
+
+/* The bits (BW_DRIVER_BIT) of the kinds with a usable driver among
+ * D[0..N).  The IDE kinds are each reported alone: an IDE disk needs
+ * both (BW_DRV_IDE_CHANNEL and BW_DRV_IDE_CONTROLLER). */
+unsigned bw_driver_kinds(const struct bw_driver_state *d, size_t n);
+
+/* "ide-channel", "ide-controller", "e1000", "ahci", "vmbus", "storvsc",
+ * "netvsc", "e1000e", "virtio-blk", "virtio-scsi", "virtio-net"; NULL for
+ * another value. */
+const char *bw_driver_kind_name(enum bw_driver_kind k);
+
+/*
+ * The path on the Windows volume ("\Windows\System32\drivers\x.sys") of
+ * the file D's service loads: its ImagePath relative to the system root
+ * ("System32\..."), under \SystemRoot\ or %SystemRoot%\, or, without
+ * ImagePath, the service manager's default System32\drivers\<service>.sys.
+ * Returns 0, BW_EINVAL (a form that names no file on the Windows volume
+ * we can tell, e.g. \??\D:\..., or an overlong path).
+ */
+int bw_driver_file_path(const struct bw_driver_state *d, char *out, size_t size);
 
 /* ---- SOFTWARE --------------------------------------------------------- */
 

@@ -36,7 +36,8 @@ static const char build_usage[] =
 	"  --chkdsk                 keep the dirty flag ntfsresize sets (Windows checks the disk)\n"
 	"  --strict                 refuse what build would only warn about (a volume\n"
 	"                           Windows marked dirty; an image whose WinRM refuses\n"
-	"                           the plaintext login Vagrant boxes use)\n"
+	"                           the plaintext login Vagrant boxes use; a box whose\n"
+	"                           disk or NIC the image has no driver for)\n"
 	"  --compress-level N, --threads N   VMDK deflate level (6) and threads (all CPUs)\n"
 	EDITS_USAGE
 	BACKEND_USAGE

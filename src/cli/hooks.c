@@ -38,11 +38,15 @@ static void on_progress(void *opaque, const char *stage, uint64_t done, uint64_t
 	ch->progress_shown = 1;
 }
 
+/* The code goes last, in brackets: stable for scripts to grep, out of
+ * the way of the sentence. */
 static void on_warn(void *opaque, const char *code, const char *msg)
 {
-	(void)code;
 	cli_hooks_end(opaque);
-	fprintf(stderr, "boxwright: warning: %s\n", msg);
+	if (code && *code)
+		fprintf(stderr, "boxwright: warning: %s [%s]\n", msg, code);
+	else
+		fprintf(stderr, "boxwright: warning: %s\n", msg);
 }
 
 static void on_note(void *opaque, const char *msg)

@@ -123,9 +123,47 @@ static void json_windows(struct json *j, const struct bw_image_model *in)
 			json_kstr(j, "what", s->drivers[i].what);
 			json_kbool(j, "present", s->drivers[i].present);
 			json_kopt(j, "start", s->drivers[i].start);
+			const struct bw_driver_state *d = &s->drivers[i];
+			json_kstr(j, "kind", bw_driver_kind_name(d->kind));
+			json_kbool(j, "boot", d->boot);
+			json_kopt(j, "start_override", d->start_override);
+			json_kstr(j, "image_path", d->present && d->image_path[0] ? d->image_path : NULL);
+			json_key(j, "file");
+			if (d->file < 0)
+				json_null(j);
+			else
+				json_bool(j, d->file);
+			json_kbool(j, "usable", bw_driver_usable(d));
 			json_obj_end(j);
 		}
 		json_arr_end(j);
+	}
+	if (in->hw_known) {
+		/* per provider: the box's disk bus and NIC, and whether the
+		 * image has drivers for them */
+		json_key(j, "hardware");
+		json_arr_begin(j);
+		for (int t = 0; t < BW_HW_NTARGETS; t++) {
+			const struct bw_hw_verdict *v = &in->hw[t];
+			json_obj_begin(j);
+			json_kstr(j, "provider", v->provider);
+			json_key(j, "generation");
+			if (v->generation)
+				json_i64(j, v->generation);
+			else
+				json_null(j);
+			json_kstr(j, "disk_bus", v->disk_bus);
+			json_kstr(j, "nic", v->nic);
+			json_kbool(j, "disk_ok", v->disk_ok);
+			json_kbool(j, "nic_ok", v->nic_ok);
+			json_kstr(j, "missing", v->missing[0] ? v->missing : NULL);
+			json_kstr(j, "fix", v->missing[0] ? v->fix : NULL);
+			json_obj_end(j);
+		}
+		json_arr_end(j);
+	}
+	if (in->system_hive.loaded) {
+		const struct bw_system_facts *s = &in->sys;
 		json_key(j, "mounted_devices");
 		json_arr_begin(j);
 		for (size_t i = 0; i < s->nmounted; i++) {

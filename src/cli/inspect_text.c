@@ -63,10 +63,39 @@ static void text_windows(const struct bw_image_model *in)
 		else
 			printf("  Hardware:      HardwareConfig\\LastConfig %s, not a UUID to pin\n",
 			       s->last_config[0] ? "names no subkey" : "is not a {GUID}");
+		/* the drivers the image has (of the table's), how they start */
 		printf("  Drivers:      ");
-		for (int i = 0; i < BW_NUM_DRIVERS; i++)
-			printf(" %s %s%s", s->drivers[i].service, yesno(s->drivers[i].present),
-			       i + 1 < BW_NUM_DRIVERS ? "," : "\n");
+		int any = 0;
+		for (int i = 0; i < BW_NUM_DRIVERS; i++) {
+			const struct bw_driver_state *dr = &s->drivers[i];
+			if (!dr->present)
+				continue;
+			opt_int(a, sizeof a, dr->start);
+			opt_int(b, sizeof b, dr->start_override);
+			/* why it cannot run, in bw_driver_usable's order */
+			const char *why = bw_driver_usable(dr) ? "" :
+				dr->start < 0 ? ", no Start: unusable" :
+				dr->start == 4 ? ": disabled" :
+				dr->boot && dr->start != 0 ? ": not a boot driver" :
+				dr->boot && dr->start_override > 0 ? ": StartOverride demotes it" :
+				dr->file == 0 ? ": file missing" : ": unusable";
+			printf("%s %s (Start %s%s%s%s)", any++ ? "," : "", dr->service, a,
+			       dr->start_override >= 0 ? ", StartOverride " : "",
+			       dr->start_override >= 0 ? b : "", why);
+		}
+		printf("%s\n", any ? "" : " none of the storage and NIC drivers boxwright knows");
+	}
+	if (in->hw_known) {
+		printf("  Boxes:         provider, disk bus, NIC: drivers in the image\n");
+		for (int t = 0; t < BW_HW_NTARGETS; t++) {
+			const struct bw_hw_verdict *v = &in->hw[t];
+			char name[32];
+			snprintf(name, sizeof name, "%s%s", v->provider,
+				 v->generation == 1 ? " gen1" : v->generation == 2 ? " gen2" : "");
+			printf("    %-15s %-4s %-6s %s%s%s%s\n", name, v->disk_bus, v->nic,
+			       v->missing[0] ? "MISSING " : "ok", v->missing,
+			       v->missing[0] ? ": " : "", v->missing[0] ? v->fix : "");
+		}
 	}
 	printf("  Files:         SetupComplete.cmd %s, unattend.xml %s\n",
 	       w->has_setupcomplete ? "present" : "absent",

@@ -8,8 +8,9 @@
 static const char patch_usage[] =
 	"Usage: boxwright patch IMAGE (-o OUT | --in-place) EDITS... [OPTIONS]\n"
 	"Apply offline edits to a Windows image and write an image of the same format\n"
-	"(VHD dynamic or fixed, VHDX, raw, VMDK streamOptimized; a differencing VHD\n"
-	"written as a dynamic one).  A VHD keeps its creator, geometry and size.\n"
+	"(VHD dynamic or fixed, VHDX, raw, VMDK monolithicSparse or streamOptimized; a\n"
+	"differencing VHD written as a dynamic one).  A VHD keeps its creator,\n"
+	"geometry and size.\n"
 	"\n"
 	"  -o, --output OUT        write the patched image to OUT\n"
 	"  --in-place              replace IMAGE atomically (written beside it, synced,\n"

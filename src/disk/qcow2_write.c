@@ -139,7 +139,6 @@ _Static_assert(QCOW2_W_ZLIB_LIMIT < QCOW2_W_OUT_BYTES,
 	       "the stored form is told apart from deflate by its size");
 _Static_assert((QCOW2_W_CLUSTER + QCOW2_SECTOR - 1) / QCOW2_SECTOR <= QCOW2_W_CSIZE_MASK,
 	       "a compressed cluster's sector count fits its field");
-_Static_assert(QCOW2_W_CLUSTER % 256 == 0, "zero test works in 256-byte blocks");
 
 struct qcow2_w {
 	struct bw_writer *w;
@@ -157,13 +156,6 @@ struct qcow2_w {
 	uint64_t last_cluster;      /* guest cluster of the last sink call */
 	int any_cluster;
 	uint8_t plain[QCOW2_W_CLUSTER];     /* a stored cluster, unpacked */
-	/* The cluster being assembled from write() chunks: a pipeline
-	 * buffer.  An all-zero cluster is not submitted and its buffer is
-	 * reused. */
-	uint8_t *cluster;
-	int assembling;
-	uint64_t cluster_index;
-	size_t fill;
 };
 
 /* ---- host clusters and refcounts ---------------------------------------- */
@@ -309,7 +301,7 @@ static uint64_t *qcow2_w_l2_entry(struct qcow2_w *q, uint64_t cluster, struct bw
 	return &q->l2[l1][cluster % QCOW2_W_L2_ENTRIES];
 }
 
-/* One deflated guest cluster, in cluster order (LBA is the cluster index).
+/* One deflated guest cluster, in cluster order (its key is the cluster index).
  * Returns 0, BW_EIO, BW_ENOMEM, BW_EUNSUPPORTED or BW_EINVAL (a broken
  * pipeline). */
 static int qcow2_w_sink(void *ctx, uint64_t cluster, uint8_t *out, size_t zlen,
@@ -346,78 +338,11 @@ static int qcow2_w_sink(void *ctx, uint64_t cluster, uint8_t *out, size_t zlen,
 	return 0;
 }
 
-/* ---- assembling clusters from write() chunks ----------------------------- */
-
-/* Word-wise OR in 256-byte blocks: stops at the first non-zero block. */
-static int qcow2_w_is_zero(const uint8_t *p)
-{
-	for (size_t i = 0; i < QCOW2_W_CLUSTER; i += 256) {
-		uint64_t acc = 0;
-		for (size_t j = 0; j < 256; j += 8) {
-			uint64_t x;
-			memcpy(&x, p + i + j, 8);
-			acc |= x;
-		}
-		if (acc)
-			return 0;
-	}
-	return 1;
-}
-
-/* Zero the unwritten rest (also past the end of a disk that is not a
- * cluster multiple: qemu inflates every compressed cluster to a full
- * cluster), then submit, unless it is all zero. */
-static int qcow2_w_close_cluster(struct qcow2_w *q, struct bw_error *err)
-{
-	memset(q->cluster + q->fill, 0, QCOW2_W_CLUSTER - q->fill);
-	q->assembling = 0;
-	if (qcow2_w_is_zero(q->cluster))
-		return 0;
-	q->cluster = NULL;
-	return bw_workers_submit(q->pipe, q->cluster_index, err);
-}
-
 static int qcow2_w_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 			 uint64_t off, struct bw_error *err)
 {
 	struct qcow2_w *q = w->priv;
-	int r;
-	while (len > 0) {
-		uint64_t c = off / QCOW2_W_CLUSTER;
-		size_t in = (size_t)(off % QCOW2_W_CLUSTER);
-		if (q->assembling && c != q->cluster_index &&
-		    (r = qcow2_w_close_cluster(q, err)) != 0)
-			return r;
-		/* A whole zero cluster in the caller's buffer: skip it
-		 * without copying (callers pass masked free space as zeros). */
-		if (!q->assembling && in == 0 && len >= QCOW2_W_CLUSTER &&
-		    qcow2_w_is_zero(buf)) {
-			buf += QCOW2_W_CLUSTER;
-			len -= QCOW2_W_CLUSTER;
-			off += QCOW2_W_CLUSTER;
-			continue;
-		}
-		if (!q->assembling) {
-			if (!q->cluster && (r = bw_workers_buffer(q->pipe, &q->cluster, err)) != 0)
-				return r;
-			q->assembling = 1;
-			q->cluster_index = c;
-			q->fill = 0;
-		}
-		if (in > q->fill)
-			memset(q->cluster + q->fill, 0, in - q->fill);
-		size_t n = QCOW2_W_CLUSTER - in;
-		if (n > len)
-			n = len;
-		memcpy(q->cluster + in, buf, n);
-		q->fill = in + n;
-		if (q->fill == QCOW2_W_CLUSTER && (r = qcow2_w_close_cluster(q, err)) != 0)
-			return r;
-		buf += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	return bw_workers_write(q->pipe, buf, len, off, err);
 }
 
 /* ---- open / finish / free ------------------------------------------------ */
@@ -523,8 +448,6 @@ static int qcow2_w_finish(struct bw_writer *w, struct bw_error *err)
 	struct qcow2_w *q = w->priv;
 	uint64_t *l1 = NULL, *reftable = NULL;
 	int r;
-	if (q->assembling && (r = qcow2_w_close_cluster(q, err)) != 0)
-		return r;
 	if ((r = bw_workers_finish(q->pipe, err)) != 0)
 		return r;
 	bw_workers_free(q->pipe);

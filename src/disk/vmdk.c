@@ -77,6 +77,7 @@ struct vmdk {
 	uint32_t *gts;              /* loaded grain tables, host-endian GTEs */
 	int compressed;
 	int zero_grain;             /* GTE 1 means "zero grain" */
+	char adapter[16];           /* the descriptor's ddb.adapterType, or "" */
 	/* streamOptimized: the last inflated grain (reads come in order). */
 	uint8_t *comp;              /* marker data, < 2 grains */
 	uint8_t *grain;
@@ -246,6 +247,7 @@ struct vmdk_desc {
 	unsigned nextents;
 	char access[16], type[16];  /* of the first extent */
 	uint64_t sectors;
+	char adapter[16];           /* ddb.adapterType, letters only; "" if none */
 };
 
 /* Copy the next whitespace-delimited token of LINE (advanced) into OUT. */
@@ -290,6 +292,26 @@ static void vmdk_desc_line(const char *s, struct vmdk_desc *dd)
 	}
 	if (strncmp(s, "parentFileNameHint", 18) == 0) {
 		dd->has_parent = 1;
+		return;
+	}
+	/* ddb.adapterType = "lsilogic": kept so that a rewrite (patch) can
+	 * say the same; a value that is not a short word is ignored. */
+	if (strncmp(s, "ddb.adapterType", 15) == 0) {
+		const char *v = s + 15;
+		v += strspn(v, " \t");
+		if (*v++ != '=')
+			return;
+		v += strspn(v, " \t");
+		if (*v == '"')
+			v++;
+		size_t n = 0;
+		while (n < sizeof dd->adapter - 1 &&
+		       ((v[n] >= 'a' && v[n] <= 'z') || (v[n] >= 'A' && v[n] <= 'Z')))
+			n++;
+		if (n == 0 || n == sizeof dd->adapter - 1 || (v[n] && v[n] != '"'))
+			return;
+		memcpy(dd->adapter, v, n);
+		dd->adapter[n] = '\0';
 		return;
 	}
 	/* Extent line: ACCESS SECTORS TYPE "FILE" [OFFSET] (spec 5.0). */
@@ -426,6 +448,7 @@ static int vmdk_check_descriptor(struct bw_disk *d, struct vmdk *v,
 		goto out;
 	}
 	d->format = stream ? "vmdk-streamOptimized" : "vmdk-monolithicSparse";
+	memcpy(v->adapter, dd.adapter, sizeof v->adapter);
 	r = 0;
 out:
 	free(text);
@@ -849,6 +872,7 @@ static void vmdk_info(struct bw_disk *d, struct bw_disk_info *info)
 {
 	struct vmdk *v = d->priv;
 	info->block_size = v->grain_bytes;
+	memcpy(info->vmdk_adapter, v->adapter, sizeof info->vmdk_adapter);
 }
 
 static void vmdk_close(struct bw_disk *d)

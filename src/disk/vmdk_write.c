@@ -78,7 +78,6 @@ _Static_assert(VMDK_W_GRAIN_MAX_DATA <= VMDK_VBOX_MAX_GRAIN_DATA,
 	       "a stored grain must fit VirtualBox's grain buffer");
 _Static_assert(VMDK_W_OVERHEAD_SECTORS == 128, "overHead is one grain");
 _Static_assert(VMDK_W_OUT_BYTES == 66048, "marker + stored grain, sector padded");
-_Static_assert(VMDK_W_GRAIN_BYTES % 256 == 0, "zero test works in 256-byte blocks");
 
 struct vmdk_w {
 	struct bw_writer *w;
@@ -93,12 +92,6 @@ struct vmdk_w {
 	uint64_t pos;                   /* next file offset, sector aligned */
 	uint64_t last_lba;              /* of the last grain written */
 	int any_grain;
-	/* The grain being assembled from write() chunks: a pipeline buffer.
-	 * An all-zero grain is not submitted and its buffer is reused. */
-	uint8_t *grain;
-	int assembling;
-	uint64_t grain_index;
-	size_t fill;                    /* bytes of grain[] already set */
 };
 
 /* ---- header ------------------------------------------------------------ */
@@ -176,17 +169,18 @@ static int vmdk_w_flush_gt(struct vmdk_w *v, struct bw_error *err)
 	return 0;
 }
 
-/* The pipeline's sink: one compressed grain, in LBA order. */
-static int vmdk_w_sink(void *ctx, uint64_t lba, uint8_t *out, size_t zlen,
+/* The pipeline's sink: one compressed grain (KEY: its index), in order. */
+static int vmdk_w_sink(void *ctx, uint64_t key, uint8_t *out, size_t zlen,
 		       struct bw_error *err)
 {
 	struct vmdk_w *v = ctx;
+	uint64_t lba = key * VMDK_W_GRAIN_SECTORS;
 	if ((v->any_grain && lba <= v->last_lba) || zlen == 0 ||
 	    zlen > VMDK_W_GRAIN_MAX_DATA)
 		return bw_seterr(err, BW_EINVAL, v->w->path,
 				 "internal error: grain at LBA %llu out of order or of size %zu",
 				 (unsigned long long)lba, zlen);
-	uint64_t grain = lba / VMDK_W_GRAIN_SECTORS;
+	uint64_t grain = key;
 	uint64_t span = grain / VMDK_GTES_PER_GT;
 	int r;
 	if (v->gt_used && span != v->gt_span && (r = vmdk_w_flush_gt(v, err)) != 0)
@@ -210,78 +204,11 @@ static int vmdk_w_sink(void *ctx, uint64_t lba, uint8_t *out, size_t zlen,
 	return 0;
 }
 
-/* ---- assembling grains from write() chunks ------------------------------ */
-
-/* Word-wise OR in 256-byte blocks: stops at the first non-zero block, and
- * gcc vectorises the inner loop. */
-static int vmdk_w_grain_is_zero(const uint8_t *p)
-{
-	for (size_t i = 0; i < VMDK_W_GRAIN_BYTES; i += 256) {
-		uint64_t acc = 0;
-		for (size_t j = 0; j < 256; j += 8) {
-			uint64_t x;
-			memcpy(&x, p + i + j, 8);
-			acc |= x;
-		}
-		if (acc)
-			return 0;
-	}
-	return 1;
-}
-
-/* Zero the unwritten rest (also the part past the end of a disk that is
- * not a grain multiple), then submit, unless it is all zero. */
-static int vmdk_w_close_grain(struct vmdk_w *v, struct bw_error *err)
-{
-	memset(v->grain + v->fill, 0, VMDK_W_GRAIN_BYTES - v->fill);
-	v->assembling = 0;
-	if (vmdk_w_grain_is_zero(v->grain))
-		return 0;               /* omitted; v->grain is reused as is */
-	v->grain = NULL;
-	return bw_workers_submit(v->pipe, v->grain_index * VMDK_W_GRAIN_SECTORS, err);
-}
-
 static int vmdk_w_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 			uint64_t off, struct bw_error *err)
 {
 	struct vmdk_w *v = w->priv;
-	int r;
-	while (len > 0) {
-		uint64_t g = off / VMDK_W_GRAIN_BYTES;
-		size_t in = (size_t)(off % VMDK_W_GRAIN_BYTES);
-		if (v->assembling && g != v->grain_index &&
-		    (r = vmdk_w_close_grain(v, err)) != 0)
-			return r;
-		/* A whole zero grain in the caller's buffer: skip it without
-		 * copying (callers pass masked free space as zeros). */
-		if (!v->assembling && in == 0 && len >= VMDK_W_GRAIN_BYTES &&
-		    vmdk_w_grain_is_zero(buf)) {
-			buf += VMDK_W_GRAIN_BYTES;
-			len -= VMDK_W_GRAIN_BYTES;
-			off += VMDK_W_GRAIN_BYTES;
-			continue;
-		}
-		if (!v->assembling) {
-			if (!v->grain && (r = bw_workers_buffer(v->pipe, &v->grain, err)) != 0)
-				return r;
-			v->assembling = 1;
-			v->grain_index = g;
-			v->fill = 0;
-		}
-		if (in > v->fill)
-			memset(v->grain + v->fill, 0, in - v->fill);
-		size_t n = VMDK_W_GRAIN_BYTES - in;
-		if (n > len)
-			n = len;
-		memcpy(v->grain + in, buf, n);
-		v->fill = in + n;
-		if (v->fill == VMDK_W_GRAIN_BYTES && (r = vmdk_w_close_grain(v, err)) != 0)
-			return r;
-		buf += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	return bw_workers_write(v->pipe, buf, len, off, err);
 }
 
 /* ---- open / finish / free ----------------------------------------------- */
@@ -371,8 +298,6 @@ static int vmdk_w_finish(struct bw_writer *w, struct bw_error *err)
 {
 	struct vmdk_w *v = w->priv;
 	int r;
-	if (v->assembling && (r = vmdk_w_close_grain(v, err)) != 0)
-		return r;
 	if ((r = bw_workers_finish(v->pipe, err)) != 0)
 		return r;
 	/* Release the threads and buffers now; the tail is small. */

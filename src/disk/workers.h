@@ -28,14 +28,14 @@
 struct bw_workers;
 
 /*
- * Called on the producer's thread with each compressed grain, in
- * submission order.  OUT is the slot's output buffer (out_bytes long): the
+ * Called on the producer's thread with each compressed grain and the KEY
+ * it was submitted with, in submission order.  OUT is the slot's output buffer (out_bytes long): the
  * zlib stream is at OUT + headroom and is ZLEN bytes long; the sink may
  * write the HEADROOM bytes before it and the rest of the buffer after it
  * (a marker, sector padding).  Returns 0 or a BW_E* code, which stops the
  * pipeline and is returned by the call that consumed the grain.
  */
-typedef int (*bw_workers_sink_fn)(void *ctx, uint64_t lba, uint8_t *out,
+typedef int (*bw_workers_sink_fn)(void *ctx, uint64_t key, uint8_t *out,
 				  size_t zlen, struct bw_error *err);
 
 struct bw_workers_cfg {
@@ -69,14 +69,28 @@ int bw_workers_new(const struct bw_workers_cfg *cfg, struct bw_workers **out,
 int bw_workers_buffer(struct bw_workers *p, uint8_t **buf, struct bw_error *err);
 
 /*
- * Queue the buffer last returned by bw_workers_buffer as the grain at LBA,
- * then pass every grain already finished, in order, to the sink.  Returns
- * 0 or the sink's error.
+ * Queue the buffer last returned by bw_workers_buffer as the grain with
+ * KEY (any number the sink understands: bw_workers_write passes the
+ * grain index), then pass every grain already finished, in order, to the
+ * sink.  Returns 0 or the sink's error.
  */
-int bw_workers_submit(struct bw_workers *p, uint64_t lba, struct bw_error *err);
+int bw_workers_submit(struct bw_workers *p, uint64_t key, struct bw_error *err);
 
-/* Wait for every submitted grain and pass them all to the sink.  Returns 0
- * or the sink's error. */
+/*
+ * The disk's bytes as a bw_writer driver gets them (LEN bytes at OFF, in
+ * increasing offsets, any chunk sizes; bytes never written are zero), cut
+ * into grains of in_bytes: grain K (bytes [K x in_bytes, (K+1) x in_bytes))
+ * is submitted with key K once the writer moves past it, unless it is all
+ * zero; a grain the disk ends inside is zero padded.  Whole zero grains
+ * are skipped without a copy.  Do not mix with bw_workers_buffer/submit.
+ * Returns 0 or the sink's error.
+ */
+int bw_workers_write(struct bw_workers *p, const uint8_t *buf, size_t len,
+		     uint64_t off, struct bw_error *err);
+
+/* Submit the grain bw_workers_write still holds (if any), wait for every
+ * submitted grain and pass them all to the sink.  Returns 0 or the sink's
+ * error. */
 int bw_workers_finish(struct bw_workers *p, struct bw_error *err);
 
 /* Stop the threads (discarding grains not yet consumed) and free.  NULL ok. */

@@ -396,12 +396,6 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 			  m->file, fx.nmoves, m->mbr.signature, (unsigned long long)wv->offset,
 			  L->mbr.mbr.signature, (unsigned long long)L->new_offset[m->win_vol],
 			  res->edits.bcd.bcd_devices_unknown);
-	if (r == 0 && (res->edits.has_ide == 0 || res->edits.has_nic == 0))
-		work_warn(w, "drivers-missing",
-			  "%s lacks the %s%s%s driver(s) of the VirtualBox hardware the box declares (IDE PIIX4, E1000): build the image with -OEMDrivers",
-			  m->file, res->edits.has_ide ? "" : "IDE controller",
-			  !res->edits.has_ide && !res->edits.has_nic ? " and " : "",
-			  res->edits.has_nic ? "" : "E1000 NIC");
 	return job_session_end(g, r, err);
 }
 
@@ -625,7 +619,12 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	/* One disk and one box per provider, from the same working files;
 	 * every box is renamed into place only when all are written. */
 	const char *tmpbox[BW_BUILD_MAX_BOXES] = { NULL };
-	int ide = res->edits.has_ide != 0;
+	/* Each box's hardware from the image's drivers (hardware.c), all
+	 * checked before any disk is written: --strict refuses early. */
+	enum bw_box_disk_bus bus[BW_BUILD_MAX_BOXES];
+	for (size_t k = 0; k < p.nboxes && r == 0; k++)
+		r = job_choose_hardware(&res->edits, p.provider[k], L.gpt, o->strict, &w, o->input,
+					&bus[k], err);
 	for (size_t k = 0; k < p.nboxes && r == 0; k++) {
 		struct provider_disk pd;
 		provider_disk(p.provider[k], L.gpt, &pd);
@@ -650,10 +649,8 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 			.winrm_plaintext = res->winrm_plaintext,
 			.firmware_efi = L.gpt,
 			/* libvirt and VMware: the bus the image has drivers
-			 * for (the IDE ones are what Nano's -OEMDrivers
-			 * brings; AHCI is not among the drivers inspect reads
-			 * yet) */
-			.disk_bus = ide ? BW_BOX_BUS_IDE : BW_BOX_BUS_SATA,
+			 * for (job_choose_hardware) */
+			.disk_bus = bus[k],
 			/* the password the image now has, unless told otherwise */
 			.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
 		};

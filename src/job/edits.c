@@ -176,9 +176,22 @@ static void read_system_facts(const char *sys, struct bw_edit_result *res)
 	res->booted_uuid[0] = '\0';
 	if (bw_system_read(sys, "SYSTEM", &f, &ignored) == 0) {
 		res->setup_pending = f.setup_in_progress > 0;
-		bw_win_vbox_drivers(&f, &res->has_ide, &res->has_nic);
 		if (bw_system_hardware_uuid(&f, res->booted_uuid) != 0)
 			res->booted_uuid[0] = '\0';
+		bw_system_facts_free(&f);
+	}
+}
+
+/* The storage and NIC drivers of SYSTEM as edited (a .reg may have added
+ * or disabled some); their files are looked for after the file edits. */
+static void read_drivers(const char *sys, struct bw_edit_result *res)
+{
+	struct bw_system_facts f;
+	struct bw_error ignored;
+	res->drivers_read = 0;
+	if (bw_system_read(sys, "SYSTEM", &f, &ignored) == 0) {
+		memcpy(res->drivers, f.drivers, sizeof res->drivers);
+		res->drivers_read = 1;
 		bw_system_facts_free(&f);
 	}
 }
@@ -340,6 +353,7 @@ static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *
 			return r;
 	}
 	read_winrm(sw, res);
+	read_drivers(sys, res);
 	if (!moved && !ed->winrm && !ed->hostname && !ed->nreg)
 		return 0;
 	return bw_guest_upload(g, sys, SYSTEM_PATH, err);
@@ -437,6 +451,14 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 	for (size_t i = 0; r == 0 && i < ed->ncopy; i++) {
 		r = put_copy_in(g, ed->copy_in[i], err);
 		res->files_written += r == 0;
+	}
+	if (r == 0 && res->drivers_read)
+		r = job_driver_files(g, res->drivers, BW_NUM_DRIVERS, err);
+	if (r == 0 && res->drivers_read) {
+		unsigned k = bw_driver_kinds(res->drivers, BW_NUM_DRIVERS);
+		res->has_ide = (k & BW_DRIVER_BIT(BW_DRV_IDE_CHANNEL)) &&
+			       (k & BW_DRIVER_BIT(BW_DRV_IDE_CONTROLLER));
+		res->has_nic = (k & BW_DRIVER_BIT(BW_DRV_E1000)) != 0;
 	}
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 
+#include "boxwright/box.h"
 #include "boxwright/copy.h"
 #include "boxwright/job.h"
 
@@ -141,5 +142,25 @@ int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		     struct bw_edit_result *res, struct bw_error *err);
 /* Shut the session down (checked); returns R or the close error. */
 int job_session_end(struct bw_guest *g, int r, struct bw_error *err);
+
+/* ---- drivers and hardware per provider (hardware.c) ---------------------- */
+
+/*
+ * The disk bus of PROVIDER's box (*BUS) from the drivers of E (SYSTEM as
+ * edited), GPT giving Hyper-V's generation; when the box declares
+ * hardware the image has no driver for, a warning (code
+ * "drivers-missing-<provider>") or, with STRICT, BW_EUNSUPPORTED naming
+ * FILE.  A provider unknown here, or drivers not read: IDE, no check.
+ */
+int job_choose_hardware(const struct bw_edit_result *e, enum bw_box_provider provider, int gpt,
+			int strict, struct job_work *w, const char *file,
+			enum bw_box_disk_bus *bus, struct bw_error *err);
+/* Look for the file of each present driver of D[0..N) on the session's
+ * current volume (the Windows one): d->file 1/0, -1 when its ImagePath
+ * names none we can look for.  Returns 0 or the guest's code. */
+int job_driver_files(struct bw_guest *g, struct bw_driver_state *d, size_t n,
+		     struct bw_error *err);
+/* M's driver_kinds and per-provider verdicts from its SYSTEM facts. */
+void job_hardware_model(struct bw_image_model *m);
 
 #endif

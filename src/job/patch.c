@@ -111,6 +111,12 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 		.size = (m->size + 511) / 512 * 512,
 		.name = final,
 	};
+	/* A VMDK keeps its controller type (VMware attaches the disk by it);
+	 * one our writers do not know becomes their default, ide. */
+	const char *ad = m->info.vmdk_adapter;
+	if (!strcmp(ad, "ide") || !strcmp(ad, "lsilogic") || !strcmp(ad, "buslogic") ||
+	    !strcmp(ad, "legacyESX"))
+		wo.adapter_type = ad;
 	if (m->info.has_vhd_footer) {
 		wo.vhd_keep = 1;
 		memcpy(wo.vhd_footer, m->info.vhd_footer, sizeof wo.vhd_footer);

@@ -62,6 +62,17 @@ static int fetch_hive(struct bw_guest *g, const char *winpath, const char *name,
 	return 0;
 }
 
+/* Facts are read from any hive hivex accepts; a dirty one is diagnosed,
+ * its facts shown as they stand in the file. */
+static void read_system(struct bw_image_model *m, const char *sys_local)
+{
+	struct bw_error herr;
+	if (bw_system_read(sys_local, "SYSTEM", &m->sys, &herr) == 0)
+		m->system_hive.loaded = 1;
+	else
+		snprintf(m->system_hive.error, sizeof m->system_hive.error, "%s", herr.msg);
+}
+
 /* The session's reads: each volume's Windows files, then the hives of
  * the Windows volume and the BCD of the boot volume. */
 static int probe_session(struct bw_guest *g, struct bw_image *im, const int *in_session,
@@ -92,6 +103,12 @@ static int probe_session(struct bw_guest *g, struct bw_image *im, const int *in_
 		r = bw_guest_use(g, (size_t)im->guest_idx[m->win_vol], err);
 		if (r == 0)
 			r = fetch_hive(g, SYSTEM_PATH, "SYSTEM", sys_local, &m->system_hive, err);
+		/* SYSTEM is read now, in the session: its drivers' files are
+		 * looked for where ImagePath says. */
+		if (r == 0 && m->system_hive.header_ok)
+			read_system(m, sys_local);
+		if (r == 0 && m->system_hive.loaded)
+			r = job_driver_files(g, m->sys.drivers, BW_NUM_DRIVERS, err);
 		if (r == 0)
 			r = fetch_hive(g, SOFTWARE_PATH, "SOFTWARE", sw_local, &m->software_hive, err);
 		if (r == 0 && (l1 = image_exists(g, SYSTEM_PATH ".LOG1", err)) < 0)
@@ -166,17 +183,11 @@ int image_esp(struct bw_image *im, const char *bcd_local, struct bw_error *err)
 
 /* Facts are read from any hive hivex accepts; a dirty one is diagnosed,
  * its facts shown as they stand in the file. */
-static void read_facts(struct bw_image *im, const char *sys_local, const char *sw_local,
-		       const char *bcd_local)
+static void read_facts(struct bw_image *im, const char *sw_local, const char *bcd_local)
 {
 	struct bw_image_model *m = &im->m;
 	struct bw_error herr;
-	if (m->system_hive.header_ok) {
-		if (bw_system_read(sys_local, "SYSTEM", &m->sys, &herr) == 0)
-			m->system_hive.loaded = 1;
-		else
-			snprintf(m->system_hive.error, sizeof m->system_hive.error, "%s", herr.msg);
-	}
+	job_hardware_model(m);          /* SYSTEM was read in the session */
 	if (m->software_hive.header_ok) {
 		if (bw_software_read(sw_local, "SOFTWARE", &m->sw, &herr) == 0)
 			m->software_hive.loaded = 1;
@@ -263,7 +274,7 @@ int bw_image_probe(struct bw_image *im, const struct bw_backend_opts *bo,
 	if (m->has_gpt && (r = image_esp(im, bcd_local, err)) != 0)
 		return r;
 	m->probed = 1;
-	read_facts(im, sys_local, sw_local, bcd_local);
+	read_facts(im, sw_local, bcd_local);
 	/* The hives are read: the copies are not needed any more. */
 	work_cleanup(&im->work);
 	memset(im->workfile, 0, sizeof im->workfile);

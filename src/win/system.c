@@ -1,7 +1,7 @@
 /*
  * Facts from a SYSTEM hive: the live control set, names, WinRM service
- * and firewall state, setup state, MountedDevices and the drivers a
- * VirtualBox box needs.  FORMATS.md "SYSTEM and SOFTWARE hives" and
+ * and firewall state, setup state, MountedDevices and the storage and NIC
+ * drivers of drivers.c's table (Start, StartOverride, ImagePath).  FORMATS.md "SYSTEM and SOFTWARE hives" and
  * "Windows setup state"; DESIGN.md "Correctness rules".
  *
  * Offline there is no CurrentControlSet: Select\Current names the
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/bytes.h"
 #include "common/uuid.h"
@@ -33,17 +32,6 @@
 #define MOUNTED_GPT_PREFIX "DMIO:ID:"
 #define MOUNTED_GPT_PREFIX_LEN 8
 #define MOUNTED_GPT_LEN (MOUNTED_GPT_PREFIX_LEN + 16)
-
-/* The drivers of the hardware a VirtualBox box declares (-OEMDrivers). */
-static const struct {
-	const char *service;
-	const char *what;
-} system_drivers[BW_NUM_DRIVERS] = {
-	{ "atapi", "IDE/ATAPI port driver" },
-	{ "intelide", "Intel IDE controller (PIIX4)" },
-	{ "pciide", "PCI IDE controller" },
-	{ "E1G60", "Intel PRO/1000 (E1000) NIC" },
-};
 
 /* Read an optional string value KEY\VALUE below FROM; absent = NULL. */
 static int opt_string(struct win_reg *r, win_node from, const char *prefix,
@@ -362,6 +350,44 @@ int bw_smbios_uuid_swap(const char *in, char out[37])
 	return 0;
 }
 
+/*
+ * Services\<service> of the live control set: Start, StartOverride\0 and
+ * ImagePath (whose file the caller may look for: bw_driver_file_path).
+ */
+static int read_driver(struct win_reg *r, win_node cs, const char *csn,
+		       struct bw_driver_state *d, struct bw_error *err)
+{
+	char key[64];
+	snprintf(key, sizeof key, "Services\\%s", d->service);
+	win_node svc;
+	int ret = win_reg_lookup(r, cs, key, &svc, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	d->present = 1;
+	char where[96];
+	snprintf(where, sizeof where, "%s\\%s", csn, key);
+	ret = win_reg_get_opt_int(r, svc, where, "Start", &d->start, err);
+	if (ret)
+		return ret;
+	ret = opt_int(r, svc, where, "StartOverride", "0", &d->start_override, err);
+	if (ret)
+		return ret;
+	char *image = NULL;
+	ret = win_reg_get_string(r, svc, where, "ImagePath", &image, err);
+	if (ret == BW_ENOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	if (strlen(image) < sizeof d->image_path)
+		memcpy(d->image_path, image, strlen(image) + 1);
+	else
+		d->image_path_long = 1;
+	free(image);
+	return 0;
+}
+
 static int read_controlset(struct win_reg *r, win_node cs,
 			   struct bw_system_facts *f, struct bw_error *err)
 {
@@ -376,23 +402,8 @@ static int read_controlset(struct win_reg *r, win_node cs,
 			      &f->winrm_start, err);
 	if (!ret)
 		ret = read_firewall(r, cs, &f->firewall_winrm_http, err);
-	for (size_t i = 0; i < BW_NUM_DRIVERS && !ret; i++) {
-		struct bw_driver_state *d = &f->drivers[i];
-		char key[64];
-		snprintf(key, sizeof key, "Services\\%s", d->service);
-		win_node svc;
-		ret = win_reg_lookup(r, cs, key, &svc, err);
-		if (ret == BW_ENOTFOUND) {
-			ret = 0;
-			continue;
-		}
-		if (ret)
-			break;
-		d->present = 1;
-		char where[96];
-		snprintf(where, sizeof where, "%s\\%s", csn, key);
-		ret = win_reg_get_opt_int(r, svc, where, "Start", &d->start, err);
-	}
+	for (size_t i = 0; i < BW_NUM_DRIVERS && !ret; i++)
+		ret = read_driver(r, cs, csn, &f->drivers[i], err);
 	return ret;
 }
 
@@ -404,9 +415,13 @@ static void facts_init(struct bw_system_facts *f)
 	f->setup_type = -1;
 	f->oobe_in_progress = -1;
 	for (size_t i = 0; i < BW_NUM_DRIVERS; i++) {
-		f->drivers[i].service = system_drivers[i].service;
-		f->drivers[i].what = system_drivers[i].what;
+		f->drivers[i].service = win_drivers[i].service;
+		f->drivers[i].what = win_drivers[i].what;
+		f->drivers[i].kind = win_drivers[i].kind;
+		f->drivers[i].boot = win_drivers[i].boot;
 		f->drivers[i].start = -1;
+		f->drivers[i].start_override = -1;
+		f->drivers[i].file = -1;
 	}
 }
 
@@ -504,15 +519,8 @@ void bw_system_facts_free(struct bw_system_facts *f)
 void bw_win_vbox_drivers(const struct bw_system_facts *f, int *has_ide,
 			 int *has_nic)
 {
-	*has_ide = *has_nic = 0;
-	for (int i = 0; i < BW_NUM_DRIVERS; i++) {
-		const struct bw_driver_state *d = &f->drivers[i];
-		if (!d->present)
-			continue;
-		if (!strcasecmp(d->service, "E1G60"))
-			*has_nic = 1;
-		else if (!strcasecmp(d->service, "intelide") ||
-			 !strcasecmp(d->service, "pciide"))
-			*has_ide = 1;
-	}
+	unsigned k = bw_driver_kinds(f->drivers, BW_NUM_DRIVERS);
+	unsigned ide = BW_DRIVER_BIT(BW_DRV_IDE_CHANNEL) | BW_DRIVER_BIT(BW_DRV_IDE_CONTROLLER);
+	*has_ide = (k & ide) == ide;
+	*has_nic = (k & BW_DRIVER_BIT(BW_DRV_E1000)) != 0;
 }

@@ -376,4 +376,16 @@ int win_reg_find_child(struct win_reg *r, win_node node, const char *comp,
 /* The number of non-empty components of a key path "A\\B\\C". */
 int win_reg_path_depth(const char *path);
 
+/* ---- drivers.c ---------------------------------------------------------- */
+
+/* One row of the driver table: the service name, what it drives, and
+ * whether it is on the boot disk's path (must be a boot driver). */
+struct win_driver_def {
+	const char *service;
+	const char *what;
+	enum bw_driver_kind kind;
+	int boot;
+};
+extern const struct win_driver_def win_drivers[BW_NUM_DRIVERS];
+
 #endif

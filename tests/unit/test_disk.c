@@ -228,6 +228,7 @@ static void test_readable(void)
 		{ BW_WRITE_VHD_FIXED, "wf.vhd", "vhd-fixed" },
 		{ BW_WRITE_VHDX_DYNAMIC, "w.vhdx", "vhdx-dynamic" },
 		{ BW_WRITE_VMDK_STREAM, "w.vmdk", "vmdk-streamOptimized" },
+		{ BW_WRITE_VMDK_SPARSE, "ws.vmdk", "vmdk-monolithicSparse" },
 	};
 	uint8_t sector[512] = { 0x1f, 0x8b, 0x08 };   /* gzip-like first bytes */
 	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <hivex.h>
@@ -720,6 +721,7 @@ static void build_system(const char *path, uint32_t current)
 	hv_sz(h, hv_key(h, cs1, FW_RULES), "WINRM-HTTP-In-TCP",
 	      "v2.10|Action=Allow|Active=FALSE|Dir=In|Protocol=6|LPort=5985|");
 	hv_dword(h, hv_key(h, cs1, "Services\\pciide"), "Start", 0);
+	hv_dword(h, hv_key(h, cs1, "Services\\netkvm"), "Start", 3);
 
 	/* The live set, names in other cases than Windows writes them. */
 	hive_node_h cs2 = hv_key(h, root, "controlset002");
@@ -741,8 +743,21 @@ static void build_system(const char *path, uint32_t current)
 	      "v2.10|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=5985|"
 	      "App=System|Name=@FirewallAPI.dll,-35001|");
 	hv_dword(h, hv_key(h, cs2, "Services\\ATAPI"), "Start", 0);
-	hv_key(h, cs2, "Services\\intelide");     /* present, no Start */
+	hive_node_h ide = hv_key(h, cs2, "Services\\intelide");
+	hv_dword(h, ide, "Start", 0);
+	hv_sz(h, ide, "ImagePath", "System32\\drivers\\intelide.sys");
 	hv_dword(h, hv_key(h, cs2, "Services\\e1g60"), "Start", 3);
+	/* A boot driver Windows 8+ demoted for this machine: not usable. */
+	hive_node_h ahci = hv_key(h, cs2, "Services\\storahci");
+	hv_dword(h, ahci, "Start", 0);
+	hv_dword(h, hv_key(h, ahci, "StartOverride"), "0", 3);
+	hv_dword(h, hv_key(h, cs2, "Services\\MSAHCI"), "Start", 4);
+	hive_node_h vmbus = hv_key(h, cs2, "Services\\vmbus");
+	hv_dword(h, vmbus, "Start", 0);
+	hv_sz(h, vmbus, "ImagePath", "\\SystemRoot\\System32\\drivers\\vmbus.sys");
+	hv_dword(h, hv_key(h, cs2, "Services\\STORVSC"), "Start", 3);  /* not boot */
+	hv_dword(h, hv_key(h, cs2, "Services\\NetVsc"), "Start", 3);
+	hv_key(h, cs2, "Services\\viostor");      /* present, no Start */
 
 	/* Setup at the hive root, not in a control set. */
 	hive_node_h setup = hv_key(h, root, "Setup");
@@ -776,6 +791,109 @@ static const struct bw_mounted_device *find_mounted(
 		if (strcmp(f->mounted[i].name, name) == 0)
 			return &f->mounted[i];
 	return NULL;
+}
+
+static const struct bw_driver_state *find_driver(const struct bw_system_facts *f,
+					       const char *service)
+{
+	for (int i = 0; i < BW_NUM_DRIVERS; i++)
+		if (strcasecmp(f->drivers[i].service, service) == 0)
+			return &f->drivers[i];
+	return NULL;
+}
+
+/* The driver table's rules, on states built by hand. */
+static void test_driver_rules(void)
+{
+	struct bw_driver_state d = { .service = "storahci", .kind = BW_DRV_AHCI, .boot = 1,
+				     .present = 1, .start = 0, .start_override = -1, .file = -1 };
+	CHECK(bw_driver_usable(&d));
+	d.file = 1;
+	CHECK(bw_driver_usable(&d));
+	d.file = 0;                             /* ImagePath's file missing */
+	CHECK(!bw_driver_usable(&d));
+	d.file = 1;
+	d.start = 3;                            /* demand start: not loaded at boot */
+	CHECK(!bw_driver_usable(&d));
+	d.start = 4;
+	CHECK(!bw_driver_usable(&d));
+	d.start = 0;
+	d.start_override = 3;                   /* Windows 8+ demoted it */
+	CHECK(!bw_driver_usable(&d));
+	d.start_override = 0;
+	CHECK(bw_driver_usable(&d));
+	d.present = 0;
+	CHECK(!bw_driver_usable(&d));
+	/* A NIC is a PnP demand-start driver: any Start but 4. */
+	struct bw_driver_state n = { .service = "E1G60", .kind = BW_DRV_E1000, .boot = 0,
+				     .present = 1, .start = 3, .start_override = 3, .file = 1 };
+	CHECK(bw_driver_usable(&n));
+	n.start = 4;
+	CHECK(!bw_driver_usable(&n));
+	n.start = -1;                           /* no Start: the SCM cannot load it */
+	CHECK(!bw_driver_usable(&n));
+
+	struct bw_driver_state set[3] = { d, n, d };
+	set[0].present = 1;
+	set[1].start = 2;
+	set[2].kind = BW_DRV_STORVSC;
+	set[2].present = 1;
+	set[2].start = 4;
+	CHECK_EQ_U64(bw_driver_kinds(set, 3), BW_DRIVER_BIT(BW_DRV_AHCI) | BW_DRIVER_BIT(BW_DRV_E1000));
+	set[1].kind = (enum bw_driver_kind)BW_DRIVER_KINDS;   /* out of range: ignored */
+	CHECK_EQ_U64(bw_driver_kinds(set, 3), BW_DRIVER_BIT(BW_DRV_AHCI));
+	CHECK_EQ_U64(bw_driver_kinds(set, 0), 0);
+
+	CHECK(strcmp(bw_driver_kind_name(BW_DRV_AHCI), "ahci") == 0);
+	CHECK(strcmp(bw_driver_kind_name(BW_DRV_VIRTIO_NET), "virtio-net") == 0);
+	CHECK(bw_driver_kind_name((enum bw_driver_kind)BW_DRIVER_KINDS) == NULL);
+
+	/* ImagePath forms -> the file on the Windows volume. */
+	char out[BW_DRIVER_PATH_MAX + 16];
+	struct bw_driver_state p = { .service = "E1G60" };
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
+	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\E1G60.sys") == 0);   /* SCM default */
+	snprintf(p.image_path, sizeof p.image_path, "\\SystemRoot\\System32\\drivers\\E1G6032E.sys");
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
+	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\E1G6032E.sys") == 0);
+	snprintf(p.image_path, sizeof p.image_path, "\\systemroot\\system32\\DRIVERS\\x.sys");
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
+	CHECK(strcmp(out, "\\Windows\\system32\\DRIVERS\\x.sys") == 0);
+	snprintf(p.image_path, sizeof p.image_path, "%%SystemRoot%%\\System32\\drivers\\y.sys");
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
+	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\y.sys") == 0);
+	snprintf(p.image_path, sizeof p.image_path, "System32\\drivers\\storahci.sys");
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
+	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\storahci.sys") == 0);
+	snprintf(p.image_path, sizeof p.image_path, "\\??\\D:\\drivers\\z.sys");
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == BW_EINVAL);
+	snprintf(p.image_path, sizeof p.image_path, "\\SystemRoot\\");
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == BW_EINVAL);
+	snprintf(p.image_path, sizeof p.image_path, "System32\\drivers\\storahci.sys");
+	CHECK(bw_driver_file_path(&p, out, 20) == BW_EINVAL);      /* does not fit */
+	p.image_path_long = 1;
+	CHECK(bw_driver_file_path(&p, out, sizeof out) == BW_EINVAL);
+
+	/* The table: names unique whatever their case, every kind in range
+	 * and named, the storage kinds on the boot path, the NICs not. */
+	struct bw_system_facts f;
+	struct bw_error err;
+	CHECK(bw_system_read("/nonexistent", "SYSTEM", &f, &err) != 0);   /* leaves the table */
+	unsigned seen = 0;
+	for (int i = 0; i < BW_NUM_DRIVERS; i++) {
+		const struct bw_driver_state *a = &f.drivers[i];
+		CHECK(a->service && a->what && bw_driver_kind_name(a->kind));
+		seen |= BW_DRIVER_BIT(a->kind);
+		int nic = a->kind == BW_DRV_E1000 || a->kind == BW_DRV_E1000E ||
+			  a->kind == BW_DRV_NETVSC || a->kind == BW_DRV_VIRTIO_NET;
+		CHECK(a->boot == !nic);
+		for (int k = 0; k < i; k++)
+			CHECK(strcasecmp(a->service, f.drivers[k].service) != 0);
+	}
+	CHECK_EQ_U64(seen, (1u << BW_DRIVER_KINDS) - 1);
+	/* The Hyper-V and AHCI names the providers depend on. */
+	CHECK(find_driver(&f, "storahci") && find_driver(&f, "msahci"));
+	CHECK(find_driver(&f, "vmbus") && find_driver(&f, "storvsc") && find_driver(&f, "netvsc"));
 }
 
 static void test_system(void)
@@ -816,30 +934,56 @@ static void test_system(void)
 	CHECK(strcmp(f.drivers[0].service, "atapi") == 0);
 	CHECK(f.drivers[0].present && f.drivers[0].start == 0);
 	CHECK(strcmp(f.drivers[1].service, "intelide") == 0);
-	CHECK(f.drivers[1].present && f.drivers[1].start == -1);
+	CHECK(f.drivers[1].present && f.drivers[1].start == 0);
+	CHECK(strcmp(f.drivers[1].image_path, "System32\\drivers\\intelide.sys") == 0);
+	CHECK(f.drivers[1].file == -1 && f.drivers[1].start_override == -1);
 	CHECK(strcmp(f.drivers[2].service, "pciide") == 0);
 	CHECK(!f.drivers[2].present && f.drivers[2].start == -1);  /* only in 001 */
 	CHECK(strcmp(f.drivers[3].service, "E1G60") == 0);
 	CHECK(f.drivers[3].present && f.drivers[3].start == 3);
 	CHECK(strcmp(f.drivers[3].what, "Intel PRO/1000 (E1000) NIC") == 0);
+	CHECK(f.drivers[3].image_path[0] == '\0');
+	const struct bw_driver_state *ds = find_driver(&f, "storahci");
+	CHECK(ds && ds->present && ds->start == 0 && ds->start_override == 3 && !bw_driver_usable(ds));
+	ds = find_driver(&f, "msahci");
+	CHECK(ds && ds->present && ds->start == 4 && !bw_driver_usable(ds));
+	ds = find_driver(&f, "vmbus");
+	CHECK(ds && ds->present && bw_driver_usable(ds));
+	CHECK(ds && strcmp(ds->image_path, "\\SystemRoot\\System32\\drivers\\vmbus.sys") == 0);
+	ds = find_driver(&f, "storvsc");
+	CHECK(ds && ds->present && ds->start == 3 && !bw_driver_usable(ds));
+	ds = find_driver(&f, "netvsc");
+	CHECK(ds && ds->present && ds->start == 3 && bw_driver_usable(ds));
+	ds = find_driver(&f, "viostor");
+	CHECK(ds && ds->present && ds->start == -1 && !bw_driver_usable(ds));
+	ds = find_driver(&f, "netkvm");
+	CHECK(ds && !ds->present);              /* only in the stale 001 */
+	CHECK_EQ_U64(bw_driver_kinds(f.drivers, BW_NUM_DRIVERS),
+		     BW_DRIVER_BIT(BW_DRV_IDE_CHANNEL) | BW_DRIVER_BIT(BW_DRV_IDE_CONTROLLER) |
+		     BW_DRIVER_BIT(BW_DRV_E1000) | BW_DRIVER_BIT(BW_DRV_VMBUS) |
+		     BW_DRIVER_BIT(BW_DRV_NETVSC));
 	int ide = -1, nic = -1;
 	bw_win_vbox_drivers(&f, &ide, &nic);
 	CHECK(ide == 1 && nic == 1);
-	/* Each class alone, absent ones not counted, names of any case. */
+	/* Each class alone, absent ones not counted. */
 	struct bw_system_facts df;
 	memcpy(df.drivers, f.drivers, sizeof df.drivers);
 	df.drivers[1].present = 0;              /* intelide gone, pciide absent */
 	bw_win_vbox_drivers(&df, &ide, &nic);
 	CHECK(ide == 0 && nic == 1);
-	df.drivers[2].present = 1;              /* pciide present */
+	df.drivers[2].present = 1;              /* pciide present, a boot driver */
+	df.drivers[2].start = 0;
 	df.drivers[3].present = 0;
 	bw_win_vbox_drivers(&df, &ide, &nic);
 	CHECK(ide == 1 && nic == 0);
-	df.drivers[2].service = "PCIIDE";
-	df.drivers[3].service = "e1g60";
+	df.drivers[0].start = 3;                /* atapi not a boot driver: no IDE disk */
 	df.drivers[3].present = 1;
 	bw_win_vbox_drivers(&df, &ide, &nic);
-	CHECK(ide == 1 && nic == 1);
+	CHECK(ide == 0 && nic == 1);
+	df.drivers[0].start = 0;
+	df.drivers[3].file = 0;                 /* E1G6032E.sys looked for, missing */
+	bw_win_vbox_drivers(&df, &ide, &nic);
+	CHECK(ide == 1 && nic == 0);
 	for (int i = 0; i < BW_NUM_DRIVERS; i++)
 		df.drivers[i].present = 0;
 	bw_win_vbox_drivers(&df, &ide, &nic);
@@ -1701,6 +1845,7 @@ int main(void)
 	test_decode_local();
 	test_patch_local();
 	test_guid_format();
+	test_driver_rules();
 	test_system();
 	test_hardware_uuid();
 	test_first_boot();
