@@ -3,7 +3,10 @@
  * providers", "Vagrant box catalog"): one tar written with libarchive per
  * provider -- virtualbox: box.ovf, the streamOptimized VMDK, metadata.json
  * and a Vagrantfile; libvirt: box.img (a qcow2), metadata.json and a
- * Vagrantfile -- and the catalog JSON that `vagrant box add` reads.  This
+ * Vagrantfile; hyperv: "Virtual Machines/NAME.xml" and "Virtual Hard
+ * Disks/NAME.vhd" or ".vhdx"; vmware_desktop: NAME.vmx and a
+ * monolithicSparse NAME.vmdk -- and the catalog JSON that `vagrant box
+ * add` reads.  This
  * module never compresses disks (the disk writers already did).
  */
 #ifndef BOXWRIGHT_BOX_H
@@ -18,6 +21,8 @@
 enum bw_box_provider {
 	BW_BOX_VIRTUALBOX = 0,        /* the default */
 	BW_BOX_LIBVIRT = 1,
+	BW_BOX_HYPERV = 2,            /* "hyperv" */
+	BW_BOX_VMWARE = 3,            /* "vmware_desktop" */
 };
 
 /* The libvirt disk bus (lv.disk_bus), chosen by the caller from the
@@ -28,6 +33,9 @@ enum bw_box_disk_bus {
 	BW_BOX_BUS_IDE = 0,           /* the default: every Windows has it */
 	BW_BOX_BUS_SATA = 1,
 };
+/* The same field places the VMware disk: ide0:0 or sata0:0 (AHCI).
+ * Hyper-V's bus follows the generation (IDE for 1, synthetic SCSI for 2)
+ * and VirtualBox's OVF is always PIIX4 IDE. */
 
 struct bw_box_opts {
 	const char *vmdk_path;        /* the streamOptimized disk to pack
@@ -53,12 +61,16 @@ struct bw_box_opts {
 				       * the qcow2 writer wrote (libvirt);
 				       * NULL = vmdk_path.  Both set and
 				       * different is BW_EINVAL. */
-	enum bw_box_disk_bus disk_bus; /* libvirt only; VirtualBox's OVF is
-				       * always PIIX4 IDE */
+	enum bw_box_disk_bus disk_bus; /* libvirt and vmware_desktop;
+				       * VirtualBox's OVF is always PIIX4
+				       * IDE, Hyper-V's bus follows the
+				       * generation */
 	int firmware_efi;             /* UEFI boot (a GPT image): libvirt
 				       * lv.loader OVMF + lv.nvram;
 				       * VirtualBox <Firmware type="EFI"/>
-				       * and modifyvm --firmware efi */
+				       * and modifyvm --firmware efi;
+				       * Hyper-V Generation 2; VMware
+				       * firmware = "efi" */
 	/* WinRM over HTTP with basic auth (config.winrm.transport =
 	 * :plaintext, basic_auth_only = true).  Set it only when the image
 	 * accepts it: `--winrm` was applied, or inspect found
@@ -108,6 +120,13 @@ struct bw_box_opts {
  *    do not know BW_EUNSUPPORTED, a backing file, an external data file
  *    or a dirty image BW_EINVAL (box.img must stand alone); its size is
  *    metadata.json's virtual_size.
+ *  - hyperv: a VHD (Generation 1: firmware_efi 0) or VHDX (Generation 2:
+ *    firmware_efi set; Generation 2 has no VHD support), opened with
+ *    bw_disk_open; another format is BW_EINVAL.  A VHD's capacity is
+ *    the writer's CHS round-up of the size asked for
+ *    (bw_writer_actual_size): give that as disk_capacity, or 0.
+ *  - vmware_desktop: a monolithicSparse VMDK (VMware Workstation does not
+ *    run streamOptimized ones); another format is BW_EINVAL.
  * A non-zero disk_capacity that differs from the disk's is BW_EINVAL.
  * Options are checked before anything is created; on failure the partial
  * output is removed (an existing OUT_PATH is never touched).
@@ -115,7 +134,7 @@ struct bw_box_opts {
 int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		 struct bw_error *err);
 
-/* "virtualbox" / "libvirt" (the metadata.json and catalog name), or NULL
+/* "virtualbox" / "libvirt" / "hyperv" / "vmware_desktop" (the metadata.json and catalog name), or NULL
  * for a value outside the enum. */
 const char *bw_box_provider_name(enum bw_box_provider p);
 

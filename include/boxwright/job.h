@@ -311,8 +311,9 @@ struct bw_build_opts {
 	/* The VM's SMBIOS UUID: "auto" (NULL: the one the image booted under,
 	 * else a fresh one), "random", "none", or a UUID */
 	const char *hardware_uuid;
-	/* "virtualbox" (NULL), "libvirt", or both comma-separated: one box
-	 * each from the same working files.  With several, -o NAME.box gives
+	/* "virtualbox" (NULL), "libvirt", "hyperv", "vmware_desktop", or
+	 * several comma-separated: one box each from the same working files
+	 * (the image is read and edited once; one disk per provider).  With several, -o NAME.box gives
 	 * NAME-PROVIDER.box; an output ending in '/' (or a directory) gives
 	 * DIR/IMAGE[-PROVIDER].box. */
 	const char *provider;
@@ -329,7 +330,7 @@ struct bw_build_opts {
 	struct bw_backend_opts backend;
 };
 
-#define BW_BUILD_MAX_BOXES 2
+#define BW_BUILD_MAX_BOXES 4       /* one per provider */
 struct bw_build_box {
 	const char *provider;          /* bw_box_provider_name's */
 	char path[4096];

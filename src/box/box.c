@@ -7,6 +7,12 @@
  *  - libvirt (FORMATS.md "Other Vagrant providers"; libvirt.c): metadata.json
  *    {"provider":"libvirt","format":"qcow2","virtual_size":GiB}, the
  *    Vagrantfile and box.img, the qcow2.
+ *  - hyperv (hyperv.c): "Virtual Machines/NAME.xml", metadata.json
+ *    {"provider":"hyperv"}, the Vagrantfile and "Virtual Hard
+ *    Disks/NAME.vhd" (Generation 1) or ".vhdx" (Generation 2).
+ *  - vmware_desktop (vmware.c): NAME.vmx, metadata.json
+ *    {"provider":"vmware_desktop"}, the Vagrantfile and NAME.vmdk,
+ *    monolithicSparse.
  * Member order: the descriptor first (box.ovf: the OVA convention,
  * VirtualBox reads an appliance's descriptor first), then the small
  * metadata.json and Vagrantfile, and the disk last, so that readers
@@ -24,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,6 +73,43 @@ static int box_uuid_or_random(const char *given, const char *what,
 	return 0;
 }
 
+/* The members of one box: the descriptor (box.ovf, the Hyper-V XML or
+ * the .vmx; NULL for libvirt) and the disk. */
+struct box_members {
+	char desc[BW_BOX_MAX_NAME + 32];
+	char disk[BW_BOX_MAX_NAME + 32];
+};
+
+/* Check the disk for R's provider, give its capacity and the members'
+ * names (the Hyper-V disk's extension follows its format). */
+static int box_check_disk(const struct box_resolved *res, int fd, const char *disk,
+			  uint64_t *capacity, struct box_members *m,
+			  struct bw_error *err)
+{
+	int r, vhdx = 0;
+	m->desc[0] = '\0';
+	switch (res->provider) {
+	case BW_BOX_VIRTUALBOX:
+		snprintf(m->desc, sizeof m->desc, "box.ovf");
+		snprintf(m->disk, sizeof m->disk, "%s", BOX_DISK_NAME);
+		return box_check_vmdk(disk, capacity, err);
+	case BW_BOX_LIBVIRT:
+		snprintf(m->disk, sizeof m->disk, "%s", BOX_LIBVIRT_DISK_NAME);
+		return box_qcow2_check(fd, disk, capacity, err);
+	case BW_BOX_HYPERV:
+		r = box_hyperv_check_disk(disk, res->firmware_efi, capacity, &vhdx, err);
+		snprintf(m->desc, sizeof m->desc, BOX_HYPERV_VM_DIR "%s.xml", res->vm_name);
+		snprintf(m->disk, sizeof m->disk, BOX_HYPERV_DISK_DIR "%s.%s", res->vm_name,
+			 vhdx ? "vhdx" : "vhd");
+		return r;
+	case BW_BOX_VMWARE:
+		snprintf(m->desc, sizeof m->desc, "%s.vmx", res->vm_name);
+		snprintf(m->disk, sizeof m->disk, "%s.vmdk", res->vm_name);
+		return box_vmware_check_disk(disk, capacity, err);
+	}
+	return bw_seterr(err, BW_EINVAL, NULL, "box provider %d unknown", (int)res->provider);
+}
+
 int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		 struct bw_error *err)
 {
@@ -87,8 +131,9 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 				     machine_uuid, err)) != 0))
 		return r;
 
-	char *ovf = NULL, *vagrantfile = NULL, *metadata = NULL;
+	char *desc = NULL, *vagrantfile = NULL, *metadata = NULL;
 	struct box_tar *tar = NULL;
+	struct box_members m;
 	uint64_t capacity = 0;
 	int disk_fd = open(disk, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -101,9 +146,7 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		r = bw_seterr(err, BW_EINVAL, disk, "not a regular file");
 		goto out;
 	}
-	r = vbox ? box_check_vmdk(disk, &capacity, err)
-		 : box_qcow2_check(disk_fd, disk, &capacity, err);
-	if (r)
+	if ((r = box_check_disk(&res, disk_fd, disk, &capacity, &m, err)) != 0)
 		goto out;
 	if (o->disk_capacity && o->disk_capacity != capacity) {
 		r = bw_seterr(err, BW_EINVAL, disk,
@@ -112,20 +155,29 @@ int bw_box_write(const char *out_path, const struct bw_box_opts *o,
 		goto out;
 	}
 
-	if ((vbox && (r = box_ovf_text(&res, capacity, disk_uuid,
-				       machine_uuid, &ovf, err)) != 0) ||
-	    (r = box_metadata_text(&res, capacity, &metadata, err)) != 0 ||
+	switch (res.provider) {
+	case BW_BOX_VIRTUALBOX:
+		r = box_ovf_text(&res, capacity, disk_uuid, machine_uuid, &desc, err);
+		break;
+	case BW_BOX_HYPERV:
+		r = box_hyperv_xml_text(&res, m.disk, &desc, err);
+		break;
+	case BW_BOX_VMWARE:
+		r = box_vmx_text(&res, m.disk, &desc, err);
+		break;
+	case BW_BOX_LIBVIRT:
+		break;
+	}
+	if (r || (r = box_metadata_text(&res, capacity, &metadata, err)) != 0 ||
 	    (r = box_vagrantfile_text(&res, &vagrantfile, err)) != 0)
 		goto out;
 
 	if ((r = box_tar_open(out_path, o->gzip, res.mtime, &tar, err)) != 0)
 		goto out;
-	if ((vbox && (r = box_tar_add_text(tar, "box.ovf", ovf, err)) != 0) ||
+	if ((desc && (r = box_tar_add_text(tar, m.desc, desc, err)) != 0) ||
 	    (r = box_tar_add_text(tar, "metadata.json", metadata, err)) != 0 ||
 	    (r = box_tar_add_text(tar, "Vagrantfile", vagrantfile, err)) != 0 ||
-	    (r = box_tar_add_file(tar, vbox ? BOX_DISK_NAME
-					    : BOX_LIBVIRT_DISK_NAME,
-				  disk_fd, (uint64_t)st.st_size, disk,
+	    (r = box_tar_add_file(tar, m.disk, disk_fd, (uint64_t)st.st_size, disk,
 				  err)) != 0 ||
 	    (r = box_tar_close(tar, err)) != 0)
 		goto out;
@@ -135,7 +187,7 @@ out:
 		box_tar_abort(tar);
 	if (disk_fd >= 0)
 		close(disk_fd);
-	free(ovf);
+	free(desc);
 	free(metadata);
 	free(vagrantfile);
 	return r;

@@ -22,6 +22,12 @@
  * box without a "disks" list (handle_box_image.rb, box format v1). */
 #define BOX_LIBVIRT_DISK_NAME "box.img"
 
+/* The Hyper-V box's directories (import.rb reads exactly these) and the
+ * extension of the VMware box's files: member names are built from the
+ * VM name by box_member_names. */
+#define BOX_HYPERV_VM_DIR   "Virtual Machines/"
+#define BOX_HYPERV_DISK_DIR "Virtual Hard Disks/"
+
 /* ---- the tar (tar.c) ---------------------------------------------------
  * One .box being written.  box_tar_open creates OUT_PATH with O_EXCL;
  * members are added in order; box_tar_close finishes, fsyncs and frees.
@@ -104,7 +110,8 @@ struct box_resolved {
 	const char *vm_name;
 	unsigned memory_mb, cpus;
 	const char *user, *password;
-	char mac[13];                 /* virtualbox only ("" for libvirt) */
+	char mac[13];                 /* virtualbox only ("" for the others:
+				       * their hypervisors draw one per VM) */
 	int has_hardware_uuid;
 	char hardware_uuid[37];
 	enum bw_box_disk_bus disk_bus;
@@ -134,6 +141,35 @@ int box_vagrantfile_text(const struct box_resolved *r, char **out,
  * give its virtual size.  The codes of bw_box_write's libvirt case. */
 int box_qcow2_check(int fd, const char *path, uint64_t *virtual_size,
 		    struct bw_error *err);
+
+/* ---- the Hyper-V box (hyperv.c) ---------------------------------------- */
+
+/* The XML New-VagrantVMXML reads; DISK_MEMBER is the disk's tar member
+ * name ("Virtual Hard Disks/NAME.vhd"), which the drive's pathname
+ * names.  Generation 2 when R->firmware_efi.  Returns 0, BW_EINVAL or
+ * BW_ENOMEM. */
+int box_hyperv_xml_text(const struct box_resolved *r, const char *disk_member,
+			char **out, struct bw_error *err);
+
+/* PATH must be a VHD or VHDX (VHDX only for Generation 2): its capacity,
+ * and whether it is a VHDX (the member's extension).  Returns 0,
+ * BW_EINVAL, or bw_disk_open's codes. */
+int box_hyperv_check_disk(const char *path, int gen2, uint64_t *capacity,
+			  int *vhdx, struct bw_error *err);
+
+/* ---- the VMware box (vmware.c) ----------------------------------------- */
+
+/* VMware's uuid.bios form of a canonical UUID ("56 4d ... 12-34 ..."). */
+void box_vmware_uuid_bios(const char *uuid, char out[48]);
+
+/* The .vmx naming DISK_MEMBER (a bare file name).  Returns 0, BW_EINVAL
+ * or BW_ENOMEM. */
+int box_vmx_text(const struct box_resolved *r, const char *disk_member,
+		 char **out, struct bw_error *err);
+
+/* PATH must be a monolithicSparse VMDK: its capacity.  Returns 0,
+ * BW_EINVAL, or bw_disk_open's codes. */
+int box_vmware_check_disk(const char *path, uint64_t *capacity, struct bw_error *err);
 
 /* metadata.json for R's provider; CAPACITY (bytes) gives libvirt's
  * virtual_size.  Returns 0, BW_EINVAL or BW_ENOMEM. */

@@ -146,7 +146,9 @@ int box_metadata_text(const struct box_resolved *r, uint64_t capacity,
 			"{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":%" PRIu64 "}\n",
 			gib);
 	} else {
-		box_buf_puts(&b, "{\"provider\":\"virtualbox\"}\n");
+		/* virtualbox, hyperv, vmware_desktop: the provider alone */
+		box_buf_printf(&b, "{\"provider\":\"%s\"}\n",
+			       bw_box_provider_name(r->provider));
 	}
 	return box_buf_finish(&b, out, "metadata.json", err);
 }

@@ -253,7 +253,7 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 	r->provider = o->provider;
 	if (!bw_box_provider_name(o->provider))
 		return bw_seterr(err, BW_EINVAL, NULL,
-				 "box provider %d: expected virtualbox or libvirt",
+				 "box provider %d: expected virtualbox, libvirt, hyperv or vmware_desktop",
 				 (int)o->provider);
 	if (o->disk_bus != BW_BOX_BUS_IDE && o->disk_bus != BW_BOX_BUS_SATA)
 		return bw_seterr(err, BW_EINVAL, NULL,
@@ -292,6 +292,17 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 		return bw_seterr(err, BW_EINVAL, NULL,
 				 "VM name must be 1 to %d bytes of UTF-8 text without control characters, '/', '\\' or '\"'",
 				 BW_BOX_MAX_NAME);
+	/* Hyper-V and VMware boxes carry files named after the VM, which
+	 * land on Windows hosts too: none of the characters Windows
+	 * forbids in a file name, no trailing dot or space, and for the
+	 * .vmx's quoted values no '|' (VMware's escape character). */
+	size_t nl = strlen(r->vm_name);
+	if ((r->provider == BW_BOX_HYPERV || r->provider == BW_BOX_VMWARE) &&
+	    (strpbrk(r->vm_name, ":*?<>|") || r->vm_name[nl - 1] == '.' ||
+	     r->vm_name[nl - 1] == ' '))
+		return bw_seterr(err, BW_EINVAL, NULL,
+				 "VM name \"%.64s\": a %s box names files after it, and Windows file names hold no ':*?<>|' and end in no dot or space",
+				 r->vm_name, bw_box_provider_name(r->provider));
 	if (r->cpus > BW_BOX_MAX_CPUS)
 		return bw_seterr(err, BW_EINVAL, NULL,
 				 "%u CPUs: VirtualBox allows 1 to %u", r->cpus,
@@ -336,6 +347,8 @@ const char *bw_box_provider_name(enum bw_box_provider p)
 	switch (p) {
 	case BW_BOX_VIRTUALBOX: return "virtualbox";
 	case BW_BOX_LIBVIRT:    return "libvirt";
+	case BW_BOX_HYPERV:     return "hyperv";
+	case BW_BOX_VMWARE:     return "vmware_desktop";
 	}
 	return NULL;
 }
@@ -344,7 +357,9 @@ int bw_box_provider_parse(const char *name, enum bw_box_provider *out,
 			  struct bw_error *err)
 {
 	static const enum bw_box_provider all[] = { BW_BOX_VIRTUALBOX,
-						    BW_BOX_LIBVIRT };
+						    BW_BOX_LIBVIRT,
+						    BW_BOX_HYPERV,
+						    BW_BOX_VMWARE };
 	for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++) {
 		if (strcmp(name, bw_box_provider_name(all[i])) == 0) {
 			*out = all[i];
@@ -352,6 +367,6 @@ int bw_box_provider_parse(const char *name, enum bw_box_provider *out,
 		}
 	}
 	return bw_seterr(err, BW_EINVAL, NULL,
-			 "provider \"%.64s\": expected virtualbox or libvirt",
+			 "provider \"%.64s\": expected virtualbox, libvirt, hyperv or vmware_desktop",
 			 name ? name : "");
 }

@@ -32,6 +32,7 @@
  *    template it maps to that loader; the hardware UUID as
  *    sysinfo system uuid (<smbios mode='sysinfo'/>), which libvirt also
  *    takes as the domain UUID when none is set.
+ *  - hyperv, vmware_desktop: vf_hyperv and vf_vmware below.
  * Port 5985 is deliberately not forwarded here: Vagrant already forwards
  * 55985 -> 5985 with id "winrm" for the winrm communicator
  * (plugins/kernel_v2/config/vm.rb), and a second forward of 5985 would
@@ -99,6 +100,53 @@ static void vf_libvirt(struct box_buf *b, const struct box_resolved *r)
 	box_buf_puts(b, "  end\n");
 }
 
+/* hyperv (plugins/providers/hyperv/config.rb): memory and cpus as the
+ * XML has them; the rest (vmname, enable_virtualization_extensions,
+ * linked_clone, mac, ...) is the user's.  Vagrant cannot give a Hyper-V
+ * VM a chosen SMBIOS UUID (New-VM draws the BIOS GUID), so a pinned one
+ * is named in a comment for whoever sets it by hand. */
+static void vf_hyperv(struct box_buf *b, const struct box_resolved *r)
+{
+	box_buf_printf(b,
+		"  config.vm.provider \"hyperv\" do |hv|\n"
+		"    hv.memory = %u\n"
+		"    hv.cpus = %u\n"
+		"    # Generation %d (%s), secure boot off: see Virtual Machines/*.xml.\n"
+		"    # hv.vmname, hv.enable_virtualization_extensions, hv.linked_clone\n"
+		"    # and the switch are left to your Vagrantfile.\n",
+		r->memory_mb, r->cpus, r->firmware_efi ? 2 : 1,
+		r->firmware_efi ? "UEFI, GPT disk" : "BIOS, MBR disk");
+	if (r->has_hardware_uuid)
+		box_buf_printf(b,
+			"    # The other providers pin the SMBIOS UUID %s; Vagrant\n"
+			"    # cannot set a Hyper-V VM's (Msvm_VirtualSystemSettingData.BIOSGUID),\n"
+			"    # and a Windows that booted under one may not boot under another.\n",
+			r->hardware_uuid);
+	box_buf_puts(b, "  end\n");
+}
+
+/* vmware_desktop (hashicorp/vagrant-vmware-desktop config.rb, action/
+ * vmx_modify.rb): vmware.vmx entries are written into the clone's .vmx
+ * after the import, so the hardware UUID set there survives the
+ * uuid.action = "create" that the import writes (vmware.c). */
+static void vf_vmware(struct box_buf *b, const struct box_resolved *r)
+{
+	box_buf_printf(b,
+		"  config.vm.provider \"vmware_desktop\" do |vmware|\n"
+		"    vmware.vmx[\"memsize\"] = \"%u\"\n"
+		"    vmware.vmx[\"numvcpus\"] = \"%u\"\n",
+		r->memory_mb, r->cpus);
+	if (r->has_hardware_uuid) {
+		char bios[48];
+		box_vmware_uuid_bios(r->hardware_uuid, bios);
+		box_buf_printf(b,
+			"    vmware.vmx[\"uuid.bios\"] = \"%s\"\n"
+			"    vmware.vmx[\"uuid.action\"] = \"keep\"\n",
+			bios);
+	}
+	box_buf_puts(b, "  end\n");
+}
+
 int box_vagrantfile_text(const struct box_resolved *r, char **out,
 			 struct bw_error *err)
 {
@@ -127,10 +175,12 @@ int box_vagrantfile_text(const struct box_resolved *r, char **out,
 	box_buf_puts(&b, "\n  config.winrm.password = ");
 	box_buf_ruby_str(&b, r->password);
 	box_buf_puts(&b, "\n");
-	if (r->provider == BW_BOX_LIBVIRT)
-		vf_libvirt(&b, r);
-	else
-		vf_virtualbox(&b, r);
+	switch (r->provider) {
+	case BW_BOX_LIBVIRT: vf_libvirt(&b, r); break;
+	case BW_BOX_HYPERV: vf_hyperv(&b, r); break;
+	case BW_BOX_VMWARE: vf_vmware(&b, r); break;
+	case BW_BOX_VIRTUALBOX: vf_virtualbox(&b, r); break;
+	}
 	box_buf_puts(&b, "end\n");
 	return box_buf_finish(&b, out, "Vagrantfile", err);
 }

@@ -51,14 +51,14 @@ static int plan_outputs(const struct bw_build_opts *o, struct build_plan *p, str
 		size_t n = e ? (size_t)(e - s) : strlen(s);
 		char name[32];
 		if (n == 0 || n >= sizeof name)
-			return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': expected virtualbox, libvirt or both, comma-separated",
+			return bw_seterr(err, BW_EUSAGE, NULL, "--provider '%s': expected virtualbox, libvirt, hyperv, vmware_desktop or several, comma-separated",
 					 list);
 		memcpy(name, s, n);
 		name[n] = '\0';
 		enum bw_box_provider pv;
 		if (bw_box_provider_parse(name, &pv, err) != 0)
 			return bw_seterr(err, BW_EUSAGE, NULL,
-					 "--provider '%s': \"%s\" is not a provider boxwright builds (virtualbox, libvirt)",
+					 "--provider '%s': \"%s\" is not a provider boxwright builds (virtualbox, libvirt, hyperv, vmware_desktop)",
 					 list, name);
 		for (size_t k = 0; k < p->nboxes; k++)
 			if (p->provider[k] == pv)
@@ -463,12 +463,13 @@ static int copy_kept(struct bw_disk *in, uint64_t old_off, uint64_t size, uint64
 	return r;
 }
 
-/* The VMDK of [partition table | zero gaps | partitions in disk order |
- * the GPT's backup]. */
+/* The disk of [partition table | zero gaps | partitions in disk order |
+ * the GPT's backup] in FORMAT; NAME is its name inside the box (a VMDK's
+ * extent line names it). */
 static int write_disk(const struct bw_image *im, const struct layout *L,
 		      const struct bw_build_opts *o, uint64_t size, enum bw_write_format format,
-		      const char *path, struct job_work *w, struct bw_build_result *res,
-		      struct bw_error *err)
+		      const char *path, const char *name, struct job_work *w,
+		      struct bw_build_result *res, struct bw_error *err)
 {
 	const struct bw_image_model *m = &im->m;
 	struct bw_writer *wr = NULL;
@@ -498,7 +499,7 @@ static int write_disk(const struct bw_image *im, const struct layout *L,
 		}
 	struct bw_writer_opts wo = { .format = format, .size = size,
 				     .compress_level = o->compress_level, .threads = o->threads,
-				     .adapter_type = "ide", .scratch = 1 };
+				     .adapter_type = "ide", .name = name, .scratch = 1 };
 	if (r == 0)
 		r = bw_writer_open(path, &wo, &wr, err);
 	for (size_t i = 0; r == 0 && i < n; i++) {
@@ -520,6 +521,44 @@ static int write_disk(const struct bw_image *im, const struct layout *L,
 	bw_writer_abort(wr);
 	bw_gpt_image_free(&gi);
 	return r;
+}
+
+_Static_assert(WORK_MAX_OUTPUTS >= BW_BUILD_MAX_BOXES, "one temporary output per box");
+
+/* Each provider's disk: its container format, the working file's name
+ * and its name inside the box (box.c names the members the same way). */
+struct provider_disk {
+	enum bw_write_format format;
+	const char *file, *member;
+};
+
+static void provider_disk(enum bw_box_provider pv, int gpt, struct provider_disk *d)
+{
+	switch (pv) {
+	case BW_BOX_LIBVIRT:
+		*d = (struct provider_disk){ BW_WRITE_QCOW2, "box.img", "box.img" };
+		return;
+	case BW_BOX_HYPERV:
+		/* Generation 2 (UEFI, GPT) reads only VHDX; Generation 1
+		 * gets the VHD every Hyper-V version reads */
+		*d = gpt ? (struct provider_disk){ BW_WRITE_VHDX_DYNAMIC, "box.vhdx",
+						   BW_BOX_DEFAULT_VM_NAME ".vhdx" }
+			 : (struct provider_disk){ BW_WRITE_VHD_DYNAMIC, "box.vhd",
+						   BW_BOX_DEFAULT_VM_NAME ".vhd" };
+		return;
+	case BW_BOX_VMWARE:
+		/* VMware Workstation and Fusion run monolithicSparse VMDKs,
+		 * not streamOptimized ones; a SATA disk's ddb.adapterType is
+		 * "ide" too, as Workstation writes it */
+		*d = (struct provider_disk){ BW_WRITE_VMDK_SPARSE, "vmware.vmdk",
+					     BW_BOX_DEFAULT_VM_NAME ".vmdk" };
+		return;
+	case BW_BOX_VIRTUALBOX:
+	default:
+		*d = (struct provider_disk){ BW_WRITE_VMDK_STREAM, "box-disk001.vmdk",
+					     "box-disk001.vmdk" };
+		return;
+	}
 }
 
 static int update_catalog(const struct bw_build_opts *o, struct bw_build_box *box,
@@ -587,31 +626,39 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		r = job_choose_hardware(&res->edits, p.provider[k], L.gpt, o->strict, &w, o->input,
 					&bus[k], err);
 	for (size_t k = 0; k < p.nboxes && r == 0; k++) {
-		int libvirt = p.provider[k] == BW_BOX_LIBVIRT;
+		struct provider_disk pd;
+		provider_disk(p.provider[k], L.gpt, &pd);
 		const char *disk;
 		if ((r = work_check_stop(&w, o->input, err)) != 0 ||
-		    (r = work_path(&w, libvirt ? "box.img" : "box-disk001.vmdk", &disk, err)) != 0 ||
-		    (r = write_disk(im, &L, o, p.size, libvirt ? BW_WRITE_QCOW2 : BW_WRITE_VMDK_STREAM,
-				    disk, &w, res, err)) != 0)
+		    (r = work_path(&w, pd.file, &disk, err)) != 0 ||
+		    (r = write_disk(im, &L, o, p.size, pd.format, disk, pd.member, &w, res,
+				    err)) != 0)
 			break;
 		/* the working partition files are done with after the last
 		 * disk: delete them while the box is written */
 		if (k + 1 == p.nboxes)
 			work_remove_async(&w, im->workfile, (size_t)im->m.nvols);
+		struct bw_writer_opts sz = { .format = pd.format, .size = p.size };
 		struct bw_box_opts bo = {
 			.provider = p.provider[k], .disk_path = disk,
-			.disk_capacity = p.size, .vm_name = BW_BOX_DEFAULT_VM_NAME,
+			/* a VHD is rounded up to its CHS geometry */
+			.disk_capacity = bw_writer_actual_size(&sz), .vm_name = BW_BOX_DEFAULT_VM_NAME,
 			.memory_mb = o->memory_mb, .cpus = o->cpus,
 			.hardware_uuid = p.hwuuid[0] ? p.hwuuid : NULL,
 			.winrm_user = o->winrm_user, .gzip = o->gzip,
 			.winrm_plaintext = res->winrm_plaintext,
 			.firmware_efi = L.gpt,
+			/* libvirt and VMware: the bus the image has drivers
+			 * for (job_choose_hardware) */
 			.disk_bus = bus[k],
 			/* the password the image now has, unless told otherwise */
 			.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
 		};
 		if ((r = work_output(&w, p.out[k], &tmpbox[k], err)) == 0)
 			r = bw_box_write(tmpbox[k], &bo, err);
+		/* the disk is in the box now: free its space before the next
+		 * provider's (the work directory goes at the end anyway) */
+		unlink(disk);
 	}
 	for (size_t k = 0; k < p.nboxes && r == 0; k++)
 		r = work_commit(&w, tmpbox[k], p.out[k], err);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The native (libntfs-3g) and guestfs (appliance) backends must leave the
-# same image behind: the same build of the sector-63 fixture (which moves,
+# same image behind: the same build (all four providers: every provider's
+# disk equal to the VirtualBox one of its backend) of the sector-63 fixture (which moves,
 # grows and gets every kind of edit) and the same patch of the fixture
 # whose live control set is 2, done once with each backend.  Compared:
 # `hivexregedit --export` of SYSTEM, SOFTWARE and BCD; the file tree (names,
@@ -81,16 +82,29 @@ compare() {   # WHAT A B
   done
 }
 
+# Every provider's disk of a build holds the same bytes as its VirtualBox
+# VMDK (qemu-img compare), whose content is then compared across backends.
+PROVIDERS=(virtualbox libvirt hyperv vmware_desktop)
+DISKS=(box-disk001.vmdk box.img "Virtual Hard Disks/boxwright-nano.vhd" boxwright-nano.vmdk)
 for be in native guestfs; do
   box=$SCRATCH/build-$be.box
   if BOXWRIGHT_BACKEND=$be "$BOXWRIGHT" build "$FIXTURES/nano-sector63.vhd" -o "$box" --size 6G \
+       --provider "$(IFS=,; echo "${PROVIDERS[*]}")" \
        --hardware-uuid 8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f --quiet "${EDITS[@]}" 2>"$SCRATCH/err"; then
-    ok "build with --backend $be"
+    ok "build of the four providers with --backend $be"
   else
     bad "build with --backend $be: $(cat "$SCRATCH/err")"; continue
   fi
-  mkdir -p "$SCRATCH/box-$be" && tar -xf "$box" -C "$SCRATCH/box-$be"
-  "$BOXWRIGHT" convert "$SCRATCH/box-$be/box-disk001.vmdk" "$SCRATCH/build-$be.raw" -O raw
+  for i in "${!PROVIDERS[@]}"; do
+    p=${PROVIDERS[$i]}
+    mkdir -p "$SCRATCH/box-$be-$p" && tar -xf "$SCRATCH/build-$be-$p.box" -C "$SCRATCH/box-$be-$p"
+    [ "$p" = virtualbox ] && continue
+    qemu-img compare "$SCRATCH/box-$be-$p/${DISKS[$i]}" "$SCRATCH/box-$be-virtualbox/box-disk001.vmdk" 2>&1 |
+      grep -q "Images are identical" && ok "$be: the $p disk holds the VirtualBox disk's bytes" ||
+      bad "$be: the $p disk differs from the VirtualBox one"
+    rm -rf "$SCRATCH/box-$be-$p"
+  done
+  "$BOXWRIGHT" convert "$SCRATCH/box-$be-virtualbox/box-disk001.vmdk" "$SCRATCH/build-$be.raw" -O raw
   collect "build-$be" "$SCRATCH/build-$be.raw"
   rm -f "$SCRATCH/build-$be.raw" "$SCRATCH/build-$be.part"
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -714,7 +715,11 @@ static void test_vagrantfile_libvirt(void)
 	enum bw_box_provider p = BW_BOX_VIRTUALBOX;
 	CHECK(bw_box_provider_parse("libvirt", &p, &e) == 0 && p == BW_BOX_LIBVIRT);
 	CHECK(bw_box_provider_parse("virtualbox", &p, &e) == 0 && p == BW_BOX_VIRTUALBOX);
-	CHECK(bw_box_provider_parse("hyperv", &p, &e) == BW_EINVAL);
+	CHECK(bw_box_provider_parse("hyperv", &p, &e) == 0 && p == BW_BOX_HYPERV);
+	CHECK(bw_box_provider_parse("vmware_desktop", &p, &e) == 0 && p == BW_BOX_VMWARE);
+	CHECK(bw_box_provider_parse("vmware", &p, &e) == BW_EINVAL);
+	CHECK(bw_box_provider_parse("parallels", &p, &e) == BW_EINVAL);
+	CHECK(strcmp(bw_box_provider_name(BW_BOX_VMWARE), "vmware_desktop") == 0);
 	CHECK(bw_box_provider_parse(NULL, &p, &e) == BW_EINVAL);
 	CHECK(strcmp(bw_box_provider_name(BW_BOX_LIBVIRT), "libvirt") == 0);
 	CHECK(bw_box_provider_name((enum bw_box_provider)9) == NULL);
@@ -886,6 +891,189 @@ static void test_box_write_libvirt(void)
 
 /* The same options give the same bytes; any identity changed changes
  * them (sha256 of the whole .box). */
+/* The Hyper-V and VMware boxes: members, their order and names, the XML
+ * read back through xmllint with the XPaths Vagrant's New-VagrantVMXML
+ * uses, the .vmx parsed as `key = "value"` lines, and the disks each
+ * provider refuses. */
+static const char *vmx_get(const char *vmx, const char *key, char *out, size_t n)
+{
+	/* vagrant-vmware-desktop read_vmx_data: /^(.+?)\s*=\s*(.*?)\s*$/,
+	 * keys case-insensitive, the value's quotes stripped */
+	const char *line = vmx;
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *eq = memchr(line, '=', len);
+		if (line[0] != '#' && eq) {
+			size_t kl = (size_t)(eq - line);
+			while (kl && line[kl - 1] == ' ')
+				kl--;
+			if (kl == strlen(key) && strncasecmp(line, key, kl) == 0) {
+				const char *v = eq + 1;
+				while (*v == ' ')
+					v++;
+				size_t vl = len - (size_t)(v - line);
+				if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+					v++;
+					vl -= 2;
+				}
+				snprintf(out, n, "%.*s", (int)vl, v);
+				return out;
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void test_box_write_hyperv_vmware(void)
+{
+	const uint64_t size = 64 << 20;
+	/* path_in's buffers are reused: keep these four */
+	char vhd[512], vhdx[512], sparse[512], stream[512];
+	snprintf(vhd, sizeof vhd, "%s", path_in("h.vhd"));
+	snprintf(vhdx, sizeof vhdx, "%s", path_in("h.vhdx"));
+	snprintf(sparse, sizeof sparse, "%s", path_in("s.vmdk"));
+	snprintf(stream, sizeof stream, "%s", path_in("st.vmdk"));
+	CHECK(make_disk(vhd, size, BW_WRITE_VHD_DYNAMIC) == 0);
+	CHECK(make_disk(vhdx, size, BW_WRITE_VHDX_DYNAMIC) == 0);
+	CHECK(make_disk(sparse, size, BW_WRITE_VMDK_SPARSE) == 0);
+	CHECK(make_vmdk(stream, size) == 0);
+	struct bw_writer_opts vo = { .format = BW_WRITE_VHD_DYNAMIC, .size = size };
+	uint64_t vhd_size = bw_writer_actual_size(&vo);
+	struct bw_error e;
+	for (int gen2 = 0; gen2 < 2; gen2++) {
+		struct bw_box_opts o = {
+			.provider = BW_BOX_HYPERV, .disk_path = gen2 ? vhdx : vhd,
+			.disk_capacity = gen2 ? size : vhd_size,
+			.vm_name = "nano & 'box'", .memory_mb = 2048, .cpus = 2,
+			.firmware_efi = gen2, .mtime = 1700000000,
+			.hardware_uuid = "12345678-9abc-4def-8123-456789abcdef",
+		};
+		char *box = path_in(gen2 ? "h2.box" : "h1.box");
+		int r = bw_box_write(box, &o, &e);
+		if (r)
+			fprintf(stderr, "bw_box_write hyperv: %s\n", e.msg);
+		CHECK(r == 0);
+		struct tar_entry ents[8];
+		int filter = -1;
+		int n = read_box(box, ents, &filter);
+		CHECK(n == 4);
+		if (n != 4) {
+			if (n > 0)
+				free_entries(ents, n);
+			continue;
+		}
+		CHECK(strcmp(ents[0].name, "Virtual Machines/nano & 'box'.xml") == 0);
+		CHECK(strcmp(ents[1].name, "metadata.json") == 0);
+		CHECK(strcmp(ents[2].name, "Vagrantfile") == 0);
+		CHECK(strcmp(ents[3].name, gen2 ? "Virtual Hard Disks/nano & 'box'.vhdx"
+						: "Virtual Hard Disks/nano & 'box'.vhd") == 0);
+		check_metadata(ents[1].data, "hyperv", -1);
+		CHECK(strstr(ents[2].data, "config.vm.provider \"hyperv\" do |hv|\n"
+					   "    hv.memory = 2048\n    hv.cpus = 2\n") != NULL);
+		/* the byte order mark Windows PowerShell needs (hyperv.c) */
+		CHECK(memcmp(ents[0].data, "\xEF\xBB\xBF<?xml", 8) == 0);
+		char *xml = path_in(gen2 ? "h2.xml" : "h1.xml");
+		CHECK(write_file(xml, ents[0].data, (size_t)ents[0].size) == 0);
+		if (have_xmllint) {
+			CHECK(xpath_eq(xml, "string(/configuration/properties/subtype[@type])",
+				       gen2 ? "1" : "0"));
+			CHECK(xpath_eq(xml, "string(/configuration/properties/name)", "nano & 'box'"));
+			CHECK(xpath_eq(xml, "string(//boot/device0)", "HardDrive"));
+			CHECK(xpath_eq(xml, "string(//secure_boot_enabled)", "False"));
+			CHECK(xpath_eq(xml, "string(/configuration/settings/processors/count)", "2"));
+			CHECK(xpath_eq(xml, "string(//memory/bank/size)", "2048"));
+			CHECK(xpath_eq(xml, "string(//memory/bank/dynamic_memory_enabled)", "False"));
+			/* one drive of type VHD, on SCSI (a parent with a
+			 * ChannelInstanceGuid) for Generation 2 only */
+			CHECK(xpath_eq(xml, "count(//*[starts-with(name(.),'controller')]/*[pathname and type='VHD'])", "1"));
+			CHECK(xpath_eq(xml, "count(//*[starts-with(name(.),'controller')][../@ChannelInstanceGuid])",
+				       gen2 ? "1" : "0"));
+			CHECK(xpath_eq(xml, "string(//*[starts-with(name(.),'controller')]/*/pathname)",
+				       gen2 ? "Virtual Hard Disks\\nano & 'box'.vhdx"
+					    : "Virtual Hard Disks\\nano & 'box'.vhd"));
+			/* every leaf Vagrant reads has an attribute ("#text") */
+			CHECK(xpath_eq(xml, "count(//*[not(*) and not(@type)])", "0"));
+		}
+		free_entries(ents, n);
+	}
+
+	/* VMware: SATA and UEFI here, the UUID in VMware's form */
+	struct bw_box_opts o = {
+		.provider = BW_BOX_VMWARE, .disk_path = sparse, .disk_capacity = size,
+		.disk_bus = BW_BOX_BUS_SATA, .firmware_efi = 1, .mtime = 1700000000,
+		.hardware_uuid = "12345678-9ABC-4DEF-8123-456789ABCDEF",
+	};
+	char *box = path_in("w.box");
+	int r = bw_box_write(box, &o, &e);
+	if (r)
+		fprintf(stderr, "bw_box_write vmware: %s\n", e.msg);
+	CHECK(r == 0);
+	struct tar_entry ents[8];
+	int filter = -1;
+	int n = read_box(box, ents, &filter);
+	CHECK(n == 4);
+	if (n == 4) {
+		CHECK(strcmp(ents[0].name, BW_BOX_DEFAULT_VM_NAME ".vmx") == 0);
+		CHECK(strcmp(ents[3].name, BW_BOX_DEFAULT_VM_NAME ".vmdk") == 0);
+		check_metadata(ents[1].data, "vmware_desktop", -1);
+		char v[128];
+		const char *x = ents[0].data;
+		CHECK(strncmp(x, ".encoding = \"UTF-8\"\n", 20) == 0);
+		CHECK(vmx_get(x, "guestos", v, sizeof v) && strcmp(v, "windows9srv-64") == 0);
+		CHECK(vmx_get(x, "firmware", v, sizeof v) && strcmp(v, "efi") == 0);
+		CHECK(vmx_get(x, "sata0:0.fileName", v, sizeof v) &&
+		      strcmp(v, BW_BOX_DEFAULT_VM_NAME ".vmdk") == 0);
+		CHECK(vmx_get(x, "ide0:0.fileName", v, sizeof v) == NULL);
+		CHECK(vmx_get(x, "ethernet0.virtualDev", v, sizeof v) && strcmp(v, "e1000") == 0);
+		CHECK(vmx_get(x, "memsize", v, sizeof v) && strcmp(v, "1024") == 0);
+		CHECK(vmx_get(x, "uuid.bios", v, sizeof v) &&
+		      strcmp(v, "12 34 56 78 9a bc 4d ef-81 23 45 67 89 ab cd ef") == 0);
+		CHECK(strstr(ents[2].data, "vmware.vmx[\"uuid.bios\"] = \"12 34 56 78 9a bc 4d ef-81 23 45 67 89 ab cd ef\"\n") != NULL);
+		free_entries(ents, n);
+	}
+	/* IDE, BIOS, no UUID */
+	o.disk_bus = BW_BOX_BUS_IDE;
+	o.firmware_efi = 0;
+	o.hardware_uuid = NULL;
+	char *vmx = NULL;
+	struct box_resolved res;
+	CHECK(box_resolve(&o, &res, &e) == 0 && box_vmx_text(&res, "d.vmdk", &vmx, &e) == 0);
+	if (vmx) {
+		char v[64];
+		CHECK(vmx_get(vmx, "ide0:0.fileName", v, sizeof v) && strcmp(v, "d.vmdk") == 0);
+		CHECK(vmx_get(vmx, "firmware", v, sizeof v) == NULL);
+		CHECK(vmx_get(vmx, "uuid.bios", v, sizeof v) == NULL);
+	}
+	free(vmx);
+	CHECK(box_vmx_text(&res, "a\"b.vmdk", &vmx, &e) == BW_EINVAL);
+
+	/* refusals: the wrong disk for each, a name Windows cannot hold;
+	 * nothing is left behind */
+	struct { enum bw_box_provider p; const char *disk; int efi; const char *name; } bad[] = {
+		{ BW_BOX_HYPERV, vhd, 1, NULL },      /* Gen 2 reads no VHD */
+		{ BW_BOX_HYPERV, stream, 0, NULL },
+		{ BW_BOX_VMWARE, stream, 0, NULL },   /* VMware runs no streamOptimized */
+		{ BW_BOX_VMWARE, vhd, 0, NULL },
+		{ BW_BOX_HYPERV, vhd, 0, "a:b" },
+		{ BW_BOX_VMWARE, sparse, 0, "trailing." },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct bw_box_opts b = { .provider = bad[i].p, .disk_path = bad[i].disk,
+					 .firmware_efi = bad[i].efi, .vm_name = bad[i].name };
+		char *out = path_in("bad.box");
+		int rb = bw_box_write(out, &b, &e);
+		if (rb != BW_EINVAL)
+			fprintf(stderr, "refusal %zu: %d %s\n", i, rb, rb ? e.msg : "");
+		CHECK(rb == BW_EINVAL);
+		CHECK(access(out, F_OK) != 0);
+	}
+	/* a Gen 1 VHD box of the wrong size */
+	struct bw_box_opts b = { .provider = BW_BOX_HYPERV, .disk_path = vhd, .disk_capacity = vhd_size + (1 << 20) };
+	CHECK(bw_box_write(path_in("bad.box"), &b, &e) == BW_EINVAL);
+}
+
 static void test_reproducible(void)
 {
 	/* path_in's buffers rotate: keep copies of the disks' paths */
@@ -1336,6 +1524,7 @@ int main(void)
 	test_box_write();
 	test_ovf_hardware_uuid();
 	test_vagrantfile_libvirt();
+	test_box_write_hyperv_vmware();
 	test_metadata();
 	test_box_write_libvirt();
 	test_reproducible();
