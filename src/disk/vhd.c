@@ -91,6 +91,10 @@
 #define VHD_MAX_TABLE_ENTRIES (VHD_MAX_SIZE / (2 * 1024 * 1024))
 /* A locator is one path: 8 KiB holds 4096 UTF-16 units, past PATH_MAX. */
 #define VHD_MAX_LOCATOR_LEN   8192u
+_Static_assert(VHD_MAX_LOCATOR_LEN == BW_VHD_LOCATOR_MAX &&
+	       VHD_DYN_NLOCATORS == BW_VHD_LOCATORS &&
+	       VHD_DYN_SIZE == sizeof(((struct bw_vhd_link *)0)->header),
+	       "struct bw_vhd_link holds what the reader accepts");
 /* Images in one chain, the image opened included.  Hyper-V's snapshot
  * trees stay far below; the cap keeps a crafted chain from exhausting
  * descriptors and stack. */
@@ -105,6 +109,7 @@ struct vhd {
 	uint32_t *bat;              /* host-endian sector offsets */
 	struct bw_disk *parent;     /* differencing: the open parent */
 	uint8_t *bitmap;            /* differencing: one block's sector bitmap */
+	uint8_t header[VHD_DYN_SIZE];   /* dynamic, differencing: as read */
 };
 
 /*
@@ -790,6 +795,7 @@ static int vhd_open_image(struct bw_disk *d, const struct vhd_chain *below,
 		r = vhd_open_dynamic(d, v, dyn_off, h, err);
 		if (r)
 			return r;
+		memcpy(v->header, h, sizeof v->header);
 		return vhd_open_parent(d, v, h, dyn_off, below, err);
 	default:
 		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
@@ -992,6 +998,35 @@ static void vhd_info(struct bw_disk *d, struct bw_disk_info *info)
 	memcpy(info->vhd_footer, v->footer, sizeof info->vhd_footer);
 }
 
+static struct bw_disk *vhd_parent(struct bw_disk *d)
+{
+	return ((struct vhd *)d->priv)->parent;
+}
+
+int bw_disk_vhd_link(struct bw_disk *d, struct bw_vhd_link *l,
+		     struct bw_error *err)
+{
+	memset(l, 0, sizeof *l);
+	if (d->ops != &bw_disk_vhd_ops || !((struct vhd *)d->priv)->parent)
+		return bw_seterr(err, BW_EINVAL, d->path, "not a differencing VHD");
+	const struct vhd *v = d->priv;
+	memcpy(l->header, v->header, sizeof l->header);
+	/* Every entry was checked at open: known code, data inside the
+	 * file, at most VHD_MAX_LOCATOR_LEN bytes. */
+	for (unsigned i = 0; i < VHD_DYN_NLOCATORS; i++) {
+		const uint8_t *e = v->header + VHD_DYN_LOCATORS + VHD_LOC_SIZE * i;
+		if (bw_get_be32(e + VHD_LOC_CODE) == VHD_PLAT_NONE)
+			continue;
+		l->loc_len[i] = bw_get_be32(e + VHD_LOC_LENGTH);
+		int r = bw_disk_read_file(d, l->loc_data[i], l->loc_len[i],
+					  bw_get_be64(e + VHD_LOC_OFFSET),
+					  "VHD parent locator data", err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* Also frees a half-built handle: a failed open leaves priv for us. */
 static void vhd_close(struct bw_disk *d)
 {
@@ -1012,5 +1047,6 @@ const struct bw_disk_ops bw_disk_vhd_ops = {
 	.pread = vhd_pread,
 	.next_data = vhd_next_data,
 	.info = vhd_info,
+	.parent = vhd_parent,
 	.close = vhd_close,
 };

@@ -1265,6 +1265,11 @@ static void vhdx_info(struct bw_disk *d, struct bw_disk_info *info)
 	info->block_size = v->block_size;
 }
 
+static struct bw_disk *vhdx_parent(struct bw_disk *d)
+{
+	return ((struct vhdx *)d->priv)->parent;
+}
+
 /* Also frees a half-built handle: a failed open leaves priv for us. */
 static void vhdx_close(struct bw_disk *d)
 {
@@ -1285,5 +1290,6 @@ const struct bw_disk_ops bw_disk_vhdx_ops = {
 	.pread = vhdx_pread,
 	.next_data = vhdx_next_data,
 	.info = vhdx_info,
+	.parent = vhdx_parent,
 	.close = vhdx_close,
 };
