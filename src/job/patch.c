@@ -99,10 +99,15 @@ static int check_same_parent(struct bw_disk *in, const char *out, const char *fi
 	if (p && stat(want, &a) == 0 && stat(bw_disk_path(p), &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		r = 0;
-	else
+	else if (p)
 		r = bw_seterr(err, BW_EUNSUPPORTED, final,
-			      "the patched differencing VHD would not find its parent %s from there (%s): write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
-			      want, p ? bw_disk_path(p) : e2.msg);
+			      "the patched differencing VHD would take %s for its parent, not %s: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
+			      bw_disk_path(p), want);
+	else
+		/* e2 names the temporary file: not shown. */
+		r = bw_seterr(err, BW_EUNSUPPORTED, final,
+			      "the patched differencing VHD would not find its parent %s from there: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
+			      want);
 	bw_disk_close(d);
 	return r;
 }
