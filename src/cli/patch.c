@@ -8,8 +8,10 @@
 static const char patch_usage[] =
 	"Usage: boxwright patch IMAGE (-o OUT | --in-place) EDITS... [OPTIONS]\n"
 	"Apply offline edits to a Windows image and write an image of the same format\n"
-	"(VHD dynamic or fixed, VHDX, raw, VMDK streamOptimized; a differencing VHD\n"
-	"written as a dynamic one).  A VHD keeps its creator, geometry and size.\n"
+	"(VHD dynamic, fixed or differencing, VHDX, raw, VMDK streamOptimized).  A VHD\n"
+	"keeps its creator, geometry and size; a differencing VHD stays a child of the\n"
+	"same parent holding only the blocks that differ from it (the parent is never\n"
+	"written).  A differencing VHDX is refused: convert it to a standalone one first.\n"
 	"\n"
 	"  -o, --output OUT        write the patched image to OUT\n"
 	"  --in-place              replace IMAGE atomically (written beside it, synced,\n"
