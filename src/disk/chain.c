@@ -14,8 +14,8 @@
 
 #include "disk/chain.h"
 
-int bw_chain_enter(struct bw_disk *d, const struct bw_chain *below,
-		   const char *kind, struct bw_chain *me, struct bw_error *err)
+int bw_disk_chain_enter(struct bw_disk *d, const struct bw_disk_chain *below,
+		   const char *kind, struct bw_disk_chain *me, struct bw_error *err)
 {
 	struct stat st;
 	if (fstat(d->fd, &st) < 0)
@@ -24,15 +24,15 @@ int bw_chain_enter(struct bw_disk *d, const struct bw_chain *below,
 	me->ino = st.st_ino;
 	me->depth = below ? below->depth + 1 : 0;
 	me->child = below;
-	if (me->depth + 1 >= BW_CHAIN_MAX)
+	if (me->depth + 1 >= BW_DISK_CHAIN_MAX)
 		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
 				 "differencing %s chain too deep: its parent would be image %u of the chain (at most %u supported)",
-				 kind, me->depth + 2, BW_CHAIN_MAX);
+				 kind, me->depth + 2, BW_DISK_CHAIN_MAX);
 	return 0;
 }
 
-int bw_chain_open_file(struct bw_disk *child, const char *path,
-		       const struct bw_chain *me, struct bw_disk **out,
+int bw_disk_chain_open(struct bw_disk *child, const char *path,
+		       const struct bw_disk_chain *me, struct bw_disk **out,
 		       struct bw_error *err)
 {
 	*out = NULL;
@@ -62,7 +62,7 @@ int bw_chain_open_file(struct bw_disk *child, const char *path,
 		r = bw_seterr(err, BW_EIO, path, "cannot stat: %s", strerror(errno));
 		goto fail;
 	}
-	for (const struct bw_chain *c = me; c; c = c->child) {
+	for (const struct bw_disk_chain *c = me; c; c = c->child) {
 		if (c->dev == st.st_dev && c->ino == st.st_ino) {
 			r = bw_seterr(err, BW_EFORMAT, child->path,
 				      "circular parent chain: parent %s is already open in this chain of %u image%s",
@@ -98,7 +98,7 @@ fail:
 	return r;
 }
 
-char *bw_chain_sibling(const char *child, const char *name)
+char *bw_disk_chain_sibling(const char *child, const char *name)
 {
 	const char *slash = strrchr(child, '/');
 	char *s;

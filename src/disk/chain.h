@@ -3,7 +3,7 @@
  * each differencing open puts itself on a list of the images open below
  * it (child first) and passes it down, so that opening a parent can
  * refuse one already in the chain (a loop: same device and inode) or a
- * chain deeper than BW_CHAIN_MAX, instead of recursing forever.
+ * chain deeper than BW_DISK_CHAIN_MAX, instead of recursing forever.
  */
 #ifndef BW_DISK_CHAIN_H
 #define BW_DISK_CHAIN_H
@@ -15,22 +15,22 @@
 /* Images in one chain, the image opened included.  Hyper-V's snapshot
  * trees stay far below; the cap keeps a crafted chain from exhausting
  * descriptors and stack. */
-#define BW_CHAIN_MAX 32u
+#define BW_DISK_CHAIN_MAX 32u
 
-struct bw_chain {
+struct bw_disk_chain {
 	dev_t dev;
 	ino_t ino;
 	unsigned depth;             /* 0 for the image the caller opened */
-	const struct bw_chain *child;
+	const struct bw_disk_chain *child;
 };
 
 /*
  * Fill *ME for differencing image D (a KIND, "VHD" or "VHDX") whose chain
  * below is BELOW (NULL: D is the image opened).  Returns 0, BW_EIO, or
- * BW_EUNSUPPORTED when D's parent would pass BW_CHAIN_MAX.
+ * BW_EUNSUPPORTED when D's parent would pass BW_DISK_CHAIN_MAX.
  */
-int bw_chain_enter(struct bw_disk *d, const struct bw_chain *below,
-		   const char *kind, struct bw_chain *me, struct bw_error *err);
+int bw_disk_chain_enter(struct bw_disk *d, const struct bw_disk_chain *below,
+		   const char *kind, struct bw_disk_chain *me, struct bw_error *err);
 
 /*
  * Open PATH, a candidate parent of CHILD (whose chain entry is ME): a
@@ -40,12 +40,12 @@ int bw_chain_enter(struct bw_disk *d, const struct bw_chain *below,
  * (try the next candidate), or a code: BW_EFORMAT (already in the chain),
  * BW_EUNSUPPORTED (not a regular file or block device), BW_EIO, BW_ENOMEM.
  */
-int bw_chain_open_file(struct bw_disk *child, const char *path,
-		       const struct bw_chain *me, struct bw_disk **out,
+int bw_disk_chain_open(struct bw_disk *child, const char *path,
+		       const struct bw_disk_chain *me, struct bw_disk **out,
 		       struct bw_error *err);
 
 /* "DIR/NAME" where DIR is the directory of CHILD's path (malloc'd; NULL
  * when out of memory). */
-char *bw_chain_sibling(const char *child, const char *name);
+char *bw_disk_chain_sibling(const char *child, const char *name);
 
 #endif

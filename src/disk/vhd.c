@@ -16,7 +16,7 @@
  * relative path first, then the absolute ones) or the parent name in the
  * child's directory, and is opened here, recursively, through chain.c's
  * walk: a loop (same device and inode) or a chain deeper than
- * BW_CHAIN_MAX is refused instead of recursing forever.  The
+ * BW_DISK_CHAIN_MAX is refused instead of recursing forever.  The
  * parent must carry the unique id the child recorded (libvhdi and Hyper-V
  * check it; qemu ignores parents) and the same virtual size.
  */
@@ -109,7 +109,7 @@ struct vhd {
 	uint8_t header[VHD_DYN_SIZE];   /* dynamic, differencing: as read */
 };
 
-static int vhd_open_image(struct bw_disk *d, const struct bw_chain *below,
+static int vhd_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			  struct bw_error *err);
 
 /* One's complement of the byte sum with the checksum field skipped. */
@@ -492,7 +492,7 @@ static int vhd_parent_candidates(struct bw_disk *d, const uint8_t *h,
 				const char *rel = path;
 				while (rel[0] == '.' && rel[1] == '/')
 					rel += 2;
-				char *joined = bw_chain_sibling(d->path, rel);
+				char *joined = bw_disk_chain_sibling(d->path, rel);
 				free(path);
 				path = joined;
 			}
@@ -517,7 +517,7 @@ static int vhd_parent_candidates(struct bw_disk *d, const uint8_t *h,
 	base = base ? base + 1 : name;
 	r = 0;
 	if (*base)
-		r = vhd_candidate_add(d, c, bw_chain_sibling(d->path, base), "parent name", 0, err);
+		r = vhd_candidate_add(d, c, bw_disk_chain_sibling(d->path, base), "parent name", 0, err);
 	free(name);
 	return r;
 }
@@ -537,12 +537,12 @@ static void vhd_format_id(const uint8_t *id, char out[37])
  * BW_EUNSUPPORTED, BW_EIO, BW_ENOMEM.
  */
 static int vhd_open_parent_file(struct bw_disk *child, const char *path,
-				const struct bw_chain *me, struct bw_disk **out,
+				const struct bw_disk_chain *me, struct bw_disk **out,
 				struct bw_error *err)
 {
 	*out = NULL;
 	struct bw_disk *p;
-	int r = bw_chain_open_file(child, path, me, &p, err);
+	int r = bw_disk_chain_open(child, path, me, &p, err);
 	if (r)
 		return r;
 	uint8_t tail[VHD_FOOTER_SIZE];
@@ -579,11 +579,11 @@ fail:
  * at DYN_OFF).  BELOW is the chain under D.  Returns 0 or a code.
  */
 static int vhd_open_parent(struct bw_disk *d, struct vhd *v, const uint8_t *h,
-			   uint64_t dyn_off, const struct bw_chain *below,
+			   uint64_t dyn_off, const struct bw_disk_chain *below,
 			   struct bw_error *err)
 {
-	struct bw_chain me;
-	int r = bw_chain_enter(d, below, "VHD", &me, err);
+	struct bw_disk_chain me;
+	int r = bw_disk_chain_enter(d, below, "VHD", &me, err);
 	if (r)
 		return r;
 	struct vhd_candidates cand = { .n = 0 };
@@ -651,7 +651,7 @@ out:
 
 /* ---- open ---------------------------------------------------------------- */
 
-static int vhd_open_image(struct bw_disk *d, const struct bw_chain *below,
+static int vhd_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			  struct bw_error *err)
 {
 	struct vhd *v = calloc(1, sizeof *v);

@@ -283,7 +283,9 @@ static void vhdw_free(struct bw_writer *w)
  * the BAT.  A locator's data space is in sectors per the spec and in
  * bytes from Hyper-V: a value below 512 is taken as sectors.  The room
  * is the larger of the data length and that space (capped); the entry
- * keeps its space value unless the cap made the room smaller.
+ * keeps its space value unless the cap made the room smaller.  Returns 0,
+ * BW_EINVAL (no parent or link, a parent of another size, a locator whose
+ * data does not match its entry) or BW_ENOMEM.
  */
 static int vhdw_open_diff(struct bw_writer *w, struct vhd_w *vw,
 			  struct bw_error *err)

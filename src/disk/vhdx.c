@@ -40,7 +40,7 @@
  * must carry the DataWriteGuid named by parent_linkage (or
  * parent_linkage2) and the child's size and logical sector size.  The
  * chain of open images is walked by chain.c, as for VHD, so that a loop
- * or a chain deeper than BW_CHAIN_MAX is refused.
+ * or a chain deeper than BW_DISK_CHAIN_MAX is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,7 +97,7 @@ struct vhdx_range {
 	const char *what;
 };
 
-static int vhdx_open_image(struct bw_disk *d, const struct bw_chain *below,
+static int vhdx_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			   struct bw_error *err);
 
 static int vhdx_probe(const uint8_t *head, const uint8_t *tail, uint64_t file_size)
@@ -787,12 +787,12 @@ static void vhdx_backslashes(char *s)
  * with *OUT set, 1 when PATH does not exist, or a code.
  */
 static int vhdx_open_parent_file(struct bw_disk *child, const char *path,
-				 const struct bw_chain *me, struct bw_disk **out,
+				 const struct bw_disk_chain *me, struct bw_disk **out,
 				 struct bw_error *err)
 {
 	*out = NULL;
 	struct bw_disk *p;
-	int r = bw_chain_open_file(child, path, me, &p, err);
+	int r = bw_disk_chain_open(child, path, me, &p, err);
 	if (r)
 		return r;
 	uint8_t sig[8];
@@ -821,7 +821,7 @@ fail:
  */
 static int vhdx_open_parent(struct bw_disk *d, struct vhdx *v, const uint8_t *loc,
 			    uint32_t len, uint64_t loc_off,
-			    const struct bw_chain *below, struct bw_error *err)
+			    const struct bw_disk_chain *below, struct bw_error *err)
 {
 	char *val[PL_NKEYS] = { NULL };
 	char *cand[3] = { NULL };
@@ -884,7 +884,7 @@ static int vhdx_open_parent(struct bw_disk *d, struct vhdx *v, const uint8_t *lo
 		const char *rel = val[PL_RELATIVE];
 		while (rel[0] == '.' && rel[1] == '/')
 			rel += 2;
-		if (!(cand[ncand] = bw_chain_sibling(d->path, rel)))
+		if (!(cand[ncand] = bw_disk_chain_sibling(d->path, rel)))
 			goto nomem;
 		from[ncand++] = "relative_path";
 	}
@@ -899,13 +899,13 @@ static int vhdx_open_parent(struct bw_disk *d, struct vhdx *v, const uint8_t *lo
 		const char *base = strrchr(abs, '/');
 		base = base ? base + 1 : abs;
 		if (*base) {
-			if (!(cand[ncand] = bw_chain_sibling(d->path, base)))
+			if (!(cand[ncand] = bw_disk_chain_sibling(d->path, base)))
 				goto nomem;
 			from[ncand++] = "absolute_win32_path's file name";
 		}
 	}
-	struct bw_chain me;
-	if ((r = bw_chain_enter(d, below, "VHDX", &me, err)) != 0)
+	struct bw_disk_chain me;
+	if ((r = bw_disk_chain_enter(d, below, "VHDX", &me, err)) != 0)
 		goto out;
 	unsigned i;
 	for (i = 0, r = 1; i < ncand && r == 1; i++)
@@ -957,7 +957,7 @@ out:
 
 /* ---- open ---------------------------------------------------------------- */
 
-static int vhdx_open_image(struct bw_disk *d, const struct bw_chain *below,
+static int vhdx_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			   struct bw_error *err)
 {
 	struct vhdx *v = calloc(1, sizeof *v);

@@ -66,7 +66,8 @@ static int check_opts(const struct bw_patch_opts *o, struct bw_error *err)
 }
 
 /* A kind of input we cannot write back: refused before any work, and
- * before the partitions are read (whatever the child holds). */
+ * before the partitions are read (whatever the child holds).  Returns 0,
+ * BW_EUNSUPPORTED (a differencing VHDX) or bw_disk_open's error. */
 static int check_kind(const char *input, struct bw_error *err)
 {
 	struct bw_disk *d;
