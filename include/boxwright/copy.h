@@ -20,7 +20,12 @@
  *   its last cluster, such as the backup boot sector, are copied);
  * - with REPLACE set: its bytes come from that disk instead (a working
  *   partition file of exactly SIZE bytes), following REPLACE's own
- *   allocation map -- its holes read as zero.
+ *   allocation map -- its holes read as zero;
+ * - with both: REPLACE for the clusters NTFS (the replacement's volume)
+ *   uses and for the bytes past its last cluster, the source's own bytes
+ *   for its free clusters: an edited volume whose free space keeps what
+ *   the input held there (a differencing output then differs from the
+ *   input only where the edits wrote).
  */
 struct bw_copy_region {
 	uint64_t offset;

@@ -79,12 +79,35 @@ struct bw_disk_info {
 int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
 		     struct bw_error *err);
 
+/* The open parent of a differencing image (VHD or VHDX), owned by D and
+ * valid while D is open; NULL for an image without one. */
+struct bw_disk *bw_disk_parent(struct bw_disk *d);
+
+/*
+ * A differencing VHD's link to its parent as the child records it: its
+ * dynamic header (parent unique id, parent time stamp, parent name, the
+ * eight parent locator entries) and each locator's data.  A writer of a
+ * new child over the same parent keeps them, so that the new child names
+ * the same parent the same way (FORMATS.md).
+ */
+#define BW_VHD_LOCATORS      8
+#define BW_VHD_LOCATOR_MAX   8192    /* the reader's cap on a locator */
+struct bw_vhd_link {
+	uint8_t header[1024];
+	uint32_t loc_len[BW_VHD_LOCATORS];
+	uint8_t loc_data[BW_VHD_LOCATORS][BW_VHD_LOCATOR_MAX];
+};
+/* Fill *L from differencing VHD D.  Returns 0, BW_EINVAL (D is not a
+ * differencing VHD) or a read error. */
+int bw_disk_vhd_link(struct bw_disk *d, struct bw_vhd_link *l,
+		     struct bw_error *err);
+
 
 /* ---- writers ---------------------------------------------------------
  *
  * A writer takes the virtual disk in increasing offset order (any chunk
  * sizes; bytes never written read as zero) and builds the container:
- * raw (sparse), VHD fixed or dynamic, VMDK streamOptimized or
+ * raw (sparse), VHD fixed, dynamic or differencing, VMDK streamOptimized or
  * monolithicSparse, VHDX dynamic, qcow2 v3 with compressed clusters.  The caller
  * writes to a temporary name and renames it after bw_writer_finish.
  */
@@ -99,6 +122,7 @@ enum bw_write_format {
 	BW_WRITE_VHDX_DYNAMIC,      /* 1 MiB blocks, no log */
 	BW_WRITE_VMDK_SPARSE,       /* monolithicSparse: hosted sparse extent,
 				     * 64 KiB uncompressed grains, redundant GD */
+	BW_WRITE_VHD_DIFF,          /* differencing over vhd_parent */
 };
 
 struct bw_writer_opts {
@@ -119,6 +143,14 @@ struct bw_writer_opts {
 	 * "bxwr" and a size rounded up to its CHS product. */
 	int vhd_keep;
 	uint8_t vhd_footer[512];
+	/* BW_WRITE_VHD_DIFF (with vhd_keep: the input child's footer): a
+	 * child of VHD_PARENT (the input child's open parent, read to
+	 * compare) naming it as VHD_LINK says; both must outlive the
+	 * writer.  A block is written (every sector bit set) only when its
+	 * bytes differ from the parent's; the others stay unallocated and
+	 * read from the parent.  Bytes never written still read as zero. */
+	struct bw_disk *vhd_parent;
+	const struct bw_vhd_link *vhd_link;
 	/* A private intermediate file that another step copies and then
 	 * deletes (build's VMDK before it goes into the .box): finish skips
 	 * the fsync, which would only write to disk what is read back from

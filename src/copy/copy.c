@@ -1,6 +1,8 @@
 /*
  * bw_copy: the allocation map, split at NTFS regions; inside a region only
- * runs of used clusters (from $Bitmap) are read.  Reads are at most
+ * runs of used clusters (from $Bitmap) are read.  A replaced region comes
+ * from its replacement, or, merged with NTFS, its used clusters from the
+ * replacement and its free ones from the input.  Reads are at most
  * COPY_CHUNK bytes, so memory stays bounded whatever the disk size.
  */
 #include <stdlib.h>
@@ -140,6 +142,70 @@ static int copy_replaced(struct copy *c, const struct bw_copy_region *reg,
 	return 0;
 }
 
+/* The input's map within [a, b) copied as it is (no regions). */
+static int copy_map_plain(struct copy *c, uint64_t a, uint64_t b, struct bw_error *err)
+{
+	uint64_t s, e;
+	int r = 0;
+	while (a < b && (r = bw_disk_next_data(c->in, a, &s, &e, err)) == 1 && s < b) {
+		if (e > b)
+			e = b;
+		c->st->skipped += s - a;     /* unallocated: zeros, not read */
+		copy_progress(c, s - a);
+		if ((r = copy_plain(c, s, e - s, err)) != 0)
+			return r;
+		a = e;
+	}
+	if (r < 0)
+		return r;
+	if (a < b) {
+		c->st->skipped += b - a;
+		copy_progress(c, b - a);
+	}
+	return 0;
+}
+
+/*
+ * [off, end) of region REG that has both a replacement and NTFS: runs of
+ * clusters the (edited) volume uses from the replacement, free runs from
+ * the input's map, the bytes past the last cluster from the replacement.
+ */
+static int copy_merged(struct copy *c, const struct bw_copy_region *reg,
+		       uint64_t off, uint64_t end, struct bw_error *err)
+{
+	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
+	size_t nbytes;
+	const uint8_t *bm = bw_ntfs_bitmap(reg->ntfs, &nbytes);
+	const uint64_t cs = g->cluster_size;
+	const uint64_t vol_end = reg->offset + g->total_clusters * cs;
+	int r = 0;
+	while (off < end && r == 0) {
+		if (off >= vol_end)
+			return copy_replaced(c, reg, off, end, err);
+		uint64_t stop = end < vol_end ? end : vol_end;
+		uint64_t lcn = (off - reg->offset) / cs;
+		int used = (bm[lcn / 8] >> (lcn % 8)) & 1;
+		uint64_t l = lcn + 1, lend = (stop - reg->offset + cs - 1) / cs;
+		while (l < lend) {
+			if (l % 8 == 0 && l + 8 <= lend &&
+			    bm[l / 8] == (used ? 0xFF : 0x00)) {
+				l += 8;
+				continue;
+			}
+			if (((bm[l / 8] >> (l % 8)) & 1) != used)
+				break;
+			l++;
+		}
+		uint64_t run_end = reg->offset + l * cs;
+		if (run_end > stop)
+			run_end = stop;
+		r = used ? copy_replaced(c, reg, off, run_end, err)
+			 : copy_map_plain(c, off, run_end, err);
+		off = run_end;
+	}
+	return r;
+}
+
 /* Sum the input's map within [a, b) into c->total. */
 static int count_mapped(struct copy *c, uint64_t a, uint64_t b, struct bw_error *err)
 {
@@ -165,12 +231,13 @@ static int copy_mapped(struct copy *c, uint64_t a, uint64_t b, struct bw_error *
 		uint64_t p = s;
 		r = 0;
 		while (p < e && r == 0) {
-			/* The NTFS region holding p, or where the next begins. */
+			/* The NTFS region holding p, or where the next begins
+			 * (replaced regions never reach here). */
 			const struct bw_copy_region *reg = NULL;
 			uint64_t piece_end = e;
 			for (size_t i = 0; i < nreg; i++) {
 				const struct bw_copy_region *q = &o->regions[i];
-				if (!q->ntfs)
+				if (!q->ntfs || q->replace)
 					continue;
 				if (p >= q->offset && p < q->offset + q->size) {
 					reg = q;
@@ -208,7 +275,7 @@ int bw_copy(struct bw_disk *in, struct bw_writer *out,
 		int bad = reg->offset > bw_disk_size(in) ||
 			  reg->size > bw_disk_size(in) - reg->offset ||
 			  (i > 0 && reg->offset < o->regions[i - 1].offset + o->regions[i - 1].size) ||
-			  (!reg->ntfs == !reg->replace);
+			  (!reg->ntfs && !reg->replace);
 		if (!bad && reg->replace)
 			bad = bw_disk_size(reg->replace) != reg->size;
 		if (!bad && reg->ntfs) {
@@ -254,7 +321,9 @@ int bw_copy(struct bw_disk *in, struct bw_writer *out,
 			r = pass ? copy_mapped(&c, pos, limit, err)
 				 : count_mapped(&c, pos, limit, err);
 			if (r == 0 && rep) {
-				if (pass)
+				if (pass && rep->ntfs)
+					r = copy_merged(&c, rep, limit, rep->offset + rep->size, err);
+				else if (pass)
 					r = copy_replaced(&c, rep, limit, rep->offset + rep->size, err);
 				else
 					c.total += rep->offset + rep->size - limit;

@@ -198,6 +198,11 @@ int bw_disk_next_data(struct bw_disk *d, uint64_t off, uint64_t *start,
 	return d->ops->next_data(d, off, start, end, err);
 }
 
+struct bw_disk *bw_disk_parent(struct bw_disk *d)
+{
+	return d->ops->parent ? d->ops->parent(d) : NULL;
+}
+
 int bw_disk_get_info(struct bw_disk *d, struct bw_disk_info *info,
 		     struct bw_error *err)
 {

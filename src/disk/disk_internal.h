@@ -24,6 +24,8 @@ struct bw_disk_ops {
 	int (*next_data)(struct bw_disk *d, uint64_t off, uint64_t *start,
 			 uint64_t *end, struct bw_error *err);
 	void (*info)(struct bw_disk *d, struct bw_disk_info *info);
+	/* The open parent of a differencing image, or NULL (NULL op: none). */
+	struct bw_disk *(*parent)(struct bw_disk *d);
 	void (*close)(struct bw_disk *d);
 };
 

@@ -14,9 +14,9 @@
  * whose sectors with a clear bit in their block's sector bitmap, are read
  * from the parent.  The parent is found through the parent locators (the
  * relative path first, then the absolute ones) or the parent name in the
- * child's directory, and is opened here, recursively: the chain of open
- * images is passed down so that a loop (same device and inode) or a chain
- * deeper than VHD_MAX_CHAIN is refused instead of recursing forever.  The
+ * child's directory, and is opened here, recursively, through chain.c's
+ * walk: a loop (same device and inode) or a chain deeper than
+ * BW_DISK_CHAIN_MAX is refused instead of recursing forever.  The
  * parent must carry the unique id the child recorded (libvhdi and Hyper-V
  * check it; qemu ignores parents) and the same virtual size.
  */
@@ -30,6 +30,7 @@
 
 #include "common/bytes.h"
 #include "common/utf16.h"
+#include "disk/chain.h"
 #include "disk/disk_internal.h"
 #include "common/hex.h"
 
@@ -91,10 +92,10 @@
 #define VHD_MAX_TABLE_ENTRIES (VHD_MAX_SIZE / (2 * 1024 * 1024))
 /* A locator is one path: 8 KiB holds 4096 UTF-16 units, past PATH_MAX. */
 #define VHD_MAX_LOCATOR_LEN   8192u
-/* Images in one chain, the image opened included.  Hyper-V's snapshot
- * trees stay far below; the cap keeps a crafted chain from exhausting
- * descriptors and stack. */
-#define VHD_MAX_CHAIN         32u
+_Static_assert(VHD_MAX_LOCATOR_LEN == BW_VHD_LOCATOR_MAX &&
+	       VHD_DYN_NLOCATORS == BW_VHD_LOCATORS &&
+	       VHD_DYN_SIZE == sizeof(((struct bw_vhd_link *)0)->header),
+	       "struct bw_vhd_link holds what the reader accepts");
 
 struct vhd {
 	uint8_t footer[VHD_FOOTER_SIZE];
@@ -105,21 +106,10 @@ struct vhd {
 	uint32_t *bat;              /* host-endian sector offsets */
 	struct bw_disk *parent;     /* differencing: the open parent */
 	uint8_t *bitmap;            /* differencing: one block's sector bitmap */
+	uint8_t header[VHD_DYN_SIZE];   /* dynamic, differencing: as read */
 };
 
-/*
- * The images open below the one being opened, child first: each
- * differencing open adds itself on its stack and passes the list down,
- * so that opening a parent can refuse one that is already in the chain.
- */
-struct vhd_chain {
-	dev_t dev;
-	ino_t ino;
-	unsigned depth;             /* 0 for the image the caller opened */
-	const struct vhd_chain *child;
-};
-
-static int vhd_open_image(struct bw_disk *d, const struct vhd_chain *below,
+static int vhd_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			  struct bw_error *err);
 
 /* One's complement of the byte sum with the checksum field skipped. */
@@ -377,16 +367,6 @@ static void vhd_backslashes(char *s)
 			*s = '/';
 }
 
-/* "DIR/NAME" where DIR is the directory of the child's path. */
-static char *vhd_sibling(const char *child, const char *name)
-{
-	const char *slash = strrchr(child, '/');
-	char *s;
-	if (!slash)
-		return asprintf(&s, "./%s", name) < 0 ? NULL : s;
-	return asprintf(&s, "%.*s/%s", (int)(slash - child), child, name) < 0 ? NULL : s;
-}
-
 /* Parent paths to try, in order, and the text that lists them in errors;
  * a Windows drive path is listed but cannot be opened here. */
 struct vhd_candidates {
@@ -512,7 +492,7 @@ static int vhd_parent_candidates(struct bw_disk *d, const uint8_t *h,
 				const char *rel = path;
 				while (rel[0] == '.' && rel[1] == '/')
 					rel += 2;
-				char *joined = vhd_sibling(d->path, rel);
+				char *joined = bw_disk_chain_sibling(d->path, rel);
 				free(path);
 				path = joined;
 			}
@@ -537,7 +517,7 @@ static int vhd_parent_candidates(struct bw_disk *d, const uint8_t *h,
 	base = base ? base + 1 : name;
 	r = 0;
 	if (*base)
-		r = vhd_candidate_add(d, c, vhd_sibling(d->path, base), "parent name", 0, err);
+		r = vhd_candidate_add(d, c, bw_disk_chain_sibling(d->path, base), "parent name", 0, err);
 	free(name);
 	return r;
 }
@@ -557,65 +537,14 @@ static void vhd_format_id(const uint8_t *id, char out[37])
  * BW_EUNSUPPORTED, BW_EIO, BW_ENOMEM.
  */
 static int vhd_open_parent_file(struct bw_disk *child, const char *path,
-				const struct vhd_chain *me, struct bw_disk **out,
+				const struct bw_disk_chain *me, struct bw_disk **out,
 				struct bw_error *err)
 {
 	*out = NULL;
-	struct bw_disk *p = calloc(1, sizeof *p);
-	if (!p)
-		return bw_seterr(err, BW_ENOMEM, child->path, "out of memory");
-	p->fd = -1;
-	int r;
-	if (!(p->path = strdup(path))) {
-		r = bw_seterr(err, BW_ENOMEM, child->path, "out of memory");
-		goto fail;
-	}
-	/* A locator can name anything: O_NONBLOCK so that a FIFO cannot hang
-	 * the open before the file type is checked below. */
-	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (p->fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			r = 1;
-			goto fail;
-		}
-		r = bw_seterr(err, BW_EIO, path, "cannot open parent of %s: %s",
-			      child->path, strerror(errno));
-		goto fail;
-	}
-	struct stat st;
-	if (fstat(p->fd, &st) < 0) {
-		r = bw_seterr(err, BW_EIO, path, "cannot stat: %s", strerror(errno));
-		goto fail;
-	}
-	for (const struct vhd_chain *c = me; c; c = c->child) {
-		if (c->dev == st.st_dev && c->ino == st.st_ino) {
-			r = bw_seterr(err, BW_EFORMAT, child->path,
-				      "circular parent chain: parent %s is already open in this chain of %u image%s",
-				      path, me->depth + 1, me->depth ? "s" : "");
-			goto fail;
-		}
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		r = bw_seterr(err, BW_EUNSUPPORTED, path,
-			      "parent of %s is not a regular file or block device",
-			      child->path);
-		goto fail;
-	}
-	int fl = fcntl(p->fd, F_GETFL);
-	if (fl < 0 || fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		r = bw_seterr(err, BW_EIO, path, "cannot set flags: %s", strerror(errno));
-		goto fail;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(p->fd, 0, SEEK_END);
-		if (end < 0) {
-			r = bw_seterr(err, BW_EIO, path, "cannot size: %s", strerror(errno));
-			goto fail;
-		}
-		p->file_size = (uint64_t)end;
-	} else {
-		p->file_size = (uint64_t)st.st_size;
-	}
+	struct bw_disk *p;
+	int r = bw_disk_chain_open(child, path, me, &p, err);
+	if (r)
+		return r;
 	uint8_t tail[VHD_FOOTER_SIZE];
 	if (p->file_size < VHD_FOOTER_SIZE) {
 		r = bw_seterr(err, BW_EFORMAT, path,
@@ -650,23 +579,15 @@ fail:
  * at DYN_OFF).  BELOW is the chain under D.  Returns 0 or a code.
  */
 static int vhd_open_parent(struct bw_disk *d, struct vhd *v, const uint8_t *h,
-			   uint64_t dyn_off, const struct vhd_chain *below,
+			   uint64_t dyn_off, const struct bw_disk_chain *below,
 			   struct bw_error *err)
 {
-	struct stat st;
-	if (fstat(d->fd, &st) < 0)
-		return bw_seterr(err, BW_EIO, d->path, "cannot stat: %s", strerror(errno));
-	struct vhd_chain me = {
-		.dev = st.st_dev, .ino = st.st_ino,
-		.depth = below ? below->depth + 1 : 0, .child = below,
-	};
-	if (me.depth + 1 >= VHD_MAX_CHAIN)
-		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
-				 "differencing VHD chain too deep: its parent would be image %u of the chain (at most %u supported)",
-				 me.depth + 2, VHD_MAX_CHAIN);
-
+	struct bw_disk_chain me;
+	int r = bw_disk_chain_enter(d, below, "VHD", &me, err);
+	if (r)
+		return r;
 	struct vhd_candidates cand = { .n = 0 };
-	int r = vhd_parent_candidates(d, h, dyn_off, &cand, err);
+	r = vhd_parent_candidates(d, h, dyn_off, &cand, err);
 	if (r)
 		goto out;
 	if (cand.n == 0) {
@@ -730,7 +651,7 @@ out:
 
 /* ---- open ---------------------------------------------------------------- */
 
-static int vhd_open_image(struct bw_disk *d, const struct vhd_chain *below,
+static int vhd_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			  struct bw_error *err)
 {
 	struct vhd *v = calloc(1, sizeof *v);
@@ -790,6 +711,7 @@ static int vhd_open_image(struct bw_disk *d, const struct vhd_chain *below,
 		r = vhd_open_dynamic(d, v, dyn_off, h, err);
 		if (r)
 			return r;
+		memcpy(v->header, h, sizeof v->header);
 		return vhd_open_parent(d, v, h, dyn_off, below, err);
 	default:
 		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
@@ -992,6 +914,35 @@ static void vhd_info(struct bw_disk *d, struct bw_disk_info *info)
 	memcpy(info->vhd_footer, v->footer, sizeof info->vhd_footer);
 }
 
+static struct bw_disk *vhd_parent(struct bw_disk *d)
+{
+	return ((struct vhd *)d->priv)->parent;
+}
+
+int bw_disk_vhd_link(struct bw_disk *d, struct bw_vhd_link *l,
+		     struct bw_error *err)
+{
+	memset(l, 0, sizeof *l);
+	if (d->ops != &bw_disk_vhd_ops || !((struct vhd *)d->priv)->parent)
+		return bw_seterr(err, BW_EINVAL, d->path, "not a differencing VHD");
+	const struct vhd *v = d->priv;
+	memcpy(l->header, v->header, sizeof l->header);
+	/* Every entry was checked at open: known code, data inside the
+	 * file, at most VHD_MAX_LOCATOR_LEN bytes. */
+	for (unsigned i = 0; i < VHD_DYN_NLOCATORS; i++) {
+		const uint8_t *e = v->header + VHD_DYN_LOCATORS + VHD_LOC_SIZE * i;
+		if (bw_get_be32(e + VHD_LOC_CODE) == VHD_PLAT_NONE)
+			continue;
+		l->loc_len[i] = bw_get_be32(e + VHD_LOC_LENGTH);
+		int r = bw_disk_read_file(d, l->loc_data[i], l->loc_len[i],
+					  bw_get_be64(e + VHD_LOC_OFFSET),
+					  "VHD parent locator data", err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* Also frees a half-built handle: a failed open leaves priv for us. */
 static void vhd_close(struct bw_disk *d)
 {
@@ -1012,5 +963,6 @@ const struct bw_disk_ops bw_disk_vhd_ops = {
 	.pread = vhd_pread,
 	.next_data = vhd_next_data,
 	.info = vhd_info,
+	.parent = vhd_parent,
 	.close = vhd_close,
 };

@@ -23,6 +23,18 @@
  *
  * Fixed layout: the data at its offsets, zero runs left as holes, and the
  * footer at `size`.
+ *
+ * Differencing (a new child of the input child's parent): the dynamic
+ * layout, with the input child's parent link kept -- its header's parent
+ * unique id, parent time stamp, parent name and locator entries, each
+ * locator's data in the sectors after the BAT -- so that the new child
+ * finds and names the same parent the same way.  Each block, once
+ * complete (bytes never written are zeros, as for every writer), is
+ * compared with what the parent gives there: only a block that differs is
+ * written, with every sector bit set; the others stay unallocated and
+ * read from the parent.  Blocks no write reached are checked too, where
+ * the parent's allocation map says it may hold data.  The parent is only
+ * read.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,6 +77,16 @@
 #define VHDW_VERSION_1        0x00010000u
 #define VHDW_TYPE_FIXED       2u
 #define VHDW_TYPE_DYNAMIC     3u
+#define VHDW_TYPE_DIFF        4u
+#define VHDW_DYN_LOCATORS     576     /* 8 parent locator entries */
+#define VHDW_LOC_SIZE         24
+#define VHDW_LOC_CODE         0
+#define VHDW_LOC_SPACE        4
+#define VHDW_LOC_LENGTH       8
+#define VHDW_LOC_OFFSET       16
+/* Room kept for one locator's data: its length, or the data space it
+ * records if larger, up to this much. */
+#define VHDW_LOC_ROOM_MAX     65536u
 #define VHDW_HEADER_OFFSET    512u
 #define VHDW_BAT_OFFSET       1536u
 #define VHDW_BLOCK_SIZE       (2u * 1024 * 1024)   /* the spec's default */
@@ -94,6 +116,12 @@ struct vhd_w {
 	uint64_t cur;               /* its index, or VHDW_NO_BLOCK */
 	int dirty;                  /* it holds a non-zero byte */
 	uint64_t next_pos;          /* file offset of the next block */
+	/* differencing only */
+	int diff;
+	uint8_t *pblock;            /* the parent's bytes of one block */
+	uint64_t decided;           /* blocks below this one are decided */
+	uint8_t header[VHDW_DYN_SIZE];  /* the input child's, locators moved */
+	uint64_t loc_pos[BW_VHD_LOCATORS];
 };
 
 struct vhd_chs {
@@ -230,6 +258,7 @@ static int vhdw_make_footer(struct bw_writer *w, struct vhd_w *vw,
 		id[8] = (uint8_t)((id[8] & 0x3F) | 0x80);
 	}
 	bw_put_be32(f + VHDW_FTR_DISK_TYPE,
+		    vw->diff ? VHDW_TYPE_DIFF :
 		    vw->dynamic ? VHDW_TYPE_DYNAMIC : VHDW_TYPE_FIXED);
 	f[VHDW_FTR_SAVED_STATE] = 0;
 	bw_put_be32(f + VHDW_FTR_CHECKSUM,
@@ -243,9 +272,64 @@ static void vhdw_free(struct bw_writer *w)
 	if (vw) {
 		free(vw->bat);
 		free(vw->block);
+		free(vw->pblock);
 	}
 	free(vw);
 	w->priv = NULL;
+}
+
+/*
+ * Differencing: check the parent and place the kept locators' data after
+ * the BAT.  A locator's data space is in sectors per the spec and in
+ * bytes from Hyper-V: a value below 512 is taken as sectors.  The room
+ * is the larger of the data length and that space (capped); the entry
+ * keeps its space value unless the cap made the room smaller.  Returns 0,
+ * BW_EINVAL (no parent or link, a parent of another size, a locator whose
+ * data does not match its entry) or BW_ENOMEM.
+ */
+static int vhdw_open_diff(struct bw_writer *w, struct vhd_w *vw,
+			  struct bw_error *err)
+{
+	const struct bw_writer_opts *o = &w->opts;
+	if (!o->vhd_keep || !o->vhd_parent || !o->vhd_link)
+		return bw_seterr(err, BW_EINVAL, w->path,
+				 "a differencing VHD needs the input child's footer, parent and parent link");
+	if (bw_disk_size(o->vhd_parent) != w->size)
+		return bw_seterr(err, BW_EINVAL, w->path,
+				 "the parent %s has virtual size %llu, the child %llu",
+				 bw_disk_path(o->vhd_parent),
+				 (unsigned long long)bw_disk_size(o->vhd_parent),
+				 (unsigned long long)w->size);
+	if (!(vw->pblock = malloc(VHDW_BLOCK_SIZE)))
+		return bw_seterr(err, BW_ENOMEM, w->path, "out of memory for a block buffer");
+	memcpy(vw->header, o->vhd_link->header, sizeof vw->header);
+	for (unsigned i = 0; i < BW_VHD_LOCATORS; i++) {
+		uint8_t *e = vw->header + VHDW_DYN_LOCATORS + VHDW_LOC_SIZE * i;
+		if (bw_get_be32(e + VHDW_LOC_CODE) == 0)
+			continue;
+		uint32_t len = o->vhd_link->loc_len[i];
+		uint32_t space = bw_get_be32(e + VHDW_LOC_SPACE);
+		if (len > BW_VHD_LOCATOR_MAX || bw_get_be32(e + VHDW_LOC_LENGTH) != len)
+			return bw_seterr(err, BW_EINVAL, w->path,
+					 "parent locator %u: %u bytes of data for an entry of %u",
+					 i, len, bw_get_be32(e + VHDW_LOC_LENGTH));
+		int sectors = space < 512;
+		uint64_t want = sectors ? (uint64_t)space * 512 : space;
+		if (want < len)
+			want = len;
+		if (want > VHDW_LOC_ROOM_MAX) {
+			want = VHDW_LOC_ROOM_MAX;
+			bw_put_be32(e + VHDW_LOC_SPACE,
+				    sectors ? VHDW_LOC_ROOM_MAX / 512 : VHDW_LOC_ROOM_MAX);
+		}
+		uint64_t room = (want + 511) & ~UINT64_C(511);
+		if (room == 0)
+			room = 512;
+		vw->loc_pos[i] = vw->next_pos;
+		bw_put_be64(e + VHDW_LOC_OFFSET, vw->next_pos);
+		vw->next_pos += room;
+	}
+	return 0;
 }
 
 /* Returns 0, BW_EINVAL (a kept footer that is not one, a size past the
@@ -273,7 +357,8 @@ static int vhdw_open(struct bw_writer *w, struct bw_error *err)
 	if (!vw)
 		return bw_seterr(err, BW_ENOMEM, w->path, "out of memory");
 	w->priv = vw;
-	vw->dynamic = o->format == BW_WRITE_VHD_DYNAMIC;
+	vw->diff = o->format == BW_WRITE_VHD_DIFF;
+	vw->dynamic = o->format == BW_WRITE_VHD_DYNAMIC || vw->diff;
 	vw->cur = VHDW_NO_BLOCK;
 	int r = vhdw_make_footer(w, vw, err);
 	if (r)
@@ -292,7 +377,7 @@ static int vhdw_open(struct bw_writer *w, struct bw_error *err)
 				 vw->bat_bytes);
 	memset(vw->bat, 0xFF, vw->bat_bytes);
 	vw->next_pos = VHDW_BAT_OFFSET + vw->bat_bytes;
-	return 0;
+	return vw->diff ? vhdw_open_diff(w, vw, err) : 0;
 }
 
 /* Append block BLK holding DATA (2 MiB) at the end of the file. */
@@ -315,14 +400,64 @@ static int vhdw_put_block(struct bw_writer *w, struct vhd_w *vw, uint64_t blk,
 	return 0;
 }
 
-/* Decide the buffered block: allocate it if it got data, then clean it. */
+/*
+ * Differencing: write block BLK holding DATA (zeros past the virtual
+ * size) only if the parent gives other bytes there.
+ */
+static int vhdw_diff_put(struct bw_writer *w, struct vhd_w *vw, uint64_t blk,
+			 const uint8_t *data, struct bw_error *err)
+{
+	uint64_t off = blk * VHDW_BLOCK_SIZE;
+	size_t n = w->size - off < VHDW_BLOCK_SIZE ? (size_t)(w->size - off)
+						   : VHDW_BLOCK_SIZE;
+	int r = bw_disk_pread(w->opts.vhd_parent, vw->pblock, n, off, err);
+	if (r == 0 && memcmp(data, vw->pblock, n) != 0)
+		r = vhdw_put_block(w, vw, blk, data, err);
+	vw->decided = blk + 1;
+	return r;
+}
+
+/*
+ * Differencing: blocks [decided, END) got no write, so they hold zeros:
+ * a block where the parent may have data (its allocation map) is read
+ * and compared like any other.  vw->block is clean (zeros) here.
+ */
+static int vhdw_diff_gap(struct bw_writer *w, struct vhd_w *vw, uint64_t end,
+			 struct bw_error *err)
+{
+	while (vw->decided < end) {
+		uint64_t s, e;
+		int r = bw_disk_next_data(w->opts.vhd_parent, vw->decided * VHDW_BLOCK_SIZE,
+					  &s, &e, err);
+		if (r < 0)
+			return r;
+		uint64_t first = s / VHDW_BLOCK_SIZE;
+		if (r == 0 || first >= end)
+			break;
+		uint64_t last = (e + VHDW_BLOCK_SIZE - 1) / VHDW_BLOCK_SIZE;
+		if (last > end)
+			last = end;
+		for (uint64_t b = first > vw->decided ? first : vw->decided; b < last; b++)
+			if ((r = vhdw_diff_put(w, vw, b, vw->block, err)) != 0)
+				return r;
+		vw->decided = last;
+	}
+	vw->decided = end;
+	return 0;
+}
+
+/* Decide the buffered block: allocate it if it got data (differencing:
+ * if it differs from the parent), then clean it. */
 static int vhdw_flush(struct bw_writer *w, struct vhd_w *vw, struct bw_error *err)
 {
 	if (vw->cur == VHDW_NO_BLOCK)
 		return 0;
 	int r = 0;
-	if (vw->dirty) {
+	if (vw->diff)
+		r = vhdw_diff_put(w, vw, vw->cur, vw->block, err);
+	else if (vw->dirty)
 		r = vhdw_put_block(w, vw, vw->cur, vw->block, err);
+	if (vw->dirty) {
 		memset(vw->block, 0, VHDW_BLOCK_SIZE);
 		vw->dirty = 0;
 	}
@@ -341,11 +476,16 @@ static int vhdw_write_dynamic(struct bw_writer *w, struct vhd_w *vw,
 		if (n > len)
 			n = len;
 		int r;
-		if (blk != vw->cur && (r = vhdw_flush(w, vw, err)) != 0)
+		if (blk != vw->cur && ((r = vhdw_flush(w, vw, err)) != 0 ||
+				       (vw->diff && (r = vhdw_diff_gap(w, vw, blk, err)) != 0)))
 			return r;
 		if (n == VHDW_BLOCK_SIZE) {
 			/* A whole block in one piece: no copy needed. */
-			if (!all_zero(buf, n) && (r = vhdw_put_block(w, vw, blk, buf, err)) != 0)
+			if (vw->diff)
+				r = vhdw_diff_put(w, vw, blk, buf, err);
+			else if (!all_zero(buf, n))
+				r = vhdw_put_block(w, vw, blk, buf, err);
+			if (r)
 				return r;
 		} else {
 			vw->cur = blk;
@@ -411,9 +551,23 @@ static int vhdw_finish(struct bw_writer *w, struct bw_error *err)
 			w->bytes_out += VHDW_FOOTER_SIZE;
 		return r;
 	}
-	if ((r = vhdw_flush(w, vw, err)) != 0)
+	if ((r = vhdw_flush(w, vw, err)) != 0 ||
+	    (vw->diff && (r = vhdw_diff_gap(w, vw, vw->nentries, err)) != 0))
 		return r;
 	uint8_t h[VHDW_DYN_SIZE] = {0};
+	if (vw->diff) {
+		/* The parent link as the input child had it, locators moved. */
+		memcpy(h, vw->header, sizeof h);
+		for (unsigned i = 0; i < BW_VHD_LOCATORS; i++) {
+			uint32_t len = w->opts.vhd_link->loc_len[i];
+			if (bw_get_be32(h + VHDW_DYN_LOCATORS + VHDW_LOC_SIZE * i) == 0 || len == 0)
+				continue;
+			if ((r = bw_writer_pwrite(w, w->opts.vhd_link->loc_data[i], len,
+						  vw->loc_pos[i], err)) != 0)
+				return r;
+			w->bytes_out += len;
+		}
+	}
 	memcpy(h + VHDW_DYN_COOKIE, "cxsparse", 8);
 	bw_put_be64(h + VHDW_DYN_DATA_OFFSET, UINT64_MAX);
 	bw_put_be64(h + VHDW_DYN_TABLE_OFFSET, VHDW_BAT_OFFSET);

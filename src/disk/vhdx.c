@@ -39,8 +39,8 @@
  * that mean something here, then the file name beside the child) and
  * must carry the DataWriteGuid named by parent_linkage (or
  * parent_linkage2) and the child's size and logical sector size.  The
- * chain of open images is passed down, as in vhd.c, so that a loop or a
- * chain deeper than VHDX_MAX_CHAIN is refused.
+ * chain of open images is walked by chain.c, as for VHD, so that a loop
+ * or a chain deeper than BW_DISK_CHAIN_MAX is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +53,7 @@
 #include "common/bytes.h"
 #include "common/crc32c.h"
 #include "common/utf16.h"
+#include "disk/chain.h"
 #include "disk/disk_internal.h"
 #include "disk/vhdx_format.h"
 
@@ -63,8 +64,6 @@
 /* A parent locator holds a few paths: 64 KiB is far past PATH_MAX. */
 #define VHDX_MAX_LOCATOR_LEN    (64u * 1024)
 #define VHDX_MAX_LOCATOR_KEYS   256u
-/* Images in one chain, the image opened included (as VHD_MAX_CHAIN). */
-#define VHDX_MAX_CHAIN          32u
 
 static const uint8_t guid_bat[16] = VHDX_GUID_BAT;
 static const uint8_t guid_metadata[16] = VHDX_GUID_METADATA;
@@ -98,14 +97,7 @@ struct vhdx_range {
 	const char *what;
 };
 
-struct vhdx_chain {
-	dev_t dev;
-	ino_t ino;
-	unsigned depth;             /* 0 for the image the caller opened */
-	const struct vhdx_chain *child;
-};
-
-static int vhdx_open_image(struct bw_disk *d, const struct vhdx_chain *below,
+static int vhdx_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			   struct bw_error *err);
 
 static int vhdx_probe(const uint8_t *head, const uint8_t *tail, uint64_t file_size)
@@ -790,79 +782,19 @@ static void vhdx_backslashes(char *s)
 			*s = '/';
 }
 
-/* "DIR/NAME" where DIR is the directory of the child's path. */
-static char *vhdx_sibling(const char *child, const char *name)
-{
-	const char *slash = strrchr(child, '/');
-	char *s;
-	if (!slash)
-		return asprintf(&s, "./%s", name) < 0 ? NULL : s;
-	return asprintf(&s, "%.*s/%s", (int)(slash - child), child, name) < 0 ? NULL : s;
-}
-
 /*
  * Open PATH as the parent of CHILD (whose chain entry is ME).  Returns 0
  * with *OUT set, 1 when PATH does not exist, or a code.
  */
 static int vhdx_open_parent_file(struct bw_disk *child, const char *path,
-				 const struct vhdx_chain *me, struct bw_disk **out,
+				 const struct bw_disk_chain *me, struct bw_disk **out,
 				 struct bw_error *err)
 {
 	*out = NULL;
-	struct bw_disk *p = calloc(1, sizeof *p);
-	if (!p)
-		return bw_seterr(err, BW_ENOMEM, child->path, "out of memory");
-	p->fd = -1;
-	int r;
-	if (!(p->path = strdup(path))) {
-		r = bw_seterr(err, BW_ENOMEM, child->path, "out of memory");
-		goto fail;
-	}
-	/* O_NONBLOCK: a locator naming a FIFO must not hang the open. */
-	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (p->fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			r = 1;
-			goto fail;
-		}
-		r = bw_seterr(err, BW_EIO, path, "cannot open parent of %s: %s",
-			      child->path, strerror(errno));
-		goto fail;
-	}
-	struct stat st;
-	if (fstat(p->fd, &st) < 0) {
-		r = bw_seterr(err, BW_EIO, path, "cannot stat: %s", strerror(errno));
-		goto fail;
-	}
-	for (const struct vhdx_chain *c = me; c; c = c->child) {
-		if (c->dev == st.st_dev && c->ino == st.st_ino) {
-			r = bw_seterr(err, BW_EFORMAT, child->path,
-				      "circular parent chain: parent %s is already open in this chain of %u image%s",
-				      path, me->depth + 1, me->depth ? "s" : "");
-			goto fail;
-		}
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		r = bw_seterr(err, BW_EUNSUPPORTED, path,
-			      "parent of %s is not a regular file or block device",
-			      child->path);
-		goto fail;
-	}
-	int fl = fcntl(p->fd, F_GETFL);
-	if (fl < 0 || fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		r = bw_seterr(err, BW_EIO, path, "cannot set flags: %s", strerror(errno));
-		goto fail;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(p->fd, 0, SEEK_END);
-		if (end < 0) {
-			r = bw_seterr(err, BW_EIO, path, "cannot size: %s", strerror(errno));
-			goto fail;
-		}
-		p->file_size = (uint64_t)end;
-	} else {
-		p->file_size = (uint64_t)st.st_size;
-	}
+	struct bw_disk *p;
+	int r = bw_disk_chain_open(child, path, me, &p, err);
+	if (r)
+		return r;
 	uint8_t sig[8];
 	if (p->file_size < sizeof sig ||
 	    (r = bw_disk_read_file(p, sig, sizeof sig, 0, "VHDX file identifier", err)) != 0 ||
@@ -889,7 +821,7 @@ fail:
  */
 static int vhdx_open_parent(struct bw_disk *d, struct vhdx *v, const uint8_t *loc,
 			    uint32_t len, uint64_t loc_off,
-			    const struct vhdx_chain *below, struct bw_error *err)
+			    const struct bw_disk_chain *below, struct bw_error *err)
 {
 	char *val[PL_NKEYS] = { NULL };
 	char *cand[3] = { NULL };
@@ -952,7 +884,7 @@ static int vhdx_open_parent(struct bw_disk *d, struct vhdx *v, const uint8_t *lo
 		const char *rel = val[PL_RELATIVE];
 		while (rel[0] == '.' && rel[1] == '/')
 			rel += 2;
-		if (!(cand[ncand] = vhdx_sibling(d->path, rel)))
+		if (!(cand[ncand] = bw_disk_chain_sibling(d->path, rel)))
 			goto nomem;
 		from[ncand++] = "relative_path";
 	}
@@ -967,26 +899,14 @@ static int vhdx_open_parent(struct bw_disk *d, struct vhdx *v, const uint8_t *lo
 		const char *base = strrchr(abs, '/');
 		base = base ? base + 1 : abs;
 		if (*base) {
-			if (!(cand[ncand] = vhdx_sibling(d->path, base)))
+			if (!(cand[ncand] = bw_disk_chain_sibling(d->path, base)))
 				goto nomem;
 			from[ncand++] = "absolute_win32_path's file name";
 		}
 	}
-	struct stat st;
-	if (fstat(d->fd, &st) < 0) {
-		r = bw_seterr(err, BW_EIO, d->path, "cannot stat: %s", strerror(errno));
+	struct bw_disk_chain me;
+	if ((r = bw_disk_chain_enter(d, below, "VHDX", &me, err)) != 0)
 		goto out;
-	}
-	struct vhdx_chain me = {
-		.dev = st.st_dev, .ino = st.st_ino,
-		.depth = below ? below->depth + 1 : 0, .child = below,
-	};
-	if (me.depth + 1 >= VHDX_MAX_CHAIN) {
-		r = bw_seterr(err, BW_EUNSUPPORTED, d->path,
-			      "differencing VHDX chain too deep: its parent would be image %u of the chain (at most %u supported)",
-			      me.depth + 2, VHDX_MAX_CHAIN);
-		goto out;
-	}
 	unsigned i;
 	for (i = 0, r = 1; i < ncand && r == 1; i++)
 		r = vhdx_open_parent_file(d, cand[i], &me, &p, err);
@@ -1037,7 +957,7 @@ out:
 
 /* ---- open ---------------------------------------------------------------- */
 
-static int vhdx_open_image(struct bw_disk *d, const struct vhdx_chain *below,
+static int vhdx_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 			   struct bw_error *err)
 {
 	struct vhdx *v = calloc(1, sizeof *v);
@@ -1265,6 +1185,11 @@ static void vhdx_info(struct bw_disk *d, struct bw_disk_info *info)
 	info->block_size = v->block_size;
 }
 
+static struct bw_disk *vhdx_parent(struct bw_disk *d)
+{
+	return ((struct vhdx *)d->priv)->parent;
+}
+
 /* Also frees a half-built handle: a failed open leaves priv for us. */
 static void vhdx_close(struct bw_disk *d)
 {
@@ -1285,5 +1210,6 @@ const struct bw_disk_ops bw_disk_vhdx_ops = {
 	.pread = vhdx_pread,
 	.next_data = vhdx_next_data,
 	.info = vhdx_info,
+	.parent = vhdx_parent,
 	.close = vhdx_close,
 };

@@ -44,7 +44,7 @@ int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
 		     uint64_t off, struct bw_error *err);
 
 extern const struct bw_writer_ops bw_writer_raw_ops;
-extern const struct bw_writer_ops bw_writer_vhd_ops;      /* fixed + dynamic */
+extern const struct bw_writer_ops bw_writer_vhd_ops;      /* fixed, dynamic, differencing */
 extern const struct bw_writer_ops bw_writer_vmdk_ops;     /* streamOptimized */
 extern const struct bw_writer_ops bw_writer_qcow2_ops;    /* v3, compressed clusters */
 extern const struct bw_writer_ops bw_writer_vhdx_ops;     /* dynamic */

@@ -36,6 +36,7 @@ const char *bw_write_format_name(enum bw_write_format f)
 	case BW_WRITE_RAW:         return "raw";
 	case BW_WRITE_VHD_DYNAMIC: return "vhd-dynamic";
 	case BW_WRITE_VHD_FIXED:   return "vhd-fixed";
+	case BW_WRITE_VHD_DIFF:    return "vhd-differencing";
 	case BW_WRITE_VMDK_STREAM: return "vmdk-streamOptimized";
 	case BW_WRITE_VMDK_SPARSE: return "vmdk-monolithicSparse";
 	case BW_WRITE_QCOW2:       return "qcow2";

@@ -6,6 +6,15 @@
  * is written from the input with the Windows partition taken from its
  * working file, under a temporary name that is renamed into place (over
  * the input with in_place) only when complete and synced.
+ *
+ * A differencing VHD stays one: the output is a new child of the same
+ * parent, naming it as the input did, holding only the blocks that differ
+ * from the parent (the parent is only read).  The edited volume's free
+ * clusters then keep the input's bytes instead of zeros, which would pull
+ * every block of the parent's free-space garbage into the child: the
+ * output differs from the input only where the edits wrote.  A
+ * differencing VHDX is refused before any work (the VHDX writer makes no
+ * children): never silently detached.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boxwright/ntfs.h"
 #include "job/job_internal.h"
 
 static enum bw_write_format same_format(const char *f)
@@ -22,6 +32,8 @@ static enum bw_write_format same_format(const char *f)
 		return BW_WRITE_VHDX_DYNAMIC;
 	if (!strcmp(f, "vhd-fixed"))
 		return BW_WRITE_VHD_FIXED;
+	if (!strcmp(f, "vhd-differencing"))
+		return BW_WRITE_VHD_DIFF;
 	if (!strncmp(f, "vhd", 3))
 		return BW_WRITE_VHD_DYNAMIC;
 	if (!strcmp(f, "vmdk-monolithicSparse"))
@@ -55,6 +67,54 @@ static int check_opts(const struct bw_patch_opts *o, struct bw_error *err)
 	return r;
 }
 
+/* A kind of input we cannot write back: refused before any work, and
+ * before the partitions are read (whatever the child holds).  Returns 0,
+ * BW_EUNSUPPORTED (a differencing VHDX) or bw_disk_open's error. */
+static int check_kind(const char *input, struct bw_error *err)
+{
+	struct bw_disk *d;
+	int r = bw_disk_open(input, &d, err);
+	if (r)
+		return r;
+	if (!strcmp(bw_disk_format(d), "vhdx-differencing"))
+		r = bw_seterr(err, BW_EUNSUPPORTED, input,
+			      "is a differencing VHDX (parent %s): patch cannot write one, and a standalone copy would detach it from its parent; flatten it first (boxwright convert %s -O vhdx FLAT.vhdx, then patch FLAT.vhdx) or merge it into its parent (Hyper-V Merge-VHD)",
+			      bw_disk_path(bw_disk_parent(d)), input);
+	bw_disk_close(d);
+	return r;
+}
+
+/*
+ * The written child OUT must find the same parent as the input did: its
+ * locators are the input's, and a relative one read from another
+ * directory may name another file or none.  Returns 0, BW_EUNSUPPORTED
+ * naming both, or the open error.
+ */
+static int check_same_parent(struct bw_disk *in, const char *out, const char *final,
+			     struct bw_error *err)
+{
+	struct bw_disk *d = NULL;
+	struct bw_error e2 = { 0 };
+	struct stat a, b;
+	const char *want = bw_disk_path(bw_disk_parent(in));
+	int r = bw_disk_open(out, &d, &e2);
+	struct bw_disk *p = r == 0 ? bw_disk_parent(d) : NULL;
+	if (p && stat(want, &a) == 0 && stat(bw_disk_path(p), &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		r = 0;
+	else if (p)
+		r = bw_seterr(err, BW_EUNSUPPORTED, final,
+			      "the patched differencing VHD would take %s for its parent, not %s: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
+			      bw_disk_path(p), want);
+	else
+		/* e2 names the temporary file: not shown. */
+		r = bw_seterr(err, BW_EUNSUPPORTED, final,
+			      "the patched differencing VHD would not find its parent %s from there: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
+			      want);
+	bw_disk_close(d);
+	return r;
+}
+
 /* Edit the Windows volume of IM in a working file. */
 static int patch_edit(struct bw_image *im, const struct bw_patch_opts *o,
 		      const struct bw_job_hooks *h, struct job_work *w,
@@ -82,6 +142,8 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	struct bw_image *im = NULL;
 	struct bw_disk *work = NULL;
 	struct bw_writer *wr = NULL;
+	struct bw_ntfs *edited = NULL;
+	struct bw_vhd_link *link = NULL;
 	const char *tmp;
 	char *real = NULL;
 	/* In place, the file that is replaced is the one a symlink names:
@@ -95,7 +157,9 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 		}
 		final = real;
 	}
-	r = bw_image_open(o->input, &im, err);
+	r = check_kind(o->input, err);
+	if (r == 0)
+		r = bw_image_open(o->input, &im, err);
 	if (r == 0)
 		r = patch_edit(im, o, h, &w, &res->edits, err);
 	if (r)
@@ -121,12 +185,24 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 		wo.vhd_keep = 1;
 		memcpy(wo.vhd_footer, m->info.vhd_footer, sizeof wo.vhd_footer);
 	}
+	struct bw_copy_region reg = { .offset = m->vols[wi].offset, .size = m->vols[wi].size,
+				      .replace = work };
+	if (wo.format == BW_WRITE_VHD_DIFF) {
+		if (!(link = malloc(sizeof *link))) {
+			r = bw_seterr(err, BW_ENOMEM, o->input, "out of memory");
+			goto out;
+		}
+		if ((r = bw_disk_vhd_link(im->disk, link, err)) != 0 ||
+		    (r = bw_ntfs_open(work, 0, m->vols[wi].size, &edited, err)) != 0)
+			goto out;
+		wo.vhd_parent = bw_disk_parent(im->disk);
+		wo.vhd_link = link;
+		reg.ntfs = edited;      /* free clusters: the input's bytes */
+	}
 	if ((r = work_check_stop(&w, o->input, err)) != 0 ||
 	    (r = work_output(&w, final, &tmp, err)) != 0 ||
 	    (r = bw_writer_open(tmp, &wo, &wr, err)) != 0)
 		goto out;
-	struct bw_copy_region reg = { .offset = m->vols[wi].offset, .size = m->vols[wi].size,
-				      .replace = work };
 	struct bw_copy_opts co = { .regions = &reg, .nregions = 1 };
 	work_copy_opts(&w, "patch", &co);
 	r = bw_copy(im->disk, wr, &co, NULL, err);
@@ -135,6 +211,8 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	struct bw_writer *wf = wr;
 	wr = NULL;
 	r = bw_writer_finish(wf, err);
+	if (r == 0 && wo.format == BW_WRITE_VHD_DIFF)
+		r = check_same_parent(im->disk, tmp, final, err);
 	if (r)
 		goto out;
 	if (o->in_place && stat(final, &sin) == 0) {
@@ -159,6 +237,8 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	res->output_size = stat(final, &so) == 0 ? (uint64_t)so.st_size : 0;
 out:
 	bw_writer_abort(wr);
+	bw_ntfs_close(edited);
+	free(link);
 	bw_disk_close(work);
 	work_cleanup(&w);
 	bw_image_close(im);

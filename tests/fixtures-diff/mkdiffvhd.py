@@ -28,6 +28,13 @@ a clear bit means read the parent; an unallocated block is all parent.
       --parent-id records another parent unique id (a wrong-parent test).
       --libvhdi-safe makes every bitmap byte 0...01...1 (0x00, 0x01, 0x03,
       ... 0xFF), the only bytes libvhdi 20210425 reads right (see cat).
+      --empty: no block at all (a fresh child: the parent's disk).
+      --from NEW.raw --parent-raw P.raw: a child that reads as NEW.raw,
+      P.raw being P's disk: each block where they differ is allocated
+      with a bit set only for the sectors that differ (the others hold
+      0xEE junk); two blocks that do not differ are allocated too, one
+      with every bit set (the parent's bytes copied) and one with none
+      (junk only), as Hyper-V leaves them.
   mkdiffvhd.py cat OUT.raw IMAGE [PARENT ...] [--libvhdi-quirk]
       the virtual disk of IMAGE read through its chain (given child first),
       as the spec says, written sparse to OUT.raw: the reference the e2e
@@ -169,6 +176,53 @@ def utf16le(text):
     return text.encode("utf-16-le")
 
 
+def data_blocks(fh, bs):
+    """Indexes of the BS-byte blocks of FH that hold data (SEEK_DATA)."""
+    out, pos, fd = set(), 0, fh.fileno()
+    size = os.fstat(fd).st_size
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError:
+            break
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        out.update(range(start // bs, (end + bs - 1) // bs))
+        pos = end
+    return out
+
+
+def from_raw(args, psize, bs, rnd):
+    """Blocks of a child over P.raw that reads as NEW.raw (see --from)."""
+    sectors = bs // SECTOR
+    blocks, same = {}, []
+    with open(args.from_raw, "rb") as new, open(args.parent_raw, "rb") as old:
+        # Only blocks where either file holds data (both are sparse).
+        todo = sorted(data_blocks(new, bs) | data_blocks(old, bs))
+        for b in todo:
+            if b * bs >= psize:
+                break
+            new.seek(b * bs)
+            old.seek(b * bs)
+            n, o = new.read(bs).ljust(bs, b"\0"), old.read(bs).ljust(bs, b"\0")
+            if n == o:
+                if o.count(0) != bs:
+                    same.append((b, o))
+                continue
+            bitmap = bytearray((sectors + 7) // 8)
+            data = bytearray(b"\xee" * bs)
+            for s in range(sectors):
+                a = slice(s * SECTOR, (s + 1) * SECTOR)
+                if n[a] != o[a]:
+                    bitmap[s // 8] |= 0x80 >> (s % 8)
+                    data[a] = n[a]
+            blocks[b] = (bytes(bitmap), bytes(data))
+    if len(same) >= 2:
+        (b1, o1), (b2, _) = rnd.sample(same, 2)
+        blocks[b1] = (b"\xff" * ((sectors + 7) // 8), o1)
+        blocks[b2] = (bytes((sectors + 7) // 8), b"\xee" * bs)
+    return blocks
+
+
 def child(args):
     rnd = random.Random(args.seed)
     psize, puid, pstamp = read_footer(args.parent)
@@ -178,6 +232,8 @@ def child(args):
     sectors = bs // SECTOR
     blocks = {}
     for b in range((psize + bs - 1) // bs):
+        if args.empty or args.from_raw:
+            break
         kind = rnd.choice(["none", "none", "all", "some", "some", "clear"])
         if kind == "none":
             continue
@@ -208,6 +264,8 @@ def child(args):
             if bit:
                 bitmap[s // 8] |= 0x80 >> (s % 8)
         blocks[b] = (bytes(bitmap), bytes(data))
+    if args.from_raw:
+        blocks = from_raw(args, psize, bs, rnd)
 
     parent_abs = os.path.abspath(args.parent)
     rel = os.path.relpath(parent_abs, os.path.dirname(os.path.abspath(args.out)))
@@ -342,6 +400,9 @@ def main():
     c.add_argument("--data-space-bytes", action="store_true")
     c.add_argument("--parent-id")
     c.add_argument("--libvhdi-safe", action="store_true")
+    c.add_argument("--empty", action="store_true")
+    c.add_argument("--from", dest="from_raw")
+    c.add_argument("--parent-raw")
     r = sub.add_parser("cat")
     r.add_argument("out")
     r.add_argument("chain", nargs="+")

@@ -9,7 +9,8 @@
  * bytes between used ones), single used clusters inside free bytes,
  * runs that begin and end mid-byte, runs longer than the 4 MiB copy
  * chunk, the volume's last cluster and the bytes after it; at cluster
- * sizes 512, 4096 and 65536.  Then: replaced regions, out_offset, the
+ * sizes 512, 4096 and 65536.  Then: replaced regions (and merged with NTFS:
+ * used clusters from the replacement, free ones from the input), out_offset, the
  * stop flag (BW_EINTERRUPTED), the progress callback and the stats, and
  * the regions bw_copy refuses (BW_EINVAL).
  *
@@ -454,6 +455,51 @@ static void test_replace(void)
 	unlink(rep_path);
 }
 
+/*
+ * A replaced region merged with NTFS (patch of a differencing VHD): the
+ * clusters the volume uses from the replacement (its holes as zeros), its
+ * free clusters from the input as they are (an input hole as zeros), the
+ * bytes past the last cluster from the replacement.
+ */
+static void test_merged(void)
+{
+	const uint32_t cs = 4096;
+	const uint64_t disk = 10 * MiB, p = 2 * MiB + 4096, size = 5 * MiB;
+	const uint64_t nclusters = (size - 64 * KiB) / cs;      /* a 64 KiB tail */
+	const uint64_t holes[][2] = { { 4 * MiB, 5 * MiB + 512 } };
+	struct source src, rep;
+	CHECK(make_source(in_path, disk, 11, holes, 1, &src) == 0);
+	const uint64_t rholes[][2] = { { 8 * KiB, 40 * KiB }, { 3 * MiB, 3 * MiB + 100 * KiB } };
+	CHECK(make_source(rep_path, size, 99, rholes, 2, &rep) == 0);
+	uint8_t bm[(5 * MiB / 4096 + 7) / 8];
+	make_bitmap(bm, sizeof bm, cs);
+	struct bw_ntfs *v = fake_volume(cs, nclusters, bm, sizeof bm);
+	struct bw_disk *rd;
+	struct bw_error err;
+	CHECK_EQ_U64(bw_disk_open(rep_path, &rd, &err), 0);
+	struct bw_copy_region reg = { .offset = p, .size = size, .ntfs = v, .replace = rd };
+	uint8_t *want = malloc(disk), *got;
+	memcpy(want, src.data, disk);
+	for (uint64_t l = 0; l < nclusters; l++)
+		if (used(bm, l))
+			memcpy(want + p + l * cs, rep.data + l * cs, cs);
+	memcpy(want + p + nclusters * cs, rep.data + nclusters * cs, size - nclusters * cs);
+	struct progress pr = {0};
+	struct bw_copy_stats st;
+	CHECK_EQ_U64(run_copy(&reg, 1, 0, &pr, NULL, &st, &err, &got), 0);
+	CHECK(got && same(got, want, disk));
+	CHECK_EQ_U64(st.read + st.skipped, st.mapped);
+	CHECK_EQ_U64(pr.last_done, disk);
+	CHECK(!pr.backwards && !pr.total_changed);
+	free(got);
+	free(want);
+	bw_disk_close(rd);
+	free_volume(v);
+	free(src.data);
+	free(rep.data);
+	unlink(rep_path);
+}
+
 /* The stop flag: set before the copy, and set by the progress callback
  * part-way: after plain bytes, inside a used run, and inside the free run
  * that ends the disk (nothing is left to read there, but the caller
@@ -516,7 +562,7 @@ static void test_bad_regions(void)
 		{ { { .offset = 0, .size = 4 * MiB, .ntfs = big } }, 1 },       /* bitmap < volume */
 		{ { { .offset = 0, .size = 2 * MiB, .ntfs = v },
 		    { .offset = 1 * MiB, .size = 1 * MiB, .replace = rd } }, 2 },  /* overlap */
-		{ { { .offset = 0, .size = 1 * MiB, .ntfs = v, .replace = rd } }, 1 },  /* both */
+		{ { { .offset = 0, .size = 1 * MiB, .ntfs = v, .replace = rd } }, 1 },  /* both, volume > region */
 		{ { { .offset = 0, .size = 1 * MiB } }, 1 },                    /* neither */
 		{ { { .offset = 0, .size = 2 * MiB, .replace = rd } }, 1 },     /* size differs */
 		{ { { .offset = 0, .size = 4096, .ntfs = tiny },
@@ -604,6 +650,7 @@ int main(void)
 	test_every_byte();
 	test_holes_two_volumes_shift();
 	test_replace();
+	test_merged();
 	test_stop();
 	test_bad_regions();
 	test_range();

@@ -5,6 +5,10 @@
  * qemu-img 7.2's `create -f vpc` sizes and against the spec's CHS
  * algorithm written out again here; vhd_keep keeping the input's
  * identity; all-zero blocks left unallocated; and refused options.
+ * Differencing: a child over a parent we write, blocks equal to the
+ * parent's left out (zeros over zeros too), blocks that differ written
+ * whole -- a block never written over parent data among them -- the
+ * parent link kept, read back through the chain by our reader.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -150,7 +154,7 @@ static void check_footer(const uint8_t *f, uint32_t type, uint64_t size)
 	CHECK(memcmp(f, "conectix", 8) == 0);
 	CHECK_EQ_U64(bw_get_be32(f + 8), 2);
 	CHECK_EQ_U64(bw_get_be32(f + 12), 0x00010000);
-	CHECK_EQ_U64(bw_get_be64(f + 16), type == 3 ? 512 : UINT64_MAX);
+	CHECK_EQ_U64(bw_get_be64(f + 16), type != 2 ? 512 : UINT64_MAX);
 	/* Seconds since 2000-01-01: within a day of now. */
 	int64_t ts = (int64_t)bw_get_be32(f + 24) + 946684800;
 	CHECK(ts > (int64_t)time(NULL) - 86400 && ts < (int64_t)time(NULL) + 86400);
@@ -408,6 +412,135 @@ static void test_keep(const uint8_t *data)
 	unlink(path);
 }
 
+/*
+ * A child of PARENT (6 blocks, the last one partial): block 0 equal to the
+ * parent's, 1 zeros over zeros, 2 one sector changed, 3 zeros over parent
+ * data (never written with SMALL_SKIP_ZERO: the writer must still
+ * allocate it), 4 data over zeros, 5 equal again.  Blocks 2, 3 and 4 are
+ * written, each with every sector bit set.
+ */
+static void test_diff(const uint8_t *pdata)
+{
+	const uint64_t size = 10514432;     /* a CHS product: 5 blocks + 30 KiB */
+	char ppath[300];
+	snprintf(ppath, sizeof ppath, "%s/parent.vhd", dir);
+	uint8_t *cdata = malloc(size);
+	memcpy(cdata, pdata, size);
+	/* The parent: pdata with blocks 1 and 4 zero. */
+	uint8_t *praw = malloc(size);
+	memcpy(praw, pdata, size);
+	memset(praw + 1 * BLOCK, 0, BLOCK);
+	memset(praw + 4 * BLOCK, 0, BLOCK);
+	struct bw_writer_opts po = { .format = BW_WRITE_VHD_DYNAMIC, .size = size };
+	write_disk(&po, praw, size, MIXED);
+	CHECK(rename(path, ppath) == 0);
+	memcpy(cdata, praw, size);
+	memset(cdata + 1 * BLOCK, 0, BLOCK);
+	cdata[2 * BLOCK + 4096] ^= 0x5A;
+	memset(cdata + 3 * BLOCK, 0, BLOCK);
+	memset(cdata + 4 * BLOCK + 512, 0x77, 1024);
+
+	struct bw_disk *pd;
+	struct bw_error e;
+	CHECK(bw_disk_open(ppath, &pd, &e) == 0);
+	struct bw_writer_opts o = { .format = BW_WRITE_VHD_DIFF, .size = size,
+				    .vhd_keep = 1, .vhd_parent = pd };
+	read_at(ppath, o.vhd_footer, 512, file_size(ppath) - 512);
+	o.vhd_footer[68] ^= 0xFF;            /* the child's own unique id */
+	struct bw_vhd_link *l = calloc(1, sizeof *l);
+	memcpy(l->header + 40, o.vhd_footer + 68, 16);
+	l->header[40] ^= 0xFF;               /* the parent's id */
+	bw_put_be32(l->header + 56, 0x12345678);
+	static const char name[] = "parent.vhd", rel[] = ".\\parent.vhd";
+	for (size_t i = 0; name[i]; i++)
+		l->header[64 + 2 * i + 1] = (uint8_t)name[i];
+	/* Locator 1 (not 0: entries keep their slots): W2ru, 1 sector. */
+	uint8_t *loc = l->header + 576 + 24;
+	memcpy(loc, "W2ru", 4);
+	bw_put_be32(loc + 4, 1);
+	bw_put_be32(loc + 8, (uint32_t)(2 * strlen(rel)));
+	for (size_t i = 0; rel[i]; i++)
+		l->loc_data[1][2 * i] = (uint8_t)rel[i];
+	l->loc_len[1] = (uint32_t)(2 * strlen(rel));
+	o.vhd_link = l;
+
+	/* how 3: whole blocks, the all-zero ones skipped (block 3 then gets
+	 * no write at all, whatever the chunking around it). */
+	for (int how = SMALL_SKIP_ZERO; how <= MIXED + 1; how++) {
+		if (how <= MIXED) {
+			write_disk(&o, cdata, size, (enum chunking)how);
+		} else {
+			struct bw_writer *w;
+			unlink(path);
+			CHECK(bw_writer_open(path, &o, &w, &e) == 0);
+			static const uint8_t zero[BLOCK];
+			for (uint64_t off = 0; off < size; off += BLOCK) {
+				size_t n = size - off < BLOCK ? (size_t)(size - off) : BLOCK;
+				if (memcmp(cdata + off, zero, n) != 0)
+					CHECK(bw_writer_write(w, cdata + off, n, off, &e) == 0);
+			}
+			CHECK(bw_writer_finish(w, &e) == 0);
+		}
+		uint8_t f[512], h[1024];
+		read_at(path, f, 512, file_size(path) - 512);
+		check_footer(f, 4, size);
+		CHECK(memcmp(f + 68, o.vhd_footer + 68, 16) == 0);
+		read_at(path, h, 1024, 512);
+		CHECK(memcmp(h, "cxsparse", 8) == 0);
+		CHECK_EQ_U64(bw_get_be32(h + 36), csum(h, 1024, 36));
+		CHECK(memcmp(h + 40, l->header + 40, 576 - 40) == 0);  /* id, time, name */
+		CHECK(memcmp(h + 576 + 24, "W2ru", 4) == 0);
+		CHECK_EQ_U64(bw_get_be32(h + 576 + 28), 1);
+		CHECK_EQ_U64(bw_get_be32(h + 576 + 32), l->loc_len[1]);
+		uint8_t got[64];
+		read_at(path, got, l->loc_len[1], bw_get_be64(h + 576 + 40));
+		CHECK(memcmp(got, l->loc_data[1], l->loc_len[1]) == 0);
+		CHECK_EQ_U64(bw_get_be32(h + 576), 0);       /* slot 0 still empty */
+		uint8_t bat[24];
+		read_at(path, bat, sizeof bat, bw_get_be64(h + 16));
+		for (unsigned b = 0; b < 6; b++) {
+			uint32_t ent = bw_get_be32(bat + 4 * b);
+			int want = b >= 2 && b <= 4;
+			CHECK_EQ_U64(ent != 0xFFFFFFFFu, want);
+			if (ent != 0xFFFFFFFFu) {
+				uint8_t bm[512];
+				read_at(path, bm, sizeof bm, (uint64_t)ent * 512);
+				CHECK(bm[0] == 0xFF && bm[511] == 0xFF &&
+				      memcmp(bm, bm + 1, 511) == 0);
+			}
+		}
+		CHECK_EQ_U64(file_size(path), 1536 + 512 + 512 + 3 * (512 + BLOCK) + 512);
+		struct bw_disk *d = NULL;
+		CHECK(bw_disk_open(path, &d, &e) == 0);
+		if (d) {
+			CHECK(strcmp(bw_disk_format(d), "vhd-differencing") == 0);
+			uint8_t *buf = malloc(size);
+			CHECK(bw_disk_pread(d, buf, size, 0, &e) == 0);
+			CHECK(memcmp(buf, cdata, size) == 0);
+			free(buf);
+			bw_disk_close(d);
+		}
+	}
+	/* Refused: no parent; a parent of another size. */
+	struct bw_writer *w;
+	struct bw_writer_opts bad = o;
+	bad.vhd_parent = NULL;
+	unlink(path);
+	CHECK(bw_writer_open(path, &bad, &w, &e) == BW_EINVAL);
+	bad = o;
+	bw_put_be64(bad.vhd_footer + 48, size + BLOCK);
+	bad.size = size + BLOCK;
+	unlink(path);
+	CHECK(bw_writer_open(path, &bad, &w, &e) == BW_EINVAL);
+	CHECK(strstr(e.msg, "has virtual size") != NULL);
+	unlink(path);
+	bw_disk_close(pd);
+	unlink(ppath);
+	free(l);
+	free(praw);
+	free(cdata);
+}
+
 /* A 200 GiB sparse disk: exact size (largest geometry), two blocks. */
 static void test_large(void)
 {
@@ -483,6 +616,7 @@ int main(void)
 		free(copy);
 	}
 	test_keep(data);
+	test_diff(data);
 	test_large();
 
 	rmdir(dir);
