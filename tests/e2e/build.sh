@@ -113,7 +113,9 @@ PYEOF
   grep -q "$marker" "$SCRATCH/disk.raw" && bad "$name: deleted-file garbage survived" || ok "$name: no deleted-file garbage in the box"
   local used; used=$($PY -c 'import sys,os; print(os.stat(sys.argv[1]).st_blocks*512)' "$img")
   [ "$(stat -c %s "$box")" -lt "$used" ] && ok "$name: box $(stat -c %s "$box") bytes < input's $used allocated" || bad "$name: box not smaller than the input"
-  rm -f "$SCRATCH/disk.raw" "$SCRATCH/part.img"
+  rm -f "$SCRATCH/part.img"
+  volcompare "$name" "$img" "$SCRATCH/disk.raw" --special 1 "${HIVES_EDITED[@]}" "${SETUP_SCRIPTS[@]}"
+  rm -f "$SCRATCH/disk.raw"
   rm -rf "$SCRATCH/box"
 }
 run_build nano-base 6G

@@ -110,6 +110,10 @@ sys.exit(0 if s1==s2 and x==struct.unpack_from('<I',b,0x1FC)[0] else 1)" "$SCRAT
   co=$($PY -c "import sys; f=open(sys.argv[1],'rb'); f.seek(-512,2); b=f.read(512); print(b[28:32].decode('latin1'), int.from_bytes(b[48:56],'big'), b[56:60].hex())" "$SCRATCH/out.vhd")
   [ "$ci" = "$co" ] && ok "$name: VHD creator, size and geometry kept ($co)" || bad "$name: VHD identity $ci -> $co"
   rm -rf "$SCRATCH/before" "$SCRATCH/after" "$SCRATCH/part.img"
+  # every other file as it was: unattend.xml, the --copy-in file and the
+  # SetupComplete.cmd are what the edits write
+  volcompare "$name" "$img" "$SCRATCH/out.vhd" --special 1 "${HIVES_EDITED[@]}" "${SETUP_SCRIPTS[@]}" \
+    --allow 'Windows/Panther/unattend.xml' --allow 'Program Files/boxwright' --allow 'Program Files/boxwright/tool.txt'
   if [ "$name" = nano-base ]; then
     # inspect on the output (one more appliance launch, for this fixture only)
     if "$BOXWRIGHT" inspect --json "$SCRATCH/out.vhd" > "$SCRATCH/insp.json" 2>"$SCRATCH/err"; then
