@@ -15,9 +15,9 @@ OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS.fd}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-150}    # TCG on a shared machine: ~15 s idle
 
-# boot WHAT DISK FACTS: boot DISK (qcow2) and look for the marker
+# boot WHAT DISK FACTS [FORMAT]: boot DISK (qcow2) and look for the marker
 boot() {
-  local what=$1 disk=$2 facts=$3 log=$SCRATCH/serial.log rc t0=$SECONDS
+  local what=$1 disk=$2 facts=$3 fmt=${4:-qcow2} log=$SCRATCH/serial.log rc t0=$SECONDS
   local text guid
   text=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot_marker"]["text"])' "$facts")
   guid=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot_marker"]["partition_guid"].strip("{}"))' "$facts")
@@ -26,7 +26,7 @@ boot() {
   timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 256 \
     -drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
     -drive if=pflash,format=raw,file="$SCRATCH/vars.fd" \
-    -drive file="$disk",format=qcow2,if=none,id=d -device ahci,id=a -device ide-hd,drive=d,bus=a.0 \
+    -drive file="$disk",format="$fmt",if=none,id=d -device ahci,id=a -device ide-hd,drive=d,bus=a.0 \
     -nographic -serial file:"$log" -display none -monitor none -no-reboot -net none \
     > "$SCRATCH/qemu.out" 2>&1
   rc=$?
@@ -42,6 +42,18 @@ boot() {
   else
     bad "$what: no marker on the serial console; its end:"
     tail -c 1500 "$log.txt" | sed 's/\x1b\[[0-9;=]*[A-Za-z]//g; s/^/    /'
+  fi
+}
+
+# boot_fails WHAT RAWDISK FACTS: the negative control of boot
+boot_fails() {
+  local out
+  out=$(boot "$1" "$2" "$3" raw)   # a subshell: its bad does not count
+  if grep -aq "BOXWRIGHT-GRUB: FAIL: no partition" "$SCRATCH/serial.log.txt" &&
+     ! grep -aq "BOXWRIGHT-BOOT-MARKER" "$SCRATCH/serial.log.txt"; then
+    ok "$1: GRUB finds no partition with the GUID and prints no marker (the check is not vacuous)"
+  else
+    bad "$1: the marker check does not depend on the partition GUID"; echo "$out"
   fi
 }
 
@@ -67,6 +79,15 @@ check() {   # FIXTURE SIZE
   vout=$(qemu-img info --output=json "$d/out.qcow2" | $PY -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
   [ "$vout" -gt "$vin" ] && ok "$name: the box's disk grew ($vin -> $vout bytes): the backup GPT moved" || bad "$name: disk $vin -> $vout"
   boot "$name (box, $size)" "$d/out.qcow2" "$facts"
+  if [ "$name" = nano-gpt ] && command -v sgdisk > /dev/null; then
+    # the control: the same disk with another unique GUID on Windows'
+    # partition must not show the marker (GRUB reports no such partition)
+    local win guid
+    win=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["windows_partition"])' "$facts")
+    qemu-img convert -O raw "$d/out.qcow2" "$d/other.raw" && rm -f "$d/out.qcow2" &&
+      sgdisk -u "$win:4f7c1e2a-0b1d-4c5e-8f90-123456789abc" "$d/other.raw" > /dev/null &&
+      boot_fails "$name (box, Windows' GUID changed)" "$d/other.raw" "$facts"
+  fi
   rm -rf "$d"
 }
 
