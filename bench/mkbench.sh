@@ -27,7 +27,8 @@ GPT=
 if [ "${1:-}" = --gpt ]; then GPT=1; shift; fi
 [ $# -eq 1 ] || die "usage: mkbench.sh [--gpt] OUTDIR"
 [ "$(id -u)" = 0 ] || die "must run as root (FUSE mount of the NTFS volume)"
-for t in mkntfs ntfs-3g hivexregedit fusermount mountpoint truncate; do
+for t in mkntfs ntfs-3g hivexregedit fusermount mountpoint truncate \
+         ${GPT:+sgdisk mkfs.vfat mmd mcopy qemu-img}; do
     command -v "$t" >/dev/null || die "$t not found"
 done
 [ -e /dev/fuse ] || die "/dev/fuse missing"
