@@ -26,6 +26,9 @@
 #   build_providers4  the same with --provider virtualbox,libvirt,hyperv,
 #                  vmware_desktop: four boxes from one edit of the image
 #                  (issue 17's target: at most 2.2x build_native)
+#   build_gpt      build_native on nano-bench-gpt.vhdx: the same content in
+#                  nano-gpt's layout (ESP, MSR, Windows) as a dynamic VHDX
+#                  (bench/mkbench.sh --gpt), GPT rewritten for --size
 #   build_guestfs  the same with --backend guestfs (the libguestfs
 #                  appliance, under TCG here)
 #   inspect        boxwright inspect --json --backend native IMAGE (the full
@@ -80,7 +83,7 @@ BOXWRIGHT_ZLIB=${BOXWRIGHT_ZLIB:-}
 RUNS=${BENCH_RUNS:-3}
 LEVEL=${BENCH_LEVEL:-6}
 THREADS=${BENCH_THREADS:-$(nproc)}
-ROWS=${BENCH_ROWS:-qemu convert sparsify floor build_native build_providers4 build_guestfs inspect classic}
+ROWS=${BENCH_ROWS:-qemu convert sparsify floor build_native build_providers4 build_gpt build_guestfs inspect classic}
 SIZE=${BENCH_SIZE:-8G}
 # libguestfs (build, classic): TCG unless told otherwise (issue 10's targets
 # are stated for the libguestfs backend under TCG)
@@ -137,6 +140,7 @@ case $BENCH_DIR/ in "$TOP"/*)
     [ -f "$BENCH_DIR/.gitignore" ] || echo '*' > "$BENCH_DIR/.gitignore" ;;
 esac
 IMG=$BENCH_DIR/nano-bench.vhd
+IMG_GPT=$BENCH_DIR/nano-bench-gpt.vhdx
 RES=$BENCH_DIR/results.tsv
 META=$BENCH_DIR/results.meta
 PROFILE_TXT=$BENCH_DIR/profile.txt
@@ -153,6 +157,14 @@ if [ "$REBUILD" = 1 ] || [ ! -f "$IMG" ]; then
         { tail -n 30 "$BENCH_DIR/mkbench.log" >&2; die "mkbench.sh failed"; }
     tail -n 1 "$BENCH_DIR/mkbench.log" >&2
 fi
+case " $ROWS " in *" build_gpt "*)
+    if [ "$REBUILD" = 1 ] || [ ! -f "$IMG_GPT" ]; then
+        say "building the GPT benchmark image in $BENCH_DIR (about 2 minutes)"
+        bash "$HERE/mkbench.sh" --gpt "$BENCH_DIR" > "$BENCH_DIR/mkbench-gpt.log" 2>&1 ||
+            { tail -n 30 "$BENCH_DIR/mkbench-gpt.log" >&2; die "mkbench.sh --gpt failed"; }
+        tail -n 1 "$BENCH_DIR/mkbench-gpt.log" >&2
+    fi ;;
+esac
 
 # ---- the floor program -------------------------------------------------------
 # cc against the tree's libboxwright.a: the same deflate.c, the same library
@@ -322,10 +334,10 @@ keep_box_meta() {   # BOX
     mkdir -p "$BOXMETA"
     tar -C "$BOXMETA" -xf "$1" box.ovf metadata.json Vagrantfile
 }
-build_cmd() {   # BACKEND OUT.box
+build_cmd() {   # BACKEND OUT.box [IMAGE]
     # shellcheck disable=SC2086
     echo "$BW" build --quiet --json --backend "$1" --compress-level "$LEVEL" \
-        --threads "$THREADS" "$IMG" -o "$2" --size "$SIZE" \
+        --threads "$THREADS" "${3:-$IMG}" -o "$2" --size "$SIZE" \
         ${BENCH_BUILD_ARGS:---winrm --hardware-uuid none}
 }
 backend_missing() {   # BACKEND: why it cannot run here, or nothing
@@ -342,9 +354,9 @@ build_missing() {   # [BACKEND]
         backend_missing "${1:-native}"
     fi
 }
-# bw_build ROW BACKEND
+# bw_build ROW BACKEND [IMAGE]
 bw_build() {
-    local row=$1 backend=$2 why
+    local row=$1 backend=$2 img=${3:-$IMG} why
     why=$(build_missing "$backend")
     if [ -n "$why" ]; then
         [ "$ROUND" = 1 ] && say "$row: $why, row skipped"
@@ -352,10 +364,11 @@ bw_build() {
     fi
     # shellcheck disable=SC2046
     MEASURE_AFTER=keep_box_meta measure "$row" "$WORK/bench.box" \
-        $(build_cmd "$backend" "$WORK/bench.box")
+        $(build_cmd "$backend" "$WORK/bench.box" "$img")
     cp "$WORK/$row.out" "$BENCH_DIR/$row.json"
 }
 row_build_native() { bw_build build_native native; }
+row_build_gpt() { bw_build build_gpt native "$IMG_GPT"; }
 row_build_guestfs() {
     # the appliance: direct backend, as the classic row's
     LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct} bw_build build_guestfs guestfs
@@ -516,6 +529,7 @@ done
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "warming the page cache with $IMG"
 cat "$IMG" > /dev/null
+case " $ROWS " in *" build_gpt "*) cat "$IMG_GPT" > /dev/null ;; esac
 T0=$SECONDS
 for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
     say "round $ROUND of $RUNS"
@@ -638,22 +652,24 @@ TITLE = {
                      "appliance, %s)" % (env.get("BENCH_BUILD_ARGS_SHOWN", ""),
                                          "TCG" if "force_tcg" in env.get("BENCH_TCG", "")
                                          else "KVM if available"),
+    "build_gpt": "the same on `nano-bench-gpt.vhdx` (same content; GPT: ESP, MSR, "
+                 "Windows; dynamic VHDX)",
     "inspect": "`boxwright inspect --json --backend native` (output: the JSON)",
     "inspect_guestfs": "`boxwright inspect --json --backend guestfs` (output: the JSON)",
     "classic": "classic pipeline, same job (.box): qemu-img raw, sfdisk, ntfsresize, "
                "guestfish + hivexregedit, virt-sparsify, qemu-img vmdk, tar",
 }
-ORDER = ["qemu", "classic", "convert", "sparsify", "build_native", "build_providers4",
+ORDER = ["qemu", "classic", "convert", "sparsify", "build_native", "build_providers4", "build_gpt",
          "build_guestfs",
          "build", "inspect", "inspect_guestfs", "floor", "floor+read",
          "convert_zlib", "sparsify_zlib", "floor_zlib", "floor_zlib+read"]
 # rows that write the used data deflated: compared with the floor
-BOXWRIGHT = {"convert", "sparsify", "build", "build_native", "build_guestfs",
+BOXWRIGHT = {"convert", "sparsify", "build", "build_native", "build_gpt", "build_guestfs",
              "convert_zlib", "sparsify_zlib"}
 # rows that write a disk (or a box): compared with qemu-img's output size
 DISKS = BOXWRIGHT | {"classic", "floor", "floor+read", "floor_zlib", "floor_zlib+read"}
 # rows that do the whole job of the classic pipeline
-JOB = {"build", "build_native", "build_guestfs"}
+JOB = {"build", "build_native", "build_gpt", "build_guestfs"}
 
 
 def floor_for(r):
@@ -802,6 +818,13 @@ if bn and f:
     extra = (" (%.2fx of read + compress)" % (bn["wall"] / fr["wall"])) if fr else ""
     target(x <= 1.5, "build --backend native within 1.5x of the deflate floor (compress "
            "only): %.2fx%s; CPU %.2fx the floor's" % (x, extra, bn["cpu"] / f["cpu"]))
+bgpt = agg.get("build_gpt")
+if bn and bgpt:
+    x = bgpt["wall"] / bn["wall"]
+    target(x <= 1.2, "build (native) of the GPT VHDX bench image within 1.2x of the "
+           "MBR VHD build: %.2fx (%.1f s vs %.1f s; CPU %.2fx; box %.1f MB vs %.1f MB)"
+           % (x, bgpt["wall"], bn["wall"], bgpt["cpu"] / bn["cpu"],
+              bgpt["size"] / 1e6, bn["size"] / 1e6))
 if ins:
     target(ins["wall"] <= 1.0, "inspect (native) in 1 s or less: %.2f s (best..worst "
            "%.2f..%.2f)" % (ins["wall"], ins["best"], ins["worst"]))

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# mkbench.sh OUTDIR - build the benchmark image OUTDIR/nano-bench.vhd.
+# mkbench.sh [--gpt] OUTDIR - build the benchmark image OUTDIR/nano-bench.vhd
+# (--gpt: OUTDIR/nano-bench-gpt.vhdx, the same content in nano-gpt's layout:
+# ESP, MSR, Windows, as a dynamic VHDX; needs sgdisk, mkfs.vfat, mtools).
 #
 # The same steps as fixtures/build-fixtures.sh for nano-base (variants.py
 # prepare, mkntfs, ntfs-3g + populate.py, mkvhd.py), through
 # fixtures/bench_image.py, bigger: a 4 GiB dynamic VHD whose NTFS volume
 # holds about 400 MiB of real machine code (this machine's ELF files with
 # a compressed "resource" tail, ~2:1 like Windows binaries) and about
-# 1.5 GiB of deleted garbage in free space.  Writes nano-bench.vhd,
-# nano-bench.facts.json and nano-bench.manifest.txt.  Needs root (FUSE),
+# 1.5 GiB of deleted garbage in free space.  Writes nano-bench.vhd (or
+# nano-bench-gpt.vhdx), its .facts.json and .manifest.txt.  Needs root (FUSE),
 # mkntfs/ntfs-3g, hivexregedit, /usr/bin/python3.  About 2 minutes.
 #
 # Environment: BENCH_BINARIES_MIB (400), BENCH_GARBAGE ('600 936' MiB
@@ -21,15 +23,19 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FIX=$(cd "$HERE/../fixtures" && pwd)
 die() { echo "mkbench: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || die "usage: mkbench.sh OUTDIR"
+GPT=
+if [ "${1:-}" = --gpt ]; then GPT=1; shift; fi
+[ $# -eq 1 ] || die "usage: mkbench.sh [--gpt] OUTDIR"
 [ "$(id -u)" = 0 ] || die "must run as root (FUSE mount of the NTFS volume)"
-for t in mkntfs ntfs-3g hivexregedit fusermount mountpoint truncate; do
+for t in mkntfs ntfs-3g hivexregedit fusermount mountpoint truncate \
+         ${GPT:+sgdisk mkfs.vfat mmd mcopy qemu-img}; do
     command -v "$t" >/dev/null || die "$t not found"
 done
 [ -e /dev/fuse ] || die "/dev/fuse missing"
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
-NAME=nano-bench
+NAME=nano-bench EXT=vhd
+[ -z "$GPT" ] || NAME=nano-bench-gpt EXT=vhdx
 
 unmount_below() {
     local dir=$1 m
@@ -37,10 +43,12 @@ unmount_below() {
     while read -r m; do
         fusermount -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     done
-    if [ -f "$dir/p1/ntfs-3g.pid" ]; then
-        kill "$(cat "$dir/p1/ntfs-3g.pid")" 2>/dev/null || true
-        rm -f "$dir/p1/ntfs-3g.pid"
-    fi
+    local pidf
+    for pidf in "$dir"/p*/ntfs-3g.pid; do
+        [ -f "$pidf" ] || continue
+        kill "$(cat "$pidf")" 2>/dev/null || true
+        rm -f "$pidf"
+    done
 }
 for old in "$OUT"/.bench.*; do
     [ -d "$old" ] || continue
@@ -64,42 +72,81 @@ trap 'exit 130' INT TERM
 t0=$SECONDS
 "$PY" "$FIX/bench_image.py" prepare "$W" \
     --binaries-mib "${BENCH_BINARIES_MIB:-400}" \
-    --garbage "${BENCH_GARBAGE:-600 936}"
+    --garbage "${BENCH_GARBAGE:-600 936}" ${GPT:+--gpt}
 # shellcheck disable=SC1091
 . "$W/env"
-[ "$NPARTS" = 1 ] || die "expected one partition"
 
-# build-fixtures.sh build_partition, for partition 1
-P="$W/p1"
-truncate -s "$P1_BYTES" "$P/part.img"
-mkntfs -F -Q -q -s 512 -c 4096 -p "$P1_HIDDEN" -H 255 -S 63 -L "$P1_LABEL" \
-    "$P/part.img"
-"$PY" "$FIX/mkmbr.py" serial "$P/part.img" "$P1_SERIAL"
-mkdir "$P/mnt"
-ntfs-3g -o no_detach,big_writes "$P/part.img" "$P/mnt" &
-pid=$!
-echo "$pid" > "$P/ntfs-3g.pid"
-n=0
-until mountpoint -q "$P/mnt"; do
-    kill -0 "$pid" 2>/dev/null || die "ntfs-3g exited before mounting"
-    n=$((n + 1)); [ $n -lt 200 ] || die "ntfs-3g did not mount"
-    sleep 0.05
+# build-fixtures.sh build_esp / build_partition, for each partition
+for ((i = 1; i <= NPARTS; i++)); do
+    P="$W/p$i"
+    eval "fs=\$P${i}_FS bytes=\$P${i}_BYTES hidden=\$P${i}_HIDDEN"
+    eval "label=\$P${i}_LABEL serial=\$P${i}_SERIAL garbage=\$P${i}_GARBAGE"
+    eval "seed=\$P${i}_SEED fatid=\$P${i}_FATID"
+    case $fs in
+    none) continue ;;    # the MSR: bench_image.py (variants.py) wrote it
+    vfat)
+        truncate -s "$bytes" "$P/part.img"
+        mkfs.vfat -F 32 -S 512 -s 2 -h "$hidden" -g 255/63 -i "$fatid" \
+            "$P/part.img" >/dev/null
+        export MTOOLS_SKIP_CHECK=1 SOURCE_DATE_EPOCH=$FAT_EPOCH
+        find "$P/tree" -exec touch -h -d "@$FAT_EPOCH" {} +
+        (cd "$P/tree" && find . -mindepth 1 -type d | LC_ALL=C sort) |
+        while read -r rel; do mmd -i "$P/part.img" "::/${rel#./}"; done
+        (cd "$P/tree" && find . -type f | LC_ALL=C sort) |
+        while read -r rel; do
+            mcopy -m -i "$P/part.img" "$P/tree/${rel#./}" "::/${rel#./}"
+        done
+        rm -rf "$P/tree"
+        continue ;;
+    esac
+    truncate -s "$bytes" "$P/part.img"
+    mkntfs -F -Q -q -s 512 -c 4096 -p "$hidden" -H 255 -S 63 -L "$label" \
+        "$P/part.img"
+    "$PY" "$FIX/mkmbr.py" serial "$P/part.img" "$serial"
+    mkdir "$P/mnt"
+    ntfs-3g -o no_detach,big_writes "$P/part.img" "$P/mnt" &
+    pid=$!
+    echo "$pid" > "$P/ntfs-3g.pid"
+    n=0
+    until mountpoint -q "$P/mnt"; do
+        kill -0 "$pid" 2>/dev/null || die "ntfs-3g exited before mounting"
+        n=$((n + 1)); [ $n -lt 200 ] || die "ntfs-3g did not mount"
+        sleep 0.05
+    done
+    "$PY" "$FIX/populate.py" "$P/tree" "$P/mnt" --attrs "$P/attrs" \
+        --garbage "$garbage" --seed "$seed"
+    fusermount -u "$P/mnt"
+    wait "$pid" || die "ntfs-3g failed"
+    rm -f "$P/ntfs-3g.pid"
+    rmdir "$P/mnt"
+    rm -rf "$P/tree"
 done
-"$PY" "$FIX/populate.py" "$P/tree" "$P/mnt" --attrs "$P/attrs" \
-    --garbage "$P1_GARBAGE" --seed "$P1_SEED"
-fusermount -u "$P/mnt"
-wait "$pid" || die "ntfs-3g failed"
-rm -f "$P/ntfs-3g.pid"
-rmdir "$P/mnt"
-rm -rf "$P/tree"
-echo "mkbench: volume populated, $((SECONDS - t0)) s"
+echo "mkbench: volumes populated, $((SECONDS - t0)) s"
 
-"$PY" "$FIX/mkvhd.py" "$OUT/.$NAME.vhd.tmp" --type "$FORMAT" \
-    --size "$DISK_SIZE" --uuid "$VHD_UUID" "0:$W/mbr.bin" "$P1_OFFSET:$P/part.img"
-"$PY" "$FIX/mkvhd.py" --check "$OUT/.$NAME.vhd.tmp"
+if [ "$TABLE" = gpt ]; then
+    # build-fixtures.sh build_one: sgdisk on a sparse raw disk, the
+    # partitions placed (data extents only), qemu-img to a dynamic VHDX
+    pieces=()
+    for ((i = 1; i <= NPARTS; i++)); do
+        eval "pieces+=(\"\$P${i}_OFFSET:$W/p$i/part.img\")"
+    done
+    truncate -s "$DISK_SIZE" "$W/disk.raw"
+    sgdisk "${SGDISK_ARGS[@]}" "$W/disk.raw" >/dev/null
+    "$PY" "$FIX/mkgpt.py" place "$W/disk.raw" "${pieces[@]}"
+    v=$(sgdisk -v "$W/disk.raw")
+    case $v in *"No problems found"*) ;; *) die "sgdisk -v: $v" ;; esac
+    qemu-img convert -q -f raw -O vhdx -o \
+        "subformat=$FORMAT,block_size=$VHDX_BLOCK,log_size=1M" \
+        "$W/disk.raw" "$OUT/.$NAME.$EXT.tmp"
+    qemu-img check -q -f vhdx "$OUT/.$NAME.$EXT.tmp" || die "qemu-img check failed"
+else
+    "$PY" "$FIX/mkvhd.py" "$OUT/.$NAME.$EXT.tmp" --type "$FORMAT" \
+        --size "$DISK_SIZE" --uuid "$VHD_UUID" "0:$W/mbr.bin" "$P1_OFFSET:$W/p1/part.img"
+    "$PY" "$FIX/mkvhd.py" --check "$OUT/.$NAME.$EXT.tmp"
+fi
 "$PY" "$FIX/bench_image.py" facts "$W" "$OUT/.$NAME.facts.json.tmp"
 cp "$W/manifest.txt" "$OUT/.$NAME.manifest.txt.tmp"
 mv "$OUT/.$NAME.manifest.txt.tmp" "$OUT/$NAME.manifest.txt"
 mv "$OUT/.$NAME.facts.json.tmp" "$OUT/$NAME.facts.json"
-mv "$OUT/.$NAME.vhd.tmp" "$OUT/$NAME.vhd"
-echo "mkbench: $OUT/$NAME.vhd, $((SECONDS - t0)) s"
+mv "$OUT/.$NAME.$EXT.tmp" "$OUT/$NAME.$EXT"
+echo "mkbench: $OUT/$NAME.$EXT, $((SECONDS - t0)) s"

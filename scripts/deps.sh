@@ -15,6 +15,9 @@ pkgs=(
   vagrant-libvirt
   # the GPT fixtures (sgdisk, mkfs.vfat + mtools) and tests/e2e/fat.sh
   gdisk dosfstools mtools
+  # the GPT fixtures' bootx64.efi (grub-mkstandalone -O x86_64-efi) and
+  # tests/e2e/boot-ovmf.sh, which boots it with OVMF; volcompare.py: sfdisk
+  grub-efi-amd64-bin grub-common ovmf fdisk
   # tests/e2e/sam.sh: hives built with hivex's bindings, checked with secretsdump
   python3-hivex python3-impacket
   # batch's e2e test runs a real Slurm array job on localhost

@@ -71,6 +71,8 @@ PYEOF
     esac
   done < "$d/parts"
   [ $same = 1 ] && ok "$name: the ESP and MSR byte for byte" || bad "$name: the ESP or MSR differs"
+  local win; win=$(awk '$2 == "basic-data" { print $1 }' "$d/parts")
+  volcompare "$name" "$d/in.raw" "$d/out.raw" --special "$win" "${HIVES_EDITED[@]}"
   rm -rf "$d"
 }
 check nano-gpt 6G

@@ -76,6 +76,10 @@ PYEOF
   done
   [ "$(ntfsls -R -f "$d/p1.in" 2>/dev/null | sort | md5sum)" = "$(ntfsls -R -f "$d/p1.out" 2>/dev/null | sort | md5sum)" ] || same=0
   [ $same = 1 ] && ok "$name $*: the boot partition's files are the same" || bad "$name $*: the boot partition's files differ"
+  # both volumes, every file; the BCD may change only when a device moved
+  local bcd=()
+  [ "$moves" = 0 ] || bcd=(--allow 'Boot/BCD')
+  volcompare "$name $*" "$d/in.raw" "$d/disk.raw" --special 2 "${HIVES_EDITED[@]}" "${bcd[@]}"
   rm -rf "$d"
 }
 check nano-sysreserved 1G 0

@@ -113,7 +113,13 @@ PYEOF
   grep -q "$marker" "$SCRATCH/disk.raw" && bad "$name: deleted-file garbage survived" || ok "$name: no deleted-file garbage in the box"
   local used; used=$($PY -c 'import sys,os; print(os.stat(sys.argv[1]).st_blocks*512)' "$img")
   [ "$(stat -c %s "$box")" -lt "$used" ] && ok "$name: box $(stat -c %s "$box") bytes < input's $used allocated" || bad "$name: box not smaller than the input"
-  rm -f "$SCRATCH/disk.raw" "$SCRATCH/part.img"
+  rm -f "$SCRATCH/part.img"
+  # a moved partition has its BCD devices rewritten (checked above)
+  local bcd=()
+  $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(j["old_partition_offset"] == j["partition_offset"])' "$SCRATCH/build.json" &&
+    bcd=(--allow 'Boot/BCD')
+  volcompare "$name" "$img" "$SCRATCH/disk.raw" --special 1 "${HIVES_EDITED[@]}" "${SETUP_SCRIPTS[@]}" "${bcd[@]}"
+  rm -f "$SCRATCH/disk.raw"
   rm -rf "$SCRATCH/box"
 }
 run_build nano-base 6G

@@ -98,8 +98,17 @@ mdir -/ -b -i "$SCRATCH/esp.img" ::/ > "$SCRATCH/esp-files" 2>&1
 mcopy -n -i "$SCRATCH/esp.img" ::/EFI/Microsoft/Boot/BCD "$SCRATCH/BCD"
 mcopy -n -i "$SCRATCH/esp.img" ::/EFI/Microsoft/Boot/bootmgfw.efi "$SCRATCH/bootmgfw.efi"
 mcopy -n -i "$SCRATCH/esp.img" ::/EFI/Boot/bootx64.efi "$SCRATCH/bootx64.efi"
-cmp -s "$SCRATCH/bootmgfw.efi" "$SCRATCH/bootx64.efi" && ok "$name: \\EFI\\Boot\\bootx64.efi is a copy of bootmgfw.efi" \
-  || bad "$name: bootx64.efi differs from bootmgfw.efi"
+if [ "$(fact esp_boot)" = grub ]; then
+  # the boot test's EFI program (tests/e2e/boot-ovmf.sh): a PE32+ x86-64
+  # image (MZ, PE signature, machine 0x8664) and GRUB's
+  $PY -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); pe=struct.unpack_from("<I",d,0x3C)[0]
+sys.exit(0 if d[:2]==b"MZ" and d[pe:pe+4]==b"PE\0\0" and struct.unpack_from("<H",d,pe+4)[0]==0x8664 and b"GNU GRUB" in d else 1)' "$SCRATCH/bootx64.efi" \
+    && ok "$name: \\EFI\\Boot\\bootx64.efi is a GRUB x86-64 EFI image (the boot test's)" \
+    || bad "$name: bootx64.efi is not a GRUB x86-64 EFI image"
+else
+  cmp -s "$SCRATCH/bootmgfw.efi" "$SCRATCH/bootx64.efi" && ok "$name: \\EFI\\Boot\\bootx64.efi is a copy of bootmgfw.efi" \
+    || bad "$name: bootx64.efi differs from bootmgfw.efi"
+fi
 for i in $(seq 1 "$nf"); do
   case $(fact partitions $((i - 1)) kind) in msr) extract "$i" "$SCRATCH/msr.img" ;; esac
 done

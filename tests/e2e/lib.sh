@@ -27,3 +27,23 @@ finish() {
   [ "$FAILS" -eq 0 ] || exit 1
   [ "$SKIPS" -eq 0 ] || exit 77
 }
+# volcompare WHAT IN OUT [volcompare.py options]: every file of every volume
+# of disk OUT against IN (tests/e2e/volcompare.py: paths, contents, named
+# streams, hard links, attributes; the non-NTFS partitions byte for byte).
+# --allow PATTERN names what the edits change; --special N asks that input
+# partition N hold the fixtures' hard links, streams, compressed and sparse
+# files.  Needs root (loop devices, FUSE): else a skipped part.
+volcompare() {
+  local what=$1; shift
+  "$PY" "$SRCDIR/tests/e2e/volcompare.py" "$@" > "$SCRATCH/volcompare.out" 2>&1; local rc=$?
+  sed 's/^/  /' "$SCRATCH/volcompare.out"
+  case $rc in
+    0) ok "$what: every file of every volume as in the input (but the allowed edits)" ;;
+    77) skip_part "$what: volcompare could not run: $(tail -n 1 "$SCRATCH/volcompare.out")" ;;
+    *) bad "$what: volcompare found differences (exit $rc)" ;;
+  esac
+}
+# what the hive edits (WinRM, hardware UUID, computer name) change
+HIVES_EDITED=(--allow 'Windows/System32/config/SYSTEM' --allow 'Windows/System32/config/SOFTWARE')
+# what --setup-complete / --first-boot-ps1 add
+SETUP_SCRIPTS=(--allow 'Windows/Setup' --allow 'Windows/Setup/Scripts' --allow 'Windows/Setup/Scripts/*')

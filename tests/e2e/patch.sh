@@ -4,7 +4,8 @@
 # our code) change exactly as the edits say and nowhere else; the files
 # are there with their content (SetupComplete.cmd in CRLF); everything
 # outside the Windows partition is unchanged; the VHD keeps its identity;
-# inspect reports the new state.  Then the dirty hive is refused.
+# inspect reports the new state; on the GPT images every other file of every
+# volume is as it was (volcompare.py).  Then the dirty hive is refused.
 . "$SRCDIR/tests/e2e/lib.sh"
 printf '@echo off\nwinrm quickconfig -q\nexit /b 0\n' > "$SCRATCH/setup.cmd"
 printf '<?xml version="1.0"?>\r\n<unattend xmlns="urn:schemas-microsoft-com:unattend"><!-- boxwright test --></unattend>\r\n' > "$SCRATCH/u.xml"
@@ -110,6 +111,10 @@ sys.exit(0 if s1==s2 and x==struct.unpack_from('<I',b,0x1FC)[0] else 1)" "$SCRAT
   co=$($PY -c "import sys; f=open(sys.argv[1],'rb'); f.seek(-512,2); b=f.read(512); print(b[28:32].decode('latin1'), int.from_bytes(b[48:56],'big'), b[56:60].hex())" "$SCRATCH/out.vhd")
   [ "$ci" = "$co" ] && ok "$name: VHD creator, size and geometry kept ($co)" || bad "$name: VHD identity $ci -> $co"
   rm -rf "$SCRATCH/before" "$SCRATCH/after" "$SCRATCH/part.img"
+  # every other file as it was: unattend.xml, the --copy-in file and the
+  # SetupComplete.cmd are what the edits write
+  volcompare "$name" "$img" "$SCRATCH/out.vhd" --special 1 "${HIVES_EDITED[@]}" "${SETUP_SCRIPTS[@]}" \
+    --allow 'Windows/Panther/unattend.xml' --allow 'Program Files/boxwright' --allow 'Program Files/boxwright/tool.txt'
   if [ "$name" = nano-base ]; then
     # inspect on the output (one more appliance launch, for this fixture only)
     if "$BOXWRIGHT" inspect --json "$SCRATCH/out.vhd" > "$SCRATCH/insp.json" 2>"$SCRATCH/err"; then
@@ -127,6 +132,25 @@ PYEOF
     else bad "nano-base: inspect of the output failed: $(cat "$SCRATCH/err")"; fi
   fi
   rm -f "$SCRATCH/out.vhd"
+done
+
+# GPT (UEFI) images: patch keeps the container (VHDX stays VHDX), the ESP,
+# MSR and Recovery byte for byte, and every file of Windows but the hives.
+for name in nano-gpt nano-gpt-recovery; do
+  img=$(ls "$FIXTURES/$name".vhd* 2>/dev/null | head -n 1)
+  [ -n "$img" ] || { echo "fixture $name missing"; exit 99; }
+  out=$SCRATCH/out.${img##*.}
+  if "$BOXWRIGHT" patch "$img" -o "$out" --quiet --winrm 2> "$SCRATCH/err"; then
+    ok "$name: patch"
+  else
+    bad "$name: patch failed: $(cat "$SCRATCH/err")"; continue
+  fi
+  fin=$(qemu-img info --output=json "$img" | $PY -c 'import json,sys; print(json.load(sys.stdin)["format"])')
+  fout=$(qemu-img info --output=json "$out" | $PY -c 'import json,sys; print(json.load(sys.stdin)["format"])')
+  [ "$fin" = "$fout" ] && ok "$name: the output is $fout like the input" || bad "$name: $fin -> $fout"
+  win=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["windows_partition"])' "$FIXTURES/$name.facts.json")
+  volcompare "$name" "$img" "$out" --special "$win" "${HIVES_EDITED[@]}"
+  rm -f "$out"
 done
 
 # A dirty SYSTEM hive is refused: exit 3, the hive named, no output.
