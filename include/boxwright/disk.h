@@ -121,6 +121,17 @@ struct bw_writer_opts {
 	 * copy follows within seconds, well inside the 30 s a dirty page
 	 * waits for writeback, so only memory pressure could get there. */
 	int scratch;
+	/* The VMDK descriptor's CID; 0 = random (or derived from identity
+	 * when that is set). */
+	uint32_t vmdk_cid;
+	/* Reproducible output: with fixed_identity set, every identity a
+	 * writer would draw at random is derived from the 32 bytes of
+	 * identity (bw_derive_bytes: the VMDK CID and ddb.uuid.image, the
+	 * VHD unique id, the VHDX GUIDs), and the VHD footer's time stamp is
+	 * `timestamp` (seconds since the Unix epoch) instead of the clock. */
+	int fixed_identity;
+	uint8_t identity[32];
+	int64_t timestamp;
 };
 
 /*

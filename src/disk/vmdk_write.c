@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/derive.h"
 #include "common/random.h"
 #include "disk/deflate.h"
 #include "disk/vmdk_format.h"
@@ -200,8 +201,12 @@ static int vmdk_w_build_descriptor(struct vmdk_w *v, const struct vmdk_w_adapter
 	name[n] = '\0';
 
 	uint8_t rnd[20];
-	vmdk_w_random(rnd, sizeof rnd);
-	uint32_t cid = bw_get_le32(rnd);
+	const struct bw_writer_opts *o = &v->w->opts;
+	if (o->fixed_identity)
+		bw_derive_bytes(o->identity, "vmdk-identity", rnd, sizeof rnd);
+	else
+		vmdk_w_random(rnd, sizeof rnd);
+	uint32_t cid = o->vmdk_cid ? o->vmdk_cid : bw_get_le32(rnd);
 	if (cid >= 0xFFFFFFFEu)         /* ffffffff = no parent, fffffffe: special */
 		cid &= 0x7FFFFFFFu;
 	uint8_t *u = rnd + 4;           /* RFC 4122 version 4 UUID */
