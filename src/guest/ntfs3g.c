@@ -624,26 +624,37 @@ static int n3g_parent(struct bw_guest *g, const char *real, ntfs_inode **dir,
 }
 
 /*
- * With opts.file_time, NI's four times become it: in the inode (which
- * ntfs_inode_sync writes to $STANDARD_INFORMATION and, with the file
- * name dirty, to the index entry in its directory) and in the $FILE_NAME
- * attributes of its own MFT record, which ntfs_create filled from the
- * clock and nothing updates later.  Not ntfs_inode_set_times (the
- * system.ntfs_times path): it stamps the change time with the clock.
- * Without file_time, what the FUSE driver does: MASK of the times become
- * now.  0, or the failure of the attribute lookup.
+ * Times as the FUSE driver sets them: MASK of NI's times become now; or,
+ * with opts.file_time, that time instead.  CREATED (a new inode) with
+ * file_time: all four, and also in the $FILE_NAME attributes of its own
+ * MFT record, which ntfs_create filled from the clock and nothing updates
+ * later (an existing inode's keep what Windows wrote).  The inode's times
+ * reach $STANDARD_INFORMATION and, with the file name dirty, the index
+ * entry in its directory when it is closed (ntfs_inode_sync).  Not
+ * ntfs_inode_set_times (the system.ntfs_times path): it stamps the change
+ * time with the clock.  0, or -1 when the attribute lookup fails.
  */
-static int n3g_stamp(struct bw_guest *g, ntfs_inode *ni, ntfs_time_update_flags mask)
+static int n3g_stamp(struct bw_guest *g, ntfs_inode *ni, ntfs_time_update_flags mask,
+		     int created)
 {
 	if (!g->opts.file_time) {
 		ntfs_inode_update_times(ni, mask);
 		return 0;
 	}
 	sle64 t = cpu_to_sle64((s64)g->opts.file_time);
-	ni->creation_time = ni->last_data_change_time = t;
-	ni->last_mft_change_time = ni->last_access_time = t;
+	if (created)
+		ni->creation_time = ni->last_data_change_time = ni->last_mft_change_time =
+			ni->last_access_time = t;
+	if (mask & NTFS_UPDATE_ATIME)
+		ni->last_access_time = t;
+	if (mask & NTFS_UPDATE_MTIME)
+		ni->last_data_change_time = t;
+	if (mask & NTFS_UPDATE_CTIME)
+		ni->last_mft_change_time = t;
 	NInoSetDirty(ni);
 	NInoFileNameSetDirty(ni);
+	if (!created)
+		return 0;
 	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
 	if (!ctx)
 		return -1;
@@ -677,7 +688,8 @@ static int n3g_create(struct bw_guest *g, const char *real, mode_t type,
 	if (!ni)
 		r = n3g_fail(g, real, err);
 	/* ntfs_create stamped both with the clock */
-	else if (g->opts.file_time && (n3g_stamp(g, dir, 0) != 0 || n3g_stamp(g, ni, 0) != 0))
+	else if (g->opts.file_time &&
+		 (n3g_stamp(g, dir, NTFS_UPDATE_MCTIME, 0) != 0 || n3g_stamp(g, ni, 0, 1) != 0))
 		r = n3g_fail(g, real, err);
 	free(name);
 	if (ntfs_inode_close(dir) != 0 && r == 0)
@@ -777,7 +789,7 @@ static int n3g_put(struct bw_guest *g, const char *real, int fd, const char *loc
 	 * last one, as the FUSE driver does. */
 	if (r == 0 && (na->data_flags & ATTR_COMPRESSION_MASK) && ntfs_attr_pclose(na) != 0)
 		r = n3g_fail(g, real, err);
-	if (r == 0 && n3g_stamp(g, ni, NTFS_UPDATE_MCTIME) != 0)
+	if (r == 0 && n3g_stamp(g, ni, NTFS_UPDATE_MCTIME, 0) != 0)
 		r = n3g_fail(g, real, err);
 	return n3g_close_data(g, real, ni, na, r, err);
 }
