@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "boxwright/box.h"
+#include "common/bytes.h"
 #include "common/derive.h"
 #include "common/random.h"
 #include "common/uuid.h"
@@ -426,8 +427,10 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 		uint32_t sig = 0;
 		for (unsigned k = 0; rp->on && (sig == 0 || sig == m->mbr.signature); k++) {
 			char label[32];
+			uint8_t b[4];
 			snprintf(label, sizeof label, "disk-signature-%u", k);
-			bw_derive_bytes(rp->seed, label, &sig, sizeof sig);
+			bw_derive_bytes(rp->seed, label, b, sizeof b);
+			sig = bw_get_le32(b);
 		}
 		while (r == 0 && (sig == 0 || sig == m->mbr.signature))
 			if (bw_random_bytes(&sig, sizeof sig) != 0)

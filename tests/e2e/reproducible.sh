@@ -38,6 +38,8 @@ build h2 --reproducible --hostname H2 "${EDITS[@]}"
 differ r1-virtualbox h2 "another --hostname: another box"
 build v1 --reproducible --hostname H1 "${EDITS[@]}"
 same r1-virtualbox v1 "--provider virtualbox alone gives the VirtualBox box of virtualbox,libvirt"
+build t1 --reproducible --hostname H1 --threads 1 --catalog "$SCRATCH/catalog.json" --box-name n --box-version 1 "${EDITS[@]}"
+same v1 t1 "--threads and --catalog change no byte of the box"
 
 SOURCE_DATE_EPOCH=1700000000 build e1 --hostname H1 "${EDITS[@]}"
 sleep 2
