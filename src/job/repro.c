@@ -27,7 +27,9 @@
 
 #include <nettle/sha2.h>
 
+#include "boxwright/box.h"
 #include "common/bytes.h"
+#include "common/uuid.h"
 #include "job/job_internal.h"
 
 #define REPRO_CHUNK (1u << 20)
@@ -183,14 +185,18 @@ int job_repro_seed(const struct bw_build_opts *o, struct job_repro *rp, struct j
 	h_u64(&c, "epoch", (uint64_t)rp->epoch);
 	h_u64(&c, "size", o->size);
 	h_u64(&c, "new-signature", (uint64_t)o->new_signature);
-	h_str(&c, "hardware-uuid", o->hardware_uuid);
-	h_u64(&c, "memory", o->memory_mb);
-	h_u64(&c, "cpus", o->cpus);
+	/* what the options mean, not how they were spelled: a default given
+	 * or left out, a UUID in either letter case, hash the same */
+	char hw[37];
+	const char *hws = o->hardware_uuid ? o->hardware_uuid : "auto";
+	h_str(&c, "hardware-uuid", bw_uuid_parse(hws, hw) ? hw : hws);
+	h_u64(&c, "memory", o->memory_mb ? o->memory_mb : BW_BOX_DEFAULT_MEMORY_MB);
+	h_u64(&c, "cpus", o->cpus ? o->cpus : BW_BOX_DEFAULT_CPUS);
 	h_str(&c, "winrm-user", o->winrm_user);
 	h_str(&c, "winrm-password", o->winrm_password);
 	h_u64(&c, "gzip", (uint64_t)o->gzip);
 	h_u64(&c, "chkdsk", (uint64_t)o->chkdsk);
-	h_u64(&c, "compress-level", (uint64_t)o->compress_level);
+	h_u64(&c, "compress-level", (uint64_t)(o->compress_level ? o->compress_level : 6));
 	r = h_edits(&c, &o->edits, w, err);
 	if (r)
 		return r;
