@@ -381,7 +381,7 @@ static void plan_fixups(const struct bw_image_model *m, const struct layout *L,
 /* Working files, resize, edits and boot-chain fix-ups in one session. */
 static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 		      const struct bw_job_hooks *h, struct job_work *w, uint64_t size,
-		      const struct job_repro *rp, struct layout *L, struct bw_build_result *res,
+		      struct job_repro *rp, struct layout *L, struct bw_build_result *res,
 		      struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
@@ -423,6 +423,8 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 			  "%s: partition %d: Windows marked the NTFS volume dirty: every clone of the box will run chkdsk at first boot (--strict refuses such an image)",
 			  m->file, wv->part);
 	r = bw_guest_resize(g, win_new < file_size ? win_new : 0, rflags, err);
+	if (r == 0)
+		r = job_repro_wait(rp, err);      /* the seed, from here on */
 	if (r == 0 && o->new_signature) {
 		uint32_t sig = 0;
 		for (unsigned k = 0; rp->on && (sig == 0 || sig == m->mbr.signature); k++) {
@@ -631,7 +633,7 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	}
 	if ((r = plan_size(&im->m, &p, err)) != 0)
 		goto out;
-	if (p.rp.on && (r = job_repro_seed(o, &p.rp, &w, err)) != 0)
+	if ((r = job_repro_start(o, &p.rp, &w, err)) != 0)
 		goto out;
 	r = build_edit(im, o, h, &w, p.size, &p.rp, &L, res, err);
 	if (r == 0)
@@ -706,6 +708,7 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	for (size_t i = 0; p.rp.on && i < sizeof p.rp.input_digest; i++)
 		snprintf(res->input_sha256 + 2 * i, 3, "%02x", p.rp.input_digest[i]);
 out:
+	job_repro_stop(&p.rp);
 	bw_gpt_plan_free(&L.g);
 	work_cleanup(&w);
 	bw_image_close(im);

@@ -90,7 +90,7 @@ static void h_u64(struct sha256_ctx *c, const char *tag, uint64_t v)
 
 /* SHA-256 of PATH's bytes. */
 static int file_digest(const char *path, uint8_t d[SHA256_DIGEST_SIZE], struct job_work *w,
-		       struct bw_error *err)
+		       const volatile int *cancel, struct bw_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -120,6 +120,10 @@ static int file_digest(const char *path, uint8_t d[SHA256_DIGEST_SIZE], struct j
 		if ((off & ((UINT64_C(64) << 20) - 1)) == 0 &&
 		    (r = work_check_stop(w, path, err)) != 0)
 			break;
+		if (*cancel) {
+			r = bw_seterr(err, BW_EINTERRUPTED, path, "interrupted");
+			break;
+		}
 	}
 	free(buf);
 	close(fd);
@@ -132,8 +136,9 @@ static int file_digest(const char *path, uint8_t d[SHA256_DIGEST_SIZE], struct j
 static int h_file(struct sha256_ctx *c, const char *tag, const char *path, struct job_work *w,
 		  struct bw_error *err)
 {
+	static const volatile int never;
 	uint8_t d[SHA256_DIGEST_SIZE];
-	int r = file_digest(path, d, w, err);
+	int r = file_digest(path, d, w, &never, err);
 	if (r == 0)
 		h_bytes(c, tag, d, sizeof d);
 	return r;
@@ -171,14 +176,14 @@ static int h_edits(struct sha256_ctx *c, const struct bw_edits *ed, struct job_w
 	return r;
 }
 
-int job_repro_seed(const struct bw_build_opts *o, struct job_repro *rp, struct job_work *w,
-		   struct bw_error *err)
+static int repro_seed(const struct bw_build_opts *o, struct job_repro *rp, struct job_work *w,
+		      struct bw_error *err)
 {
 	struct sha256_ctx c;
 	sha256_init(&c);
 	sha256_update(&c, sizeof REPRO_TAG, (const uint8_t *)REPRO_TAG);
 	/* the input's own digest (the build reports it, as sha256sum would) */
-	int r = file_digest(o->input, rp->input_digest, w, err);
+	int r = file_digest(o->input, rp->input_digest, w, &rp->cancel, err);
 	if (r)
 		return r;
 	h_bytes(&c, "input", rp->input_digest, sizeof rp->input_digest);
@@ -202,6 +207,51 @@ int job_repro_seed(const struct bw_build_opts *o, struct job_repro *rp, struct j
 		return r;
 	sha256_digest(&c, sizeof rp->seed, rp->seed);
 	return 0;
+}
+
+static void *repro_thread(void *arg)
+{
+	struct job_repro *rp = arg;
+	bw_error_clear(&rp->err);
+	rp->status = repro_seed(rp->o, rp, rp->w, &rp->err);
+	return NULL;
+}
+
+int job_repro_start(const struct bw_build_opts *o, struct job_repro *rp, struct job_work *w,
+		    struct bw_error *err)
+{
+	if (!rp->on)
+		return 0;
+	rp->o = o;
+	rp->w = w;
+	rp->cancel = 0;
+	int e = pthread_create(&rp->thread, NULL, repro_thread, rp);
+	if (e)
+		return bw_seterr(err, BW_ENOMEM, NULL, "cannot start a thread: %s", strerror(e));
+	rp->started = 1;
+	return 0;
+}
+
+int job_repro_wait(struct job_repro *rp, struct bw_error *err)
+{
+	if (!rp->on)
+		return 0;
+	if (rp->started && !rp->joined) {
+		pthread_join(rp->thread, NULL);
+		rp->joined = 1;
+	}
+	if (rp->status)
+		*err = rp->err;
+	return rp->status;
+}
+
+void job_repro_stop(struct job_repro *rp)
+{
+	if (rp->started && !rp->joined) {
+		rp->cancel = 1;
+		pthread_join(rp->thread, NULL);
+		rp->joined = 1;
+	}
 }
 
 uint64_t job_repro_filetime(const struct job_repro *rp)
