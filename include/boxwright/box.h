@@ -84,6 +84,8 @@ struct bw_box_opts {
 	 * timestamp, so with fixed disk_uuid, machine_uuid and mac the same
 	 * inputs give the same bytes. */
 	int64_t mtime;
+	/* mtime is meant even when it is 0 (SOURCE_DATE_EPOCH=0). */
+	int mtime_set;
 };
 
 /* Defaults and limits of bw_box_opts (0 / NULL fields take the default). */

@@ -131,8 +131,10 @@ struct bw_writer_opts {
 	int compress_level;          /* VMDK/qcow2 deflate level 1..9; 0 = default 6 */
 	int threads;                 /* VMDK/qcow2 deflate workers; 0 = online CPUs */
 	const char *adapter_type;    /* VMDK ddb.adapterType; NULL = "ide" */
-	uint32_t vmdk_cid;           /* VMDK descriptor CID; 0 = random.  A fixed
-				      * CID also fixes ddb.uuid.image (derived
+	uint32_t vmdk_cid;           /* VMDK descriptor CID; 0 = random (or
+				      * derived from identity when
+				      * fixed_identity is set).  A fixed CID
+				      * also fixes ddb.uuid.image (derived
 				      * from it), for reproducible output;
 				      * ffffffff and fffffffe are refused */
 	const char *name;            /* the final file name, when written under a
@@ -161,6 +163,14 @@ struct bw_writer_opts {
 	 * copy follows within seconds, well inside the 30 s a dirty page
 	 * waits for writeback, so only memory pressure could get there. */
 	int scratch;
+	/* Reproducible output: with fixed_identity set, every identity a
+	 * writer would draw at random is derived from the 32 bytes of
+	 * identity (bw_derive_bytes: the VMDK CID and ddb.uuid.image, the
+	 * VHD unique id, the VHDX GUIDs), and the VHD footer's time stamp is
+	 * `timestamp` (seconds since the Unix epoch) instead of the clock. */
+	int fixed_identity;
+	uint8_t identity[32];
+	int64_t timestamp;
 };
 
 /*

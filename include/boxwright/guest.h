@@ -56,6 +56,13 @@ struct bw_guest_opts {
 	 * TCG") when verbose; may be NULL. */
 	void (*note)(void *opaque, const char *msg);
 	void *note_opaque;
+	/* Reproducible volumes: when non-zero, an NTFS time (100 ns since
+	 * 1601) that every inode the session creates or writes (and the
+	 * directory a new name goes into) takes as its four times, in
+	 * $STANDARD_INFORMATION, its $FILE_NAME attributes and its
+	 * directory index entry, instead of the clock.  Native backend
+	 * only: the appliance's FUSE driver stamps the clock (BW_EINVAL). */
+	uint64_t file_time;
 };
 
 /*

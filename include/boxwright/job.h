@@ -328,7 +328,27 @@ struct bw_build_opts {
 	int compress_level, threads;   /* as in bw_convert_opts */
 	struct bw_edits edits;         /* may be empty */
 	struct bw_backend_opts backend;
+	/*
+	 * Reproducible boxes (DESIGN.md "Credentials and identity"): what a
+	 * build would draw at random (the OVF disk and machine UUIDs, the
+	 * MAC, a fresh hardware UUID, a --new-signature disk signature, the
+	 * VMDK CID and image UUID, the SAM hash's salt) is derived from a
+	 * SHA-256 of the input FILE's bytes and of the options that shape
+	 * the box, and every time stamp (the tar members', the files and
+	 * directories written into the NTFS volume, the password's set time
+	 * in the SAM) is the epoch below.  The same input and options then
+	 * give byte-identical boxes.  Native backend only (BW_EUSAGE with
+	 * the sandbox: the appliance's ntfs-3g stamps the clock).
+	 */
+	int reproducible;
+	/* SOURCE_DATE_EPOCH (decimal seconds since 1970, as the
+	 * reproducible-builds.org spec says): implies reproducible.  NULL:
+	 * 946684800 (2000-01-01T00:00:00Z) when reproducible. */
+	const char *source_date_epoch;
 };
+
+/* The epoch of reproducible builds without SOURCE_DATE_EPOCH. */
+#define BW_BUILD_DEFAULT_EPOCH INT64_C(946684800)
 
 #define BW_BUILD_MAX_BOXES 4       /* one per provider */
 struct bw_build_box {
@@ -350,6 +370,8 @@ struct bw_build_result {
 	struct bw_edit_result edits;
 	char sha256[65];               /* of the box, with a catalog; else "" */
 	int winrm_plaintext;           /* the Vagrantfile logs in with plaintext basic auth */
+	int reproducible;              /* identities derived, times fixed */
+	char input_sha256[65];         /* the input file's, when reproducible */
 };
 
 int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,

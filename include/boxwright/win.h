@@ -467,7 +467,8 @@ struct bw_sam_password {
 	int enable;                  /* clear ACB_DISABLED and ACB_AUTOLOCK, zero
 				      * the bad-password count */
 	uint64_t when;               /* Unix time written as the password's
-				      * last-set time; 0: now */
+				      * last-set time; 0: now (unless when_set) */
+	int when_set;                /* WHEN is meant even when 0 */
 	const uint8_t *salt;         /* 16 bytes: the AES entry's IV; NULL:
 				      * random (give one for --reproducible) */
 };

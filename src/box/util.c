@@ -273,7 +273,7 @@ int box_resolve(const struct bw_box_opts *o, struct box_resolved *r,
 		return bw_seterr(err, BW_EINVAL, NULL,
 				 "box mtime %" PRId64 ": expected seconds since the epoch, or 0 for now",
 				 o->mtime);
-	r->mtime = o->mtime ? (time_t)o->mtime : time(NULL);
+	r->mtime = o->mtime || o->mtime_set ? (time_t)o->mtime : time(NULL);
 	r->vm_name = o->vm_name ? o->vm_name : BW_BOX_DEFAULT_VM_NAME;
 	r->memory_mb = o->memory_mb ? o->memory_mb : BW_BOX_DEFAULT_MEMORY_MB;
 	r->cpus = o->cpus ? o->cpus : BW_BOX_DEFAULT_CPUS;

@@ -40,6 +40,11 @@ static const char build_usage[] =
 	"                           the plaintext login Vagrant boxes use; a box whose\n"
 	"                           disk or NIC the image has no driver for)\n"
 	"  --compress-level N, --threads N   VMDK deflate level (6) and threads (all CPUs)\n"
+	"  --reproducible           the same input and options give a byte-identical box:\n"
+	"                           UUIDs, MAC, CID, new signature derived from a SHA-256\n"
+	"                           of the input file and the options; every time stamp\n"
+	"                           SOURCE_DATE_EPOCH, else 2000-01-01 (SOURCE_DATE_EPOCH\n"
+	"                           set in the environment implies it; native backend)\n"
 	EDITS_USAGE
 	BACKEND_USAGE
 	"  -v, --verbose, --progress, --quiet, --json, -h, --help\n"
@@ -50,7 +55,7 @@ static const char build_usage[] =
 enum {
 	OPT_SIZE = 2000, OPT_NEWSIG, OPT_PROVIDER, OPT_HWUUID, OPT_MEMORY, OPT_CPUS,
 	OPT_USER, OPT_PASS, OPT_BOXGZ, OPT_CATALOG, OPT_BOXNAME, OPT_BOXVER, OPT_BASEURL,
-	OPT_CHKDSK, OPT_LEVEL, OPT_THREADS, OPT_STRICT,
+	OPT_CHKDSK, OPT_LEVEL, OPT_THREADS, OPT_STRICT, OPT_REPRO,
 };
 
 static void print_json(const struct bw_build_opts *o, const struct bw_build_result *res,
@@ -71,6 +76,8 @@ static void print_json(const struct bw_build_opts *o, const struct bw_build_resu
 	json_ku64(&jj, "bytes_read", res->bytes_read);
 	json_ku64(&jj, "bytes_skipped_free", res->bytes_skipped_free);
 	json_kbool(&jj, "winrm_plaintext", res->winrm_plaintext);
+	json_kbool(&jj, "reproducible", res->reproducible);
+	json_kstr(&jj, "input_sha256", res->reproducible ? res->input_sha256 : NULL);
 	cli_edits_json(&jj, &res->edits);
 	json_key(&jj, "boxes");
 	json_arr_begin(&jj);
@@ -120,6 +127,7 @@ int cmd_build(int argc, char **argv)
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "compress-level", required_argument, NULL, OPT_LEVEL },
 		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "reproducible", no_argument, NULL, OPT_REPRO },
 		EDITS_OPTIONS,
 		BACKEND_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
@@ -172,6 +180,7 @@ int cmd_build(int argc, char **argv)
 		case OPT_BASEURL: o.base_url = optarg; break;
 		case OPT_CHKDSK: o.chkdsk = 1; break;
 		case OPT_STRICT: o.strict = 1; break;
+		case OPT_REPRO: o.reproducible = 1; break;
 		case 'v': ce.backend.verbose = 1; break;
 		case 'P': progress_mode = 1; break;
 		case 'q': progress_mode = -1; break;
@@ -188,6 +197,9 @@ int cmd_build(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("build", "one IMAGE expected");
 	o.input = argv[optind];
+	/* reproducible-builds.org: set and not empty means use it */
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	o.source_date_epoch = sde && *sde ? sde : NULL;
 	o.edits = ce.edits;
 	o.backend = ce.backend;
 	struct cli_hooks ch;

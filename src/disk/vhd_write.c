@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "common/bytes.h"
+#include "common/derive.h"
 #include "common/random.h"
 #include "disk/writer_internal.h"
 
@@ -228,7 +229,7 @@ static int vhdw_make_footer(struct bw_writer *w, struct vhd_w *vw,
 	bw_put_be32(f + VHDW_FTR_VERSION, VHDW_VERSION_1);
 	bw_put_be64(f + VHDW_FTR_DATA_OFFSET,
 		    vw->dynamic ? VHDW_HEADER_OFFSET : UINT64_MAX);
-	time_t now = time(NULL);
+	time_t now = o->fixed_identity ? (time_t)o->timestamp : time(NULL);
 	bw_put_be32(f + VHDW_FTR_TIMESTAMP,
 		    now > VHDW_EPOCH ? (uint32_t)(now - VHDW_EPOCH) : 0);
 	if (o->vhd_keep) {
@@ -249,7 +250,9 @@ static int vhdw_make_footer(struct bw_writer *w, struct vhd_w *vw,
 		f[VHDW_FTR_GEOMETRY + 2] = g.heads;
 		f[VHDW_FTR_GEOMETRY + 3] = g.sectors;
 		uint8_t *id = f + VHDW_FTR_UNIQUE_ID;
-		if (bw_random_bytes(id, 16) != 0)
+		if (o->fixed_identity)
+			bw_derive_bytes(o->identity, "vhd-unique-id", id, 16);
+		else if (bw_random_bytes(id, 16) != 0)
 			return bw_seterr(err, BW_EIO, w->path,
 					 "cannot get random bytes for the VHD unique id: %s",
 					 strerror(errno));

@@ -37,6 +37,7 @@
 
 #include "common/bytes.h"
 #include "common/crc32c.h"
+#include "common/derive.h"
 #include "common/random.h"
 #include "disk/vhdx_format.h"
 #include "disk/writer_internal.h"
@@ -191,11 +192,15 @@ static int vhdxw_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* A random GUID with the RFC 4122 version 4 bits, as Windows draws them
+/* A random (or, with fixed_identity, derived) GUID with the RFC 4122
+ * version 4 bits, as Windows draws them
  * (Data3 is little-endian on disk: its high nibble is byte 7's). */
-static int vhdxw_guid(struct bw_writer *w, uint8_t g[16], struct bw_error *err)
+static int vhdxw_guid(struct bw_writer *w, const char *label, uint8_t g[16],
+		      struct bw_error *err)
 {
-	if (bw_random_bytes(g, 16) != 0)
+	if (w->opts.fixed_identity)
+		bw_derive_bytes(w->opts.identity, label, g, 16);
+	else if (bw_random_bytes(g, 16) != 0)
 		return bw_seterr(err, BW_EIO, w->path,
 				 "cannot get random bytes for a VHDX GUID: %s", strerror(errno));
 	g[7] = (uint8_t)((g[7] & 0x0F) | 0x40);
@@ -216,8 +221,8 @@ static int vhdxw_header_area(struct bw_writer *w, uint8_t *area, size_t bat_byte
 	uint8_t *h1 = area + VHDX_HEADER1_OFFSET, *h2 = area + VHDX_HEADER2_OFFSET;
 	memcpy(h1 + VHDX_HDR_SIGNATURE, "head", 4);
 	int r;
-	if ((r = vhdxw_guid(w, h1 + VHDX_HDR_FILE_WRITE_GUID, err)) != 0 ||
-	    (r = vhdxw_guid(w, h1 + VHDX_HDR_DATA_WRITE_GUID, err)) != 0)
+	if ((r = vhdxw_guid(w, "vhdx-file-write-guid", h1 + VHDX_HDR_FILE_WRITE_GUID, err)) != 0 ||
+	    (r = vhdxw_guid(w, "vhdx-data-write-guid", h1 + VHDX_HDR_DATA_WRITE_GUID, err)) != 0)
 		return r;
 	bw_put_le16(h1 + VHDX_HDR_LOG_VERSION, VHDX_LOG_VERSION);
 	bw_put_le16(h1 + VHDX_HDR_VERSION, VHDX_VERSION);
@@ -286,7 +291,7 @@ static int vhdxw_metadata(struct bw_writer *w, uint8_t *meta, struct bw_error *e
 	item += VHDXW_ITEM_SLOT;
 	bw_put_le32(item, VHDXW_PHYSICAL_SECTOR);
 	item += VHDXW_ITEM_SLOT;
-	return vhdxw_guid(w, item, err);
+	return vhdxw_guid(w, "vhdx-page83-data", item, err);
 }
 
 static int vhdxw_finish(struct bw_writer *w, struct bw_error *err)

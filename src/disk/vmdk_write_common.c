@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "common/derive.h"
 #include "common/random.h"
 #include "disk/vmdk_format.h"
 #include "disk/vmdk_write_common.h"
@@ -114,7 +115,10 @@ int bw_vmdk_w_descriptor(const struct bw_writer *w, const char *create_type,
 		vmdk_w_expand(cid, u, sizeof u);
 	} else {
 		uint8_t rnd[20];
-		vmdk_w_random(rnd, sizeof rnd);
+		if (w->opts.fixed_identity)   /* reproducible: from the build's seed */
+			bw_derive_bytes(w->opts.identity, "vmdk-identity", rnd, sizeof rnd);
+		else
+			vmdk_w_random(rnd, sizeof rnd);
 		cid = bw_get_le32(rnd);
 		if (cid >= 0xFFFFFFFEu)
 			cid &= 0x7FFFFFFFu;

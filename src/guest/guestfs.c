@@ -86,6 +86,10 @@ static int gfs_use(struct bw_guest *g, size_t idx, struct bw_error *err)
 
 static int gfs_open(struct bw_guest *g, struct bw_error *err)
 {
+	if (g->opts.file_time)
+		/* the appliance's ntfs-3g FUSE driver stamps the clock */
+		return bw_seterr(err, BW_EINVAL, g->file,
+				 "fixed file times (reproducible builds) need the native backend");
 	guestfs_h *h = gfs_create(g, 0, err);
 	if (!h)
 		return BW_EGUEST;

@@ -623,6 +623,54 @@ static int n3g_parent(struct bw_guest *g, const char *real, ntfs_inode **dir,
 	return 0;
 }
 
+/*
+ * Times as the FUSE driver sets them: MASK of NI's times become now; or,
+ * with opts.file_time, that time instead.  CREATED (a new inode) with
+ * file_time: all four, and also in the $FILE_NAME attributes of its own
+ * MFT record, which ntfs_create filled from the clock and nothing updates
+ * later (an existing inode's keep what Windows wrote).  The inode's times
+ * reach $STANDARD_INFORMATION and, with the file name dirty, the index
+ * entry in its directory when it is closed (ntfs_inode_sync).  Not
+ * ntfs_inode_set_times (the system.ntfs_times path): it stamps the change
+ * time with the clock.  0, or -1 when the attribute lookup fails.
+ */
+static int n3g_stamp(struct bw_guest *g, ntfs_inode *ni, ntfs_time_update_flags mask,
+		     int created)
+{
+	if (!g->opts.file_time) {
+		ntfs_inode_update_times(ni, mask);
+		return 0;
+	}
+	sle64 t = cpu_to_sle64((s64)g->opts.file_time);
+	if (created)
+		ni->creation_time = ni->last_data_change_time = ni->last_mft_change_time =
+			ni->last_access_time = t;
+	if (mask & NTFS_UPDATE_ATIME)
+		ni->last_access_time = t;
+	if (mask & NTFS_UPDATE_MTIME)
+		ni->last_data_change_time = t;
+	if (mask & NTFS_UPDATE_CTIME)
+		ni->last_mft_change_time = t;
+	NInoSetDirty(ni);
+	NInoFileNameSetDirty(ni);
+	if (!created)
+		return 0;
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	if (!ctx)
+		return -1;
+	while (!ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL, 0, ctx)) {
+		FILE_NAME_ATTR *fn = (FILE_NAME_ATTR *)((u8 *)ctx->attr +
+							le16_to_cpu(ctx->attr->value_offset));
+		fn->creation_time = fn->last_data_change_time = t;
+		fn->last_mft_change_time = fn->last_access_time = t;
+		ntfs_inode_mark_dirty(ctx->ntfs_ino);
+	}
+	/* the loop ends on ENOENT: every name was seen */
+	int r = errno == ENOENT ? 0 : -1;
+	ntfs_attr_put_search_ctx(ctx);
+	return r;
+}
+
 /* Create REAL (its parent exists, the name does not) of mode TYPE. */
 static int n3g_create(struct bw_guest *g, const char *real, mode_t type,
 		      ntfs_inode **out, struct bw_error *err)
@@ -638,6 +686,10 @@ static int n3g_create(struct bw_guest *g, const char *real, mode_t type,
 	 * as its FUSE driver does without a user mapping. */
 	ntfs_inode *ni = ntfs_create(dir, const_cpu_to_le32(0), name, (u8)len, type);
 	if (!ni)
+		r = n3g_fail(g, real, err);
+	/* ntfs_create stamped both with the clock */
+	else if (g->opts.file_time &&
+		 (n3g_stamp(g, dir, NTFS_UPDATE_MCTIME, 0) != 0 || n3g_stamp(g, ni, 0, 1) != 0))
 		r = n3g_fail(g, real, err);
 	free(name);
 	if (ntfs_inode_close(dir) != 0 && r == 0)
@@ -737,8 +789,8 @@ static int n3g_put(struct bw_guest *g, const char *real, int fd, const char *loc
 	 * last one, as the FUSE driver does. */
 	if (r == 0 && (na->data_flags & ATTR_COMPRESSION_MASK) && ntfs_attr_pclose(na) != 0)
 		r = n3g_fail(g, real, err);
-	if (r == 0)
-		ntfs_inode_update_times(ni, NTFS_UPDATE_MCTIME);
+	if (r == 0 && n3g_stamp(g, ni, NTFS_UPDATE_MCTIME, 0) != 0)
+		r = n3g_fail(g, real, err);
 	return n3g_close_data(g, real, ni, na, r, err);
 }
 

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "boxwright/box.h"
+#include "common/bytes.h"
+#include "common/derive.h"
 #include "common/random.h"
 #include "common/uuid.h"
 #include "job/job_internal.h"
@@ -30,6 +32,8 @@ struct build_plan {
 	char hwuuid[37];               /* "" = none */
 	int hw_auto;                   /* decided after the hives are read */
 	int hw_given;                  /* the user named a UUID */
+	int hw_random;                 /* "random": drawn (or derived) later */
+	struct job_repro rp;           /* --reproducible */
 };
 
 /* BASE_URL/NAME.box: 0, or -1 when it does not fit. */
@@ -104,6 +108,8 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 	if (!o->output || !*o->output)
 		return bw_seterr(err, BW_EUSAGE, NULL, "-o NAME.box is required");
 	int r = plan_outputs(o, p, err);
+	if (r == 0)
+		r = job_repro_check(o, &p->rp, err);
 	if (r)
 		return r;
 	if (o->size) {
@@ -119,9 +125,7 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 	if (!strcmp(hw, "auto")) {
 		p->hw_auto = 1;
 	} else if (!strcmp(hw, "random")) {
-		if (bw_uuid_random(p->hwuuid) != 0)
-			return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the hardware UUID: %s",
-					 strerror(errno));
+		p->hw_random = 1;
 	} else if (strcmp(hw, "none") && !bw_uuid_parse(hw, p->hwuuid)) {
 		return bw_seterr(err, BW_EUSAGE, NULL,
 				 "--hardware-uuid '%s': expected a UUID (hex 8-4-4-4-12, not all zero), auto, random or none",
@@ -198,6 +202,46 @@ static int plan_size(const struct bw_image_model *m, struct build_plan *p, struc
 	return 0;
 }
 
+/* A fresh hardware UUID: random, or derived from the build's seed. */
+static int plan_fresh_uuid(struct build_plan *p, struct bw_error *err)
+{
+	if (p->rp.on)
+		bw_derive_uuid(p->rp.seed, "hardware-uuid", p->hwuuid);
+	else if (bw_uuid_random(p->hwuuid) != 0)
+		return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the hardware UUID: %s",
+				 strerror(errno));
+	return 0;
+}
+
+/* The identities of one provider's box (OVF disk and machine UUIDs, MAC)
+ * and its tar mtime, derived when the build is reproducible; IDS holds
+ * the strings BO then points to. */
+struct box_ids {
+	char disk[37], machine[37], mac[13];
+};
+static void plan_box_ids(const struct job_repro *rp, struct bw_box_opts *bo, struct box_ids *ids)
+{
+	if (!rp->on)
+		return;
+	const char *pn = bw_box_provider_name(bo->provider);
+	char label[64];
+	uint8_t m[6];
+	snprintf(label, sizeof label, "%s/disk-uuid", pn);
+	bw_derive_uuid(rp->seed, label, ids->disk);
+	snprintf(label, sizeof label, "%s/machine-uuid", pn);
+	bw_derive_uuid(rp->seed, label, ids->machine);
+	snprintf(label, sizeof label, "%s/mac", pn);
+	bw_derive_bytes(rp->seed, label, m, sizeof m);
+	/* a unicast, locally administered address, as box_mac_random draws */
+	m[0] = (uint8_t)((m[0] & 0xFC) | 0x02);
+	snprintf(ids->mac, sizeof ids->mac, "%02X%02X%02X%02X%02X%02X", m[0], m[1], m[2], m[3], m[4], m[5]);
+	bo->disk_uuid = ids->disk;
+	bo->machine_uuid = ids->machine;
+	bo->mac = ids->mac;
+	bo->mtime = rp->epoch;
+	bo->mtime_set = 1;
+}
+
 /*
  * What the hives said decides the rest: the hardware UUID a booted image
  * must keep (a clone under another one blue-screens: CRITICAL_PROCESS_DIED
@@ -208,13 +252,14 @@ static int decide_identity(const struct bw_build_opts *o, struct build_plan *p, 
 			   struct job_work *w, struct bw_build_result *res, struct bw_error *err)
 {
 	const char *booted = res->edits.booted_uuid;
-	if (p->hw_auto && booted[0]) {
+	int r = 0;
+	if (p->hw_auto && booted[0])
 		snprintf(p->hwuuid, sizeof p->hwuuid, "%s", booted);
-	} else if (p->hw_auto) {
-		if (bw_uuid_random(p->hwuuid) != 0)
-			return bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the hardware UUID: %s",
-					 strerror(errno));
-	} else if (booted[0] && strcmp(p->hwuuid, booted)) {
+	else if (p->hw_auto || p->hw_random)
+		r = plan_fresh_uuid(p, err);
+	if (r)
+		return r;
+	if (!p->hw_auto && booted[0] && strcmp(p->hwuuid, booted)) {
 		work_warn(w, "hardware-uuid-differs",
 			  "%s has booted under the hardware UUID %s; the box pins %s%s: Windows may fail to boot in it (CRITICAL_PROCESS_DIED); --hardware-uuid auto keeps the image's",
 			  file, booted, p->hwuuid[0] ? p->hwuuid : "none", p->hw_given ? "" : " (random)");
@@ -336,7 +381,8 @@ static void plan_fixups(const struct bw_image_model *m, const struct layout *L,
 /* Working files, resize, edits and boot-chain fix-ups in one session. */
 static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 		      const struct bw_job_hooks *h, struct job_work *w, uint64_t size,
-		      struct layout *L, struct bw_build_result *res, struct bw_error *err)
+		      struct job_repro *rp, struct layout *L, struct bw_build_result *res,
+		      struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
 	int r = job_volumes_prepare(im, w, err);
@@ -353,7 +399,7 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 			return bw_seterr(err, BW_EIO, im->workfile[i], "cannot grow to %llu bytes: %s",
 					 (unsigned long long)room, strerror(errno));
 	struct bw_guest *g;
-	r = job_session_start(im, &o->backend, h, &g, err);
+	r = job_session_start(im, &o->backend, h, rp, &g, err);
 	if (r)
 		return r;
 	const struct bw_image_volume *wv = &m->vols[m->win_vol];
@@ -377,8 +423,17 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 			  "%s: partition %d: Windows marked the NTFS volume dirty: every clone of the box will run chkdsk at first boot (--strict refuses such an image)",
 			  m->file, wv->part);
 	r = bw_guest_resize(g, win_new < file_size ? win_new : 0, rflags, err);
+	if (r == 0)
+		r = job_repro_wait(rp, err);      /* the seed, from here on */
 	if (r == 0 && o->new_signature) {
 		uint32_t sig = 0;
+		for (unsigned k = 0; rp->on && (sig == 0 || sig == m->mbr.signature); k++) {
+			char label[32];
+			uint8_t b[4];
+			snprintf(label, sizeof label, "disk-signature-%u", k);
+			bw_derive_bytes(rp->seed, label, b, sizeof b);
+			sig = bw_get_le32(b);
+		}
 		while (r == 0 && (sig == 0 || sig == m->mbr.signature))
 			if (bw_random_bytes(&sig, sizeof sig) != 0)
 				r = bw_seterr(err, BW_EIO, NULL, "cannot get random bytes for the disk signature: %s",
@@ -389,7 +444,7 @@ static int build_edit(struct bw_image *im, const struct bw_build_opts *o,
 	plan_fixups(m, L, &fx);
 	res->old_partition_offset = wv->offset;
 	if (r == 0)
-		r = job_session_edit(g, im, w, &o->edits, L->gpt ? NULL : &fx, &res->edits, err);
+		r = job_session_edit(g, im, w, &o->edits, L->gpt ? NULL : &fx, rp, &res->edits, err);
 	if (r == 0 && res->edits.bcd.bcd_devices_unknown && fx.nmoves)
 		work_warn(w, "bcd-devices-unknown",
 			  "%s: %zu partition(s) changed identity (Windows from signature 0x%08x, offset %llu to 0x%08x, %llu), and %u BCD device element(s) of kinds boxwright cannot decode were left as they are: if one names a moved partition, the box will not boot (see inspect)",
@@ -467,8 +522,9 @@ static int copy_kept(struct bw_disk *in, uint64_t old_off, uint64_t size, uint64
  * the GPT's backup] in FORMAT; NAME is its name inside the box (a VMDK's
  * extent line names it). */
 static int write_disk(const struct bw_image *im, const struct layout *L,
-		      const struct bw_build_opts *o, uint64_t size, enum bw_write_format format,
-		      const char *path, const char *name, struct job_work *w,
+		      const struct bw_build_opts *o, const struct job_repro *rp, uint64_t size,
+		      enum bw_write_format format, const char *path, const char *name,
+		      struct job_work *w,
 		      struct bw_build_result *res, struct bw_error *err)
 {
 	const struct bw_image_model *m = &im->m;
@@ -499,7 +555,13 @@ static int write_disk(const struct bw_image *im, const struct layout *L,
 		}
 	struct bw_writer_opts wo = { .format = format, .size = size,
 				     .compress_level = o->compress_level, .threads = o->threads,
-				     .adapter_type = "ide", .name = name, .scratch = 1 };
+				     .adapter_type = "ide", .name = name, .scratch = 1,
+				     .fixed_identity = rp->on, .timestamp = rp->epoch };
+	if (rp->on) {
+		char label[64];
+		snprintf(label, sizeof label, "disk/%s", bw_write_format_name(format));
+		bw_derive_bytes(rp->seed, label, wo.identity, sizeof wo.identity);
+	}
 	if (r == 0)
 		r = bw_writer_open(path, &wo, &wr, err);
 	for (size_t i = 0; r == 0 && i < n; i++) {
@@ -605,7 +667,9 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	}
 	if ((r = plan_size(&im->m, &p, err)) != 0)
 		goto out;
-	r = build_edit(im, o, h, &w, p.size, &L, res, err);
+	if ((r = job_repro_start(o, &p.rp, &w, err)) != 0)
+		goto out;
+	r = build_edit(im, o, h, &w, p.size, &p.rp, &L, res, err);
 	if (r == 0)
 		r = decide_identity(o, &p, im->m.file, &w, res, err);
 	if (r)
@@ -631,7 +695,7 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		const char *disk;
 		if ((r = work_check_stop(&w, o->input, err)) != 0 ||
 		    (r = work_path(&w, pd.file, &disk, err)) != 0 ||
-		    (r = write_disk(im, &L, o, p.size, pd.format, disk, pd.member, &w, res,
+		    (r = write_disk(im, &L, o, &p.rp, p.size, pd.format, disk, pd.member, &w, res,
 				    err)) != 0)
 			break;
 		/* the working partition files are done with after the last
@@ -654,6 +718,8 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 			/* the password the image now has, unless told otherwise */
 			.winrm_password = o->winrm_password ? o->winrm_password : o->edits.admin_password,
 		};
+		struct box_ids ids;
+		plan_box_ids(&p.rp, &bo, &ids);
 		if ((r = work_output(&w, p.out[k], &tmpbox[k], err)) == 0)
 			r = bw_box_write(tmpbox[k], &bo, err);
 		/* the disk is in the box now: free its space before the next
@@ -682,7 +748,11 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 	res->partition_offset = L.new_offset[im->m.win_vol];
 	snprintf(res->hardware_uuid, sizeof res->hardware_uuid, "%s", p.hwuuid);
 	res->backend = bw_guest_kind_name(o->backend.kind);
+	res->reproducible = p.rp.on;
+	for (size_t i = 0; p.rp.on && i < sizeof p.rp.input_digest; i++)
+		snprintf(res->input_sha256 + 2 * i, 3, "%02x", p.rp.input_digest[i]);
 out:
+	job_repro_stop(&p.rp);
 	bw_gpt_plan_free(&L.g);
 	work_cleanup(&w);
 	bw_image_close(im);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/derive.h"
 #include "job/job_internal.h"
 
 #define SETUP_COMPLETE_DIR "\\Windows\\Setup\\Scripts"
@@ -274,7 +275,7 @@ static int relabel(int r, struct bw_error *err, const char *local, const char *i
 /* The Administrator's password in the SAM; SYSTEM (as edited) gives the
  * boot key that opens it. */
 static int set_admin_password(struct bw_guest *g, struct job_work *w, const char *image,
-			      const char *sys, const char *password,
+			      const char *sys, const char *password, const struct job_repro *rp,
 			      struct bw_edit_result *res, struct bw_error *err)
 {
 	const char *sam;
@@ -288,6 +289,13 @@ static int set_admin_password(struct bw_guest *g, struct job_work *w, const char
 		return r;
 	struct bw_sam_password req = { .rid = BW_SAM_RID_ADMINISTRATOR, .password = password,
 				       .enable = 1 };
+	uint8_t salt[16];
+	if (rp && rp->on) {
+		bw_derive_bytes(rp->seed, "sam-salt", salt, sizeof salt);
+		req.salt = salt;
+		req.when = (uint64_t)rp->epoch;
+		req.when_set = 1;
+	}
 	struct bw_sam_report rep;
 	r = bw_sam_set_password(sam, sys, &req, &rep, err);
 	/* A SAM or boot key that is not there is the image's lack, not a
@@ -306,12 +314,12 @@ static int set_admin_password(struct bw_guest *g, struct job_work *w, const char
 
 static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
-		      const struct job_fixups *fx, struct bw_edit_result *res,
-		      char **unattend_file, struct bw_error *err);
+		      const struct job_fixups *fx, const struct job_repro *rp,
+		      struct bw_edit_result *res, char **unattend_file, struct bw_error *err);
 
 static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w,
-		     const struct bw_edits *ed,
-		     const struct job_fixups *fx, struct bw_edit_result *res,
+		     const struct bw_edits *ed, const struct job_fixups *fx,
+		     const struct job_repro *rp, struct bw_edit_result *res,
 		     char **unattend_file, struct bw_error *err)
 {
 	const char *sys, *sw;
@@ -326,22 +334,22 @@ static int hive_step(struct bw_guest *g, struct bw_image *im, struct job_work *w
 		r = check_hives(sys, sw, err);
 	if (r)
 		return r;
-	r = hive_edits(g, im, w, sys, sw, ed, fx, res, unattend_file, err);
+	r = hive_edits(g, im, w, sys, sw, ed, fx, rp, res, unattend_file, err);
 	return relabel(relabel(r, err, sys, im->m.file, SYSTEM_PATH), err, sw, im->m.file,
 		       SOFTWARE_PATH);
 }
 
 static int hive_edits(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		      const char *sys, const char *sw, const struct bw_edits *ed,
-		      const struct job_fixups *fx, struct bw_edit_result *res,
-		      char **unattend_file, struct bw_error *err)
+		      const struct job_fixups *fx, const struct job_repro *rp,
+		      struct bw_edit_result *res, char **unattend_file, struct bw_error *err)
 {
 	const char *image = im->m.file;
 	int r;
 	read_system_facts(sys, res, unattend_file);
 	/* First the edit most likely to be refused (a SAM we do not
 	 * understand), before anything is uploaded. */
-	if (ed->admin_password && (r = set_admin_password(g, w, image, sys, ed->admin_password, res, err)) != 0)
+	if (ed->admin_password && (r = set_admin_password(g, w, image, sys, ed->admin_password, rp, res, err)) != 0)
 		return r;
 	int moved = fx && fx->nmoves > 0;
 	if (moved && (r = fix_boot_chain(g, im, w, sys, fx, res, err)) != 0)
@@ -515,7 +523,8 @@ int job_volumes_prepare(struct bw_image *im, struct job_work *w, struct bw_error
 }
 
 int job_session_start(struct bw_image *im, const struct bw_backend_opts *bo,
-		      const struct bw_job_hooks *h, struct bw_guest **out, struct bw_error *err)
+		      const struct bw_job_hooks *h, const struct job_repro *rp,
+		      struct bw_guest **out, struct bw_error *err)
 {
 	struct bw_image_model *m = &im->m;
 	const char *files[BW_GUEST_MAX_VOLUMES], *labels[BW_GUEST_MAX_VOLUMES];
@@ -530,6 +539,7 @@ int job_session_start(struct bw_image *im, const struct bw_backend_opts *bo,
 		}
 	struct bw_guest_opts o = image_guest_opts(bo, h, 0);
 	o.labels = labels;
+	o.file_time = job_repro_filetime(rp);
 	struct bw_guest *g;
 	int r = bw_guest_open(files, nfiles, &o, &g, err);
 	if (r)
@@ -565,13 +575,14 @@ int job_session_start(struct bw_image *im, const struct bw_backend_opts *bo,
 
 int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		     const struct bw_edits *ed, const struct job_fixups *fx,
-		     struct bw_edit_result *res, struct bw_error *err)
+		     const struct job_repro *rp, struct bw_edit_result *res,
+		     struct bw_error *err)
 {
 	res->windows_partition = im->m.vols[im->m.win_vol].part;
 	char *reg_unattend = NULL;     /* SYSTEM's Setup\UnattendFile */
 	int r = work_check_stop(w, im->m.file, err);
 	if (r == 0)
-		r = hive_step(g, im, w, ed, fx, res, &reg_unattend, err);
+		r = hive_step(g, im, w, ed, fx, rp, res, &reg_unattend, err);
 	if (r == 0 && (ed->setup_complete || ed->first_boot_ps1)) {
 		if (res->setup_pending == 0)
 			work_warn(w, "setup-done",

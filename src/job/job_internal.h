@@ -118,6 +118,40 @@ int job_check_output(const char *out, struct bw_error *err);
 /* Has ED any edit at all? */
 int job_edits_any(const struct bw_edits *ed);
 
+/* ---- reproducible builds (repro.c) ----------------------------------------- */
+
+struct job_repro {
+	int on;
+	int64_t epoch;                     /* seconds since 1970 */
+	uint8_t seed[32];                  /* identities: bw_derive_bytes */
+	uint8_t input_digest[32];          /* SHA-256 of the input file */
+	/* The seed is worked out on a thread while the volumes are copied
+	 * (job_repro_start): valid only after job_repro_wait returned 0. */
+	pthread_t thread;
+	int started, joined;
+	volatile int cancel;               /* the job gave up: stop hashing */
+	int status;
+	struct bw_error err;
+	const struct bw_build_opts *o;
+	struct job_work *w;
+};
+
+/* Whether O asks for a reproducible build, and its epoch; refuses a bad
+ * SOURCE_DATE_EPOCH and the sandbox backend.  0 or BW_EUSAGE. */
+int job_repro_check(const struct bw_build_opts *o, struct job_repro *rp, struct bw_error *err);
+/* Start working out the seed from the input file and the options (one
+ * sequential read of the file, ~1 GB/s of CPU) on a thread, so that it
+ * overlaps the copy of the volumes.  0, or BW_ENOMEM when no thread. */
+int job_repro_start(const struct bw_build_opts *o, struct job_repro *rp, struct job_work *w,
+		    struct bw_error *err);
+/* Wait for the seed: 0 (also when RP is off), or the hashing's error
+ * (BW_EIO, BW_ENOMEM, BW_EINTERRUPTED) copied to ERR. */
+int job_repro_wait(struct job_repro *rp, struct bw_error *err);
+/* On the way out: stop a hashing still running and join it. */
+void job_repro_stop(struct job_repro *rp);
+/* The epoch as a FILETIME (100 ns since 1601); 0 when RP is NULL or off. */
+uint64_t job_repro_filetime(const struct job_repro *rp);
+
 /* ---- the edit session (edits.c) -------------------------------------------- */
 
 /* Boot-chain fix-ups when partitions move or the signature changes: one
@@ -133,13 +167,17 @@ struct job_fixups {
 /* Refuse untrusted volumes; copy each NTFS volume's used clusters. */
 int job_volumes_prepare(struct bw_image *im, struct job_work *w, struct bw_error *err);
 /* One read-write session over the working files; m.win_vol found and
- * mounted. */
+ * mounted.  RP (may be NULL): every inode the session writes takes its
+ * epoch as its times. */
 int job_session_start(struct bw_image *im, const struct bw_backend_opts *bo,
-		      const struct bw_job_hooks *h, struct bw_guest **g, struct bw_error *err);
-/* Hives (edits, and FX's fix-ups when given), then files. */
+		      const struct bw_job_hooks *h, const struct job_repro *rp,
+		      struct bw_guest **g, struct bw_error *err);
+/* Hives (edits, and FX's fix-ups when given), then files.  RP (may be
+ * NULL): the SAM hash's salt and set time derived, not random. */
 int job_session_edit(struct bw_guest *g, struct bw_image *im, struct job_work *w,
 		     const struct bw_edits *ed, const struct job_fixups *fx,
-		     struct bw_edit_result *res, struct bw_error *err);
+		     const struct job_repro *rp, struct bw_edit_result *res,
+		     struct bw_error *err);
 /* Shut the session down (checked); returns R or the close error. */
 int job_session_end(struct bw_guest *g, int r, struct bw_error *err);
 

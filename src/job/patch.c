@@ -123,10 +123,10 @@ static int patch_edit(struct bw_image *im, const struct bw_patch_opts *o,
 	struct bw_guest *g;
 	int r = job_volumes_prepare(im, w, err);
 	if (r == 0)
-		r = job_session_start(im, &o->backend, h, &g, err);
+		r = job_session_start(im, &o->backend, h, NULL, &g, err);
 	if (r)
 		return r;
-	r = job_session_edit(g, im, w, &o->edits, NULL, res, err);
+	r = job_session_edit(g, im, w, &o->edits, NULL, NULL, res, err);
 	return job_session_end(g, r, err);
 }
 

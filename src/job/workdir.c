@@ -174,10 +174,13 @@ int work_commit(struct job_work *w, const char *tmp, const char *final, struct b
 	if (rename(tmp, final) != 0)
 		return bw_seterr(err, BW_EIO, final, "cannot rename %s into place: %s",
 				 tmp, strerror(errno));
+	/* TMP is usually the kept name itself: stop once it is freed (the
+	 * names are unique), never compare with it afterwards. */
 	for (size_t i = 0; i < w->noutputs; i++)
 		if (w->outputs[i] && !strcmp(w->outputs[i], tmp)) {
 			free(w->outputs[i]);
 			w->outputs[i] = NULL;
+			break;
 		}
 	/* The rename is durable only once the directory is synced. */
 	const char *slash = strrchr(final, '/');

@@ -381,7 +381,7 @@ int bw_sam_set_password(const char *sam_path, const char *system_path,
 	}
 
 	/* F: the password's last-set time, and the account enabled. */
-	uint64_t when = req->when ? req->when : (uint64_t)time(NULL);
+	uint64_t when = req->when || req->when_set ? req->when : (uint64_t)time(NULL);
 	bw_put_le64(user_f + SAM_USER_F_PWD_LAST_SET,
 		    FILETIME_UNIX_EPOCH + when * 10000000ull);
 	uint16_t acb = bw_get_le16(user_f + SAM_USER_F_ACB);

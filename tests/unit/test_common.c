@@ -1,13 +1,16 @@
 /*
  * Unit tests of src/common: the UTF-16 <-> UTF-8 converter (surrogate
  * pairs, unpaired surrogates under both policies, NUL handling, byte
- * order, invalid and overlong UTF-8, output limits) and the hex helper.
+ * order, invalid and overlong UTF-8, output limits), the hex helper and
+ * the derived identities of reproducible builds (known answers computed
+ * with Python's hashlib: SHA-256(seed || label || NUL || be32 block)).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "boxwright/error.h"
 #include "boxwright/text.h"
+#include "common/derive.h"
 #include "common/hex.h"
 #include "common/utf16.h"
 #include "check.h"
@@ -257,8 +260,30 @@ static void test_sanitize(void)
 	}
 }
 
+static void test_derive(void)
+{
+	uint8_t seed[BW_DERIVE_SEED_LEN], out[40], again[40];
+	for (unsigned i = 0; i < sizeof seed; i++)
+		seed[i] = (uint8_t)i;
+	/* 40 bytes: block 0 whole and 8 bytes of block 1 */
+	static const char want[] = "073828d80e326aa6ddaae57f4424ba1b1dbe403e383c801b1c308bebeff96d716e7373325f304251";
+	bw_derive_bytes(seed, "label", out, sizeof out);
+	char hex[81];
+	for (unsigned i = 0; i < sizeof out; i++)
+		snprintf(hex + 2 * i, 3, "%02x", out[i]);
+	CHECK(strcmp(hex, want) == 0);
+	bw_derive_bytes(seed, "label", again, sizeof again);
+	CHECK(memcmp(out, again, sizeof out) == 0);
+	bw_derive_bytes(seed, "label2", again, sizeof again);
+	CHECK(memcmp(out, again, sizeof out) != 0);
+	char u[37];
+	bw_derive_uuid(seed, "uuid", u);
+	CHECK(strcmp(u, "e486cd1b-d60c-4f79-bb53-802c3ded5a00") == 0);
+}
+
 int main(void)
 {
+	test_derive();
 	test_sanitize();
 	test_hex();
 	test_decode_pairs();

@@ -244,6 +244,12 @@ static void test_invalid_options(void)
 		{ { .input = in, .output = out, .edits = { .copy_in = bad_copy, .ncopy = 1 } }, "--copy-in" },
 		{ { .input = in, .output = out, .edits = { .ncopy = BW_EDITS_MAX_LIST + 1, .copy_in = bad_copy } }, "--copy-in" },
 		{ { .input = in, .output = out, .backend = { .kind = (enum bw_guest_kind)42 } }, "backend" },
+		{ { .input = in, .output = out, .source_date_epoch = "yesterday" }, "SOURCE_DATE_EPOCH" },
+		{ { .input = in, .output = out, .source_date_epoch = "-1" }, "SOURCE_DATE_EPOCH" },
+		{ { .input = in, .output = out, .source_date_epoch = "" }, "SOURCE_DATE_EPOCH" },
+		{ { .input = in, .output = out, .source_date_epoch = "99999999999999999999" }, "SOURCE_DATE_EPOCH" },
+		{ { .input = in, .output = out, .reproducible = 1, .backend = { .kind = BW_GUEST_GUESTFS } }, "sandbox" },
+		{ { .input = in, .output = out, .source_date_epoch = "1", .backend = { .kind = BW_GUEST_GUESTFS } }, "SOURCE_DATE_EPOCH is set" },
 	};
 	for (size_t i = 0; i < sizeof builds / sizeof builds[0]; i++) {
 		struct bw_build_result res;

@@ -4,7 +4,9 @@
  * the footer and dynamic header fields; the size rounding checked against
  * qemu-img 7.2's `create -f vpc` sizes and against the spec's CHS
  * algorithm written out again here; vhd_keep keeping the input's
- * identity; all-zero blocks left unallocated; and refused options.
+ * identity; a fixed identity (reproducible builds: the unique id derived,
+ * the time stamp given, the same bytes whatever the chunking); all-zero
+ * blocks left unallocated; and refused options.
  * Differencing: a child over a parent we write, blocks equal to the
  * parent's left out (zeros over zeros too), blocks that differ written
  * whole -- a block never written over parent data among them -- the
@@ -585,6 +587,66 @@ static void test_large(void)
 	unlink(path);
 }
 
+static uint8_t *slurp(const char *p, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	int fd = open(p, O_RDONLY);
+	if (fd >= 0 && fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) &&
+	    read(fd, buf, (size_t)st.st_size) == st.st_size) {
+		*len = (size_t)st.st_size;
+	} else {
+		free(buf);
+		buf = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* fixed_identity: the footer's time stamp is the one given (seconds since
+ * 2000 in the file), the unique id derived from the identity; the same
+ * identity gives the same file whatever the chunking, another one
+ * another unique id (and checksum) and nothing else. */
+static void test_fixed_identity(const uint8_t *data)
+{
+	static const enum bw_write_format fmts[] = { BW_WRITE_VHD_DYNAMIC, BW_WRITE_VHD_FIXED };
+	for (size_t k = 0; k < 2; k++) {
+		struct bw_writer_opts o = { .format = fmts[k], .size = 6 * MiB, .fixed_identity = 1,
+					    .timestamp = 1700000000 };
+		memset(o.identity, 0x11, sizeof o.identity);
+		uint8_t *f[3];
+		size_t len[3] = { 0 };
+		for (int i = 0; i < 3; i++) {
+			if (i == 2)
+				memset(o.identity, 0x12, sizeof o.identity);
+			write_disk(&o, data, o.size, i == 1 ? MIXED : ONE_WRITE);
+			f[i] = slurp(path, &len[i]);
+			CHECK(f[i] != NULL);
+		}
+		if (f[0] && f[1] && f[2] && len[0] == len[2] && len[0] >= 512) {
+			const uint8_t *ft = f[0] + len[0] - 512;
+			CHECK_EQ_U64(bw_get_be32(ft + 24), 1700000000u - 946684800u);
+			CHECK(len[0] == len[1] && memcmp(f[0], f[1], len[0]) == 0);
+			uint8_t *a = f[0] + len[0] - 512, *c = f[2] + len[2] - 512;
+			CHECK(memcmp(a + 68, c + 68, 16) != 0);
+			/* mask the checksum (64) and the unique id (68..83), in
+			 * the footer and in a dynamic disk's copy at 0 */
+			for (int i = 0; i < 3; i += 2) {
+				uint8_t *t = f[i] + len[i] - 512;
+				memset(t + 64, 0, 20);
+				if (fmts[k] == BW_WRITE_VHD_DYNAMIC)
+					memset(f[i] + 64, 0, 20);
+			}
+			CHECK(memcmp(f[0], f[2], len[0]) == 0);
+		} else {
+			CHECK(0);
+		}
+		for (int i = 0; i < 3; i++)
+			free(f[i]);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -617,6 +679,7 @@ int main(void)
 	}
 	test_keep(data);
 	test_diff(data);
+	test_fixed_identity(data);
 	test_large();
 
 	rmdir(dir);

@@ -15,7 +15,9 @@
  *     first), finding the parent (relative path, absolute path's file
  *     name), a wrong parent_linkage, a missing parent, a loop;
  *   - the writer: write -> read round trips in several chunkings, zero
- *     blocks left unallocated, the layout's fields, the size rounding.
+ *     blocks left unallocated, the layout's fields, the size rounding;
+ *     a fixed identity (reproducible builds): the same one gives the same
+ *     file, another one other GUIDs (and CRCs) and nothing else.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -660,6 +662,72 @@ static void test_writer(void)
 	free(data);
 }
 
+/* The file PATH written with a fixed identity filled with FILL. */
+static uint8_t *write_fixed(const char *p, const uint8_t *data, uint64_t size, int fill,
+			    size_t *len)
+{
+	struct bw_writer_opts o = { .format = BW_WRITE_VHDX_DYNAMIC, .size = size,
+				    .fixed_identity = 1 };
+	memset(o.identity, fill, sizeof o.identity);
+	struct bw_writer *w;
+	struct bw_error e;
+	unlink(p);
+	if (bw_writer_open(p, &o, &w, &e) != 0)
+		return NULL;
+	if (bw_writer_write(w, data, (size_t)size, 0, &e) != 0) {
+		bw_writer_abort(w);
+		return NULL;
+	}
+	if (bw_writer_finish(w, &e) != 0)
+		return NULL;
+	struct stat st;
+	uint8_t *buf = NULL;
+	int fd = open(p, O_RDONLY);
+	if (fd >= 0 && fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size)) &&
+	    read(fd, buf, (size_t)st.st_size) == st.st_size)
+		*len = (size_t)st.st_size;
+	else {
+		free(buf);
+		buf = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(p);
+	return buf;
+}
+
+static void test_fixed_identity(void)
+{
+	const uint64_t size = 8 << 20;
+	uint8_t *data = calloc(1, size);
+	char p[300];
+	snprintf(p, sizeof p, "%s/fixed.vhdx", dir);
+	size_t la = 0, lb = 0, lc = 0;
+	for (uint64_t i = 0; data && i < (2u << 20); i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	uint8_t *a = data ? write_fixed(p, data, size, 0x21, &la) : NULL;
+	uint8_t *b = data ? write_fixed(p, data, size, 0x21, &lb) : NULL;
+	uint8_t *c = data ? write_fixed(p, data, size, 0x22, &lc) : NULL;
+	CHECK(a && b && c);
+	if (a && b && c) {
+		CHECK(la == lb && memcmp(a, b, la) == 0);
+		CHECK(la == lc && memcmp(a, c, la) != 0);
+		/* only the headers (from 64 KiB) and the metadata region (2 to
+		 * 3 MiB: the page 83 data) differ, never the BAT or the data */
+		size_t first = 0;
+		while (first < la && a[first] == c[first])
+			first++;
+		size_t last = la;
+		while (last > 0 && a[last - 1] == c[last - 1])
+			last--;
+		CHECK(first >= 64 * 1024 && last <= 3u << 20);
+	}
+	free(a);
+	free(b);
+	free(c);
+	free(data);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -668,6 +736,7 @@ int main(void)
 	test_reader();
 	test_differencing();
 	test_writer();
+	test_fixed_identity();
 	rmdir(dir);
 	return check_done("test_vhdx");
 }

@@ -701,6 +701,61 @@ static void test_zero_runs(void)
 	unlink(path);
 }
 
+/* A fixed identity (reproducible builds): the same 32 bytes give the same
+ * file whatever the thread count; vmdk_cid wins over the derived CID;
+ * another identity gives another CID and uuid.image, nothing else. */
+static void test_fixed_identity(void)
+{
+	const uint64_t size = 2 * MiB;
+	uint8_t *src = calloc(1, size);
+	if (!src) {
+		CHECK(0);
+		return;
+	}
+	fill_text(src + GRAIN, GRAIN, 3);
+	char path[4][256];
+	uint8_t *f[4] = { NULL };
+	size_t len[4] = { 0 };
+	for (int i = 0; i < 4; i++) {
+		snprintf(path[i], sizeof path[i], "%s/id%d.vmdk", dir, i);
+		struct bw_writer_opts o = { .format = BW_WRITE_VMDK_STREAM, .size = size,
+					    .threads = i == 1 ? 4 : 1, .fixed_identity = 1,
+					    .name = "same.vmdk" };
+		memset(o.identity, i == 3 ? 0x5B : 0x5A, sizeof o.identity);
+		if (i == 2)
+			o.vmdk_cid = 0x12345678u;
+		struct bw_writer *w;
+		struct bw_error e;
+		int r = bw_writer_open(path[i], &o, &w, &e);
+		if (r == 0 && (r = bw_writer_write(w, src, size, 0, &e)) != 0)
+			bw_writer_abort(w);
+		else if (r == 0)
+			r = bw_writer_finish(w, &e);
+		CHECK(r == 0);
+		f[i] = r == 0 ? read_file(path[i], &len[i]) : NULL;
+		CHECK(f[i] != NULL);
+	}
+	if (f[0] && f[1] && f[2] && f[3]) {
+		CHECK(len[0] == len[1] && memcmp(f[0], f[1], len[0]) == 0);
+		char d0[DESC_SECT * 512 + 1], d2[DESC_SECT * 512 + 1], v0[64], v2[64];
+		memcpy(d0, f[0] + 512, DESC_SECT * 512);
+		memcpy(d2, f[2] + 512, DESC_SECT * 512);
+		d0[DESC_SECT * 512] = d2[DESC_SECT * 512] = '\0';
+		CHECK(desc_value(d2, "\nCID=", v2, sizeof v2) && strcmp(v2, "12345678") == 0);
+		CHECK(desc_value(d0, "\nCID=", v0, sizeof v0) && strcmp(v0, "12345678") != 0);
+		/* the uuid.image is derived, not the CID: 2 keeps 0's */
+		CHECK(desc_value(d0, "ddb.uuid.image = ", v0, sizeof v0) &&
+		      desc_value(d2, "ddb.uuid.image = ", v2, sizeof v2) && strcmp(v0, v2) == 0);
+		check_same_but_identity(f[0], len[0], f[3], len[3]);
+		CHECK(memcmp(f[0] + 512, f[3] + 512, DESC_SECT * 512) != 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		free(f[i]);
+		unlink(path[i]);
+	}
+	free(src);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -715,6 +770,7 @@ int main(void)
 	test_refusals();
 	test_write_error();
 	test_zero_runs();
+	test_fixed_identity();
 
 	/* A: 70 MiB + 1536 bytes: spans 0, 1 (no data: GD entry 0) and 2; a
 	 * partial last grain with data in the disk's last sector. */
