@@ -110,21 +110,24 @@ int bw_vmdk_w_descriptor(const struct bw_writer *w, const char *create_type,
 		return bw_seterr(err, BW_EINVAL, w->path,
 				 "VMDK CID %08x is reserved (expected 1 to fffffffd, or 0 for a random one)",
 				 cid);
-	uint8_t u[16];
-	if (cid) {
+	/* uuid.image: from the build's seed when the identity is fixed
+	 * (reproducible), else from a given CID, else random; a CID not
+	 * given comes from the same bytes. */
+	uint8_t u[16], rnd[20];
+	if (w->opts.fixed_identity)
+		bw_derive_bytes(w->opts.identity, "vmdk-identity", rnd, sizeof rnd);
+	else if (!cid)
+		vmdk_w_random(rnd, sizeof rnd);
+	if (w->opts.fixed_identity || !cid)
+		memcpy(u, rnd + 4, sizeof u);
+	else
 		vmdk_w_expand(cid, u, sizeof u);
-	} else {
-		uint8_t rnd[20];
-		if (w->opts.fixed_identity)   /* reproducible: from the build's seed */
-			bw_derive_bytes(w->opts.identity, "vmdk-identity", rnd, sizeof rnd);
-		else
-			vmdk_w_random(rnd, sizeof rnd);
+	if (!cid) {
 		cid = bw_get_le32(rnd);
 		if (cid >= 0xFFFFFFFEu)
 			cid &= 0x7FFFFFFFu;
 		if (cid == 0)           /* 0 would read as "not set" in the options */
 			cid = 1;
-		memcpy(u, rnd + 4, sizeof u);
 	}
 	u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);     /* RFC 4122 version 4 UUID */
 	u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);
