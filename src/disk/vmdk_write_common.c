@@ -113,7 +113,7 @@ int bw_vmdk_w_descriptor(const struct bw_writer *w, const char *create_type,
 	/* uuid.image: from the build's seed when the identity is fixed
 	 * (reproducible), else from a given CID, else random; a CID not
 	 * given comes from the same bytes. */
-	uint8_t u[16], rnd[20];
+	uint8_t u[16], rnd[20] = { 0 };
 	if (w->opts.fixed_identity)
 		bw_derive_bytes(w->opts.identity, "vmdk-identity", rnd, sizeof rnd);
 	else if (!cid)
