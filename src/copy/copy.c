@@ -57,6 +57,29 @@ static int copy_plain(struct copy *c, uint64_t off, uint64_t len, struct bw_erro
 	return 0;
 }
 
+/* The run of clusters in one state (USED: 1 used, 0 free) that starts at
+ * byte OFF of the volume at VOL_OFF, up to STOP: its end, capped at STOP.
+ * Whole bytes of the bitmap are skipped when they are uniform. */
+static uint64_t cluster_run(uint64_t vol_off, const uint8_t *bm, uint64_t cs, uint64_t off,
+			    uint64_t stop, int *used)
+{
+	uint64_t lcn = (off - vol_off) / cs;
+	int u = (bm[lcn / 8] >> (lcn % 8)) & 1;
+	uint64_t l = lcn + 1, lend = (stop - vol_off + cs - 1) / cs;
+	while (l < lend) {
+		if (l % 8 == 0 && l + 8 <= lend && bm[l / 8] == (u ? 0xFF : 0x00)) {
+			l += 8;
+			continue;
+		}
+		if (((bm[l / 8] >> (l % 8)) & 1) != u)
+			break;
+		l++;
+	}
+	*used = u;
+	uint64_t run_end = vol_off + l * cs;
+	return run_end > stop ? stop : run_end;
+}
+
 /* [off, end) inside region R: used clusters read, free ones skipped. */
 static int copy_region(struct copy *c, const struct bw_copy_region *reg,
 		       uint64_t off, uint64_t end, struct bw_error *err)
@@ -71,24 +94,8 @@ static int copy_region(struct copy *c, const struct bw_copy_region *reg,
 		if (off >= vol_end)     /* past the last cluster: plain bytes */
 			return copy_plain(c, off, end - off, err);
 		uint64_t stop = end < vol_end ? end : vol_end;
-		uint64_t lcn = (off - reg->offset) / cs;
-		int used = (bm[lcn / 8] >> (lcn % 8)) & 1;
-		/* Extend the run of clusters in the same state; skip whole
-		 * bytes of the bitmap when they are uniform. */
-		uint64_t l = lcn + 1, lend = (stop - reg->offset + cs - 1) / cs;
-		while (l < lend) {
-			if (l % 8 == 0 && l + 8 <= lend &&
-			    bm[l / 8] == (used ? 0xFF : 0x00)) {
-				l += 8;
-				continue;
-			}
-			if (((bm[l / 8] >> (l % 8)) & 1) != used)
-				break;
-			l++;
-		}
-		uint64_t run_end = reg->offset + l * cs;
-		if (run_end > stop)
-			run_end = stop;
+		int used;
+		uint64_t run_end = cluster_run(reg->offset, bm, cs, off, stop, &used);
 		if (used) {
 			r = copy_plain(c, off, run_end - off, err);
 			if (r)
@@ -183,22 +190,8 @@ static int copy_merged(struct copy *c, const struct bw_copy_region *reg,
 		if (off >= vol_end)
 			return copy_replaced(c, reg, off, end, err);
 		uint64_t stop = end < vol_end ? end : vol_end;
-		uint64_t lcn = (off - reg->offset) / cs;
-		int used = (bm[lcn / 8] >> (lcn % 8)) & 1;
-		uint64_t l = lcn + 1, lend = (stop - reg->offset + cs - 1) / cs;
-		while (l < lend) {
-			if (l % 8 == 0 && l + 8 <= lend &&
-			    bm[l / 8] == (used ? 0xFF : 0x00)) {
-				l += 8;
-				continue;
-			}
-			if (((bm[l / 8] >> (l % 8)) & 1) != used)
-				break;
-			l++;
-		}
-		uint64_t run_end = reg->offset + l * cs;
-		if (run_end > stop)
-			run_end = stop;
+		int used;
+		uint64_t run_end = cluster_run(reg->offset, bm, cs, off, stop, &used);
 		r = used ? copy_replaced(c, reg, off, run_end, err)
 			 : copy_map_plain(c, off, run_end, err);
 		off = run_end;
