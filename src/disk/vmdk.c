@@ -36,13 +36,17 @@
 
 /* Reader limits.  Far above anything VMware, VirtualBox or qemu write
  * (grain 128 sectors, 512 GTEs per GT, disks of a few TiB at most), low
- * enough that a crafted header cannot make us allocate much. */
+ * enough that a crafted header cannot make us allocate much.  The loaded
+ * tables are also bounded by the file (they must lie in it, disjoint), so
+ * a file costs at most its own size: the table cap only bounds a real
+ * disk's, 1 GiB being the fully preallocated tables of 16 TiB at qemu's
+ * geometry (qemu-img makes 2 TiB ones: 128 MiB). */
 #define VMDK_MIN_GRAIN_SECTORS 8u                  /* spec: at least 4 KiB */
 #define VMDK_MAX_GRAIN_SECTORS 4096u               /* 2 MiB */
 #define VMDK_MIN_GTES_PER_GT   128u                /* VirtualBox's minimum */
 #define VMDK_MAX_GTES_PER_GT   512u                /* qemu's maximum */
 #define VMDK_MAX_CAPACITY      (UINT64_C(1) << 37) /* sectors: 64 TiB */
-#define VMDK_MAX_TABLE_BYTES   (UINT64_C(64) << 20) /* GD + loaded GTs */
+#define VMDK_MAX_TABLE_BYTES   (UINT64_C(1) << 30) /* GD + loaded GTs */
 
 /* The footer of a streamOptimized file with GD_AT_END: three sectors at
  * the end, a footer marker, a copy of the header with the real gdOffset,
