@@ -20,7 +20,8 @@ static const char patch_usage[] =
 	EDITS_USAGE
 	BACKEND_USAGE
 	"  -v, --verbose           say what the guest backend does\n"
-	"  --progress, --quiet     force or silence progress on stderr\n"
+	"  --progress, -q, --quiet  force or silence progress on stderr (default: if a\n"
+	"                          TTY); --quiet also drops the \"patched\" line\n"
 	"  --json                  print a JSON summary on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
