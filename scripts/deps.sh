@@ -11,6 +11,8 @@ pkgs=(
   # independent readers the tests check our outputs with
   qemu-utils libwin-hivex-perl libhivex-bin libvhdi-utils libvmdk-utils
   python3 python3-libvhdi python3-libvmdk libxml2-utils libarchive-tools vagrant
+  # tests/e2e/docs-options.sh renders the man page
+  groff-base
   # tests/e2e/box-libvirt.sh: `vagrant box add --provider libvirt`, `vagrant validate`
   vagrant-libvirt
   # the GPT fixtures (sgdisk, mkfs.vfat + mtools) and tests/e2e/fat.sh

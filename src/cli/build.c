@@ -31,7 +31,8 @@ static const char build_usage[] =
 	"                           OVF, the .vmx (uuid.bios) and the Vagrantfiles\n"
 	"  --memory MB, --cpus N    VM defaults (1024, 1)\n"
 	"  --winrm-user U, --winrm-password P   communicator login (administrator / vagrant)\n"
-	"  --box-compress gzip      gzip the tar (the VMDK is already compressed)\n"
+	"  --box-compress gzip|none gzip the tar, or not (default none: the VMDK is\n"
+	"                           already compressed)\n"
 	"  --catalog FILE.json      write or update a box catalog (with --box-name,\n"
 	"                           --box-version, --base-url URL; default file:// URLs)\n"
 	"  --chkdsk                 keep the dirty flag ntfsresize sets (Windows checks the disk)\n"
@@ -47,7 +48,12 @@ static const char build_usage[] =
 	"                           set in the environment implies it; native backend)\n"
 	EDITS_USAGE
 	BACKEND_USAGE
-	"  -v, --verbose, --progress, --quiet, --json, -h, --help\n"
+	"  -v, --verbose            say what the guest backend does\n"
+	"  --progress, -q, --quiet  force or silence progress on stderr (default: if a\n"
+	"                           TTY); --quiet also drops the box paths on stdout\n"
+	"                           and the \"built\" lines\n"
+	"  --json                   print a JSON summary on stdout (instead of the paths)\n"
+	"  -h, --help               this help\n"
 	"\n"
 	"Exit status: 0 done, 1 failed (or an edit refused by design: the hint says how\n"
 	"to make it), 2 usage, 3 unreadable, unsupported or dirty input.\n";
