@@ -302,7 +302,7 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 /* ---- build ----------------------------------------------------------------- */
 
 #define BW_BUILD_MIN_SIZE (UINT64_C(16) << 20)
-#define BW_BUILD_MAX_SIZE (UINT64_C(2) << 40)    /* MBR: 2 TiB */
+#define BW_BUILD_MAX_SIZE (UINT64_C(2) << 40)    /* MBR: 2 TiB; GPT too */
 
 struct bw_build_opts {
 	const char *input, *output;    /* OUTPUT: the .box */

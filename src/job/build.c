@@ -117,7 +117,7 @@ static int check_opts(const struct bw_build_opts *o, struct build_plan *p,
 		 * a size near 2^64 to 0. */
 		if (o->size > BW_BUILD_MAX_SIZE || o->size < BW_BUILD_MIN_SIZE)
 			return bw_seterr(err, BW_EUSAGE, NULL,
-					 "--size %llu: an MBR disk holds 16 MiB to 2 TiB",
+					 "--size %llu: a box disk holds 16 MiB to 2 TiB (MBR's limit, kept for GPT too)",
 					 (unsigned long long)o->size);
 		p->size = (o->size + MIB - 1) & ~(MIB - 1);
 	}
@@ -196,7 +196,7 @@ static int plan_size(const struct bw_image_model *m, struct build_plan *p, struc
 		size = (size + MIB - 1) & ~(MIB - 1);
 	if (size > BW_BUILD_MAX_SIZE || size < BW_BUILD_MIN_SIZE)
 		return bw_seterr(err, BW_EUNSUPPORTED, m->file,
-				 "the image is %llu bytes, and an MBR disk holds 16 MiB to 2 TiB: give --size",
+				 "the image is %llu bytes, and a box disk holds 16 MiB to 2 TiB (MBR's limit, kept for GPT too): give --size",
 				 (unsigned long long)size);
 	p->size = size;
 	return 0;

@@ -38,7 +38,7 @@ expect_exit 1 "inspect of a missing file" "$BOXWRIGHT" inspect "$SCRATCH/nope.vh
 # --size near 2^64 must not wrap to a small size when rounded to whole MiB
 need_fixture nano-base.vhd
 expect_exit 2 "build --size 2^64-1" "$BOXWRIGHT" build "$FIXTURES/nano-base.vhd" -o "$SCRATCH/s.box" --size 18446744073709551615
-grep -q -- "--size 18446744073709551615: an MBR disk holds 16 MiB to 2 TiB" "$SCRATCH/err" && ok "the size error quotes --size as given" || bad "size error: $(cat "$SCRATCH/err")"
+grep -q -- "--size 18446744073709551615: a box disk holds 16 MiB to 2 TiB (MBR's limit, kept for GPT too)" "$SCRATCH/err" && ok "the size error quotes --size as given" || bad "size error: $(cat "$SCRATCH/err")"
 [ -e "$SCRATCH/s.box" ] && bad "a refused build left a box" || ok "no box after a refused --size"
 expect_exit 2 "build --base-url ''" "$BOXWRIGHT" build "$FIXTURES/nano-base.vhd" -o "$SCRATCH/s.box" --catalog "$SCRATCH/c.json" --box-name a --box-version 1 --base-url ''
 finish

@@ -46,7 +46,7 @@ grep -q "local.json: catalog: its boxes are local files (file:///srv/boxes/t-1.0
 
 # --- sizes and options ---
 expect_exit 2 "build --size 2049GB (2049 GiB: over 2 TiB)" "$BOXWRIGHT" build "$img" -o "$SCRATCH/s.box" --size 2049GB
-grep -q -- "--size 2200096997376: an MBR disk holds 16 MiB to 2 TiB" "$SCRATCH/err" && ok "GB is GiB: 2049 x 2^30 bytes" || bad "message: $(cat "$SCRATCH/err")"
+grep -q -- "--size 2200096997376: a box disk holds 16 MiB to 2 TiB (MBR's limit, kept for GPT too)" "$SCRATCH/err" && ok "GB is GiB: 2049 x 2^30 bytes" || bad "message: $(cat "$SCRATCH/err")"
 "$BOXWRIGHT" build --help | grep -q "powers of 1024 (40G," && ok "build --help says K/M/G/T are powers of 1024" || bad "build --help"
 expect_exit 2 "build --memory lots" "$BOXWRIGHT" build "$img" -o "$SCRATCH/s.box" --memory lots
 grep -q "^boxwright build: --memory 'lots': expected a number from 1 to " "$SCRATCH/err" && ok "names --memory and the range" || bad "message: $(cat "$SCRATCH/err")"
