@@ -10,24 +10,25 @@ printf '@echo off\nwinrm quickconfig -q\n' > "$SCRATCH/setup.cmd"
 
 run_build() {   # NAME SIZE EXTRA...
   local name=$1 size=$2; shift 2
+  local label=$name${WORKDIR:+ (work dir $WORKDIR_KIND)}
   need_fixture "$name.vhd"
   local img=$FIXTURES/$name.vhd box=$SCRATCH/$name.box
-  if "$BOXWRIGHT" build "$img" -o "$box" --size "$size" --winrm --setup-complete "$SCRATCH/setup.cmd" \
+  if env ${WORKDIR:+TMPDIR="$WORKDIR"} "$BOXWRIGHT" build "$img" -o "$box" --size "$size" --winrm --setup-complete "$SCRATCH/setup.cmd" \
        --hardware-uuid 8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f --quiet --json "$@" > "$SCRATCH/build.json" 2> "$SCRATCH/err"; then
-    ok "$name: build ($($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["seconds"], "s,", j["box_size"], "bytes")' "$SCRATCH/build.json"))"
+    ok "$label: build ($($PY -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["seconds"], "s,", j["box_size"], "bytes")' "$SCRATCH/build.json"))"
   else
-    bad "$name: build failed: $(cat "$SCRATCH/err")"; return 1
+    bad "$label: build failed: $(cat "$SCRATCH/err")"; return 1
   fi
   rm -rf "$SCRATCH/box" && mkdir "$SCRATCH/box"
-  tar -xf "$box" -C "$SCRATCH/box" || { bad "$name: the box is not a tar"; return 1; }
+  tar -xf "$box" -C "$SCRATCH/box" || { bad "$label: the box is not a tar"; return 1; }
   [ "$(tar -tf "$box" | sort | tr '\n' ' ')" = "Vagrantfile box-disk001.vmdk box.ovf metadata.json " ] \
-    && ok "$name: box holds box.ovf, box-disk001.vmdk, metadata.json, Vagrantfile" || bad "$name: box entries: $(tar -tf "$box" | tr '\n' ' ')"
+    && ok "$label: box holds box.ovf, box-disk001.vmdk, metadata.json, Vagrantfile" || bad "$label: box entries: $(tar -tf "$box" | tr '\n' ' ')"
   local vmdk=$SCRATCH/box/box-disk001.vmdk
-  qemu-img check "$vmdk" > /dev/null 2>&1 && ok "$name: qemu-img check" || bad "$name: qemu-img check"
-  vmdkinfo "$vmdk" > /dev/null 2>&1 && ok "$name: vmdkinfo" || bad "$name: vmdkinfo"
+  qemu-img check "$vmdk" > /dev/null 2>&1 && ok "$label: qemu-img check" || bad "$label: qemu-img check"
+  vmdkinfo "$vmdk" > /dev/null 2>&1 && ok "$label: vmdkinfo" || bad "$label: vmdkinfo"
   # the disk through qemu and through libvmdk must agree, byte for byte
   qemu-img convert -f vmdk -O raw "$vmdk" "$SCRATCH/disk.raw"
-  $PY - "$vmdk" "$SCRATCH/disk.raw" <<'PYEOF' && ok "$name: libvmdk reads what qemu-img reads" || bad "$name: libvmdk and qemu-img differ"
+  $PY - "$vmdk" "$SCRATCH/disk.raw" <<'PYEOF' && ok "$label: libvmdk reads what qemu-img reads" || bad "$label: libvmdk and qemu-img differ"
 import sys, pyvmdk
 f = pyvmdk.handle(); f.open(sys.argv[1]); f.open_extent_data_files()
 r = open(sys.argv[2], "rb"); n = f.get_media_size(); off = 0
@@ -37,7 +38,7 @@ while off < n:
     off += k
 sys.exit(0)
 PYEOF
-  $PY - "$SCRATCH/box" "$SCRATCH/disk.raw" <<'PYEOF' && ok "$name: OVF content (XML, items, parent, host resource, capacity, uuids, hrefs)" || bad "$name: OVF content"
+  $PY - "$SCRATCH/box" "$SCRATCH/disk.raw" <<'PYEOF' && ok "$label: OVF content (XML, items, parent, host resource, capacity, uuids, hrefs)" || bad "$label: OVF content"
 import json, os, sys, xml.etree.ElementTree as ET
 d = sys.argv[1]
 ns = {"ovf": "http://schemas.dmtf.org/ovf/envelope/1",
@@ -69,11 +70,11 @@ print(errs)
 sys.exit(1 if errs else 0)
 PYEOF
   grep -q 'communicator = "winrm"' "$SCRATCH/box/Vagrantfile" && grep -q -- '--hardwareuuid", "8f6d2f4e-5a1b-4c3d-9e7f-0a1b2c3d4e5f"' "$SCRATCH/box/Vagrantfile" \
-    && ok "$name: Vagrantfile: winrm communicator, pinned hardware UUID" || bad "$name: Vagrantfile"
-  grep -v '^ *#' "$SCRATCH/box/Vagrantfile" | grep -q 'forwarded_port' && bad "$name: Vagrantfile forwards 5985 again" || ok "$name: no second forward of 5985"
+    && ok "$label: Vagrantfile: winrm communicator, pinned hardware UUID" || bad "$label: Vagrantfile"
+  grep -v '^ *#' "$SCRATCH/box/Vagrantfile" | grep -q 'forwarded_port' && bad "$label: Vagrantfile forwards 5985 again" || ok "$label: no second forward of 5985"
   # the disk inside, by inspect
-  "$BOXWRIGHT" inspect --json "$SCRATCH/disk.raw" > "$SCRATCH/insp.json" 2> "$SCRATCH/err" || bad "$name: inspect of the built disk: $(cat "$SCRATCH/err")"
-  $PY - "$SCRATCH/insp.json" "$size" <<'PYEOF' && ok "$name: inspect: partition at 1 MiB filling the disk, NTFS resized and clean, boot chain consistent, WinRM ready, SetupComplete.cmd" || bad "$name: inspect of the built disk"
+  "$BOXWRIGHT" inspect --json "$SCRATCH/disk.raw" > "$SCRATCH/insp.json" 2> "$SCRATCH/err" || bad "$label: inspect of the built disk: $(cat "$SCRATCH/err")"
+  $PY - "$SCRATCH/insp.json" "$size" <<'PYEOF' && ok "$label: inspect: partition at 1 MiB filling the disk, NTFS resized and clean, boot chain consistent, WinRM ready, SetupComplete.cmd" || bad "$label: inspect of the built disk"
 import json, sys
 j = json.load(open(sys.argv[1])); size = j["virtual_size"]
 p = j["partition_table"]["partitions"]; v = j["volumes"][0]["ntfs"]; w = j["windows"]
@@ -95,7 +96,7 @@ PYEOF
   # free clusters read as zero; the garbage marker is gone
   dd if="$SCRATCH/disk.raw" of="$SCRATCH/part.img" bs=1M skip=1 conv=sparse status=none
   ntfscat "$SCRATCH/part.img" '$Bitmap' > "$SCRATCH/bitmap" 2>/dev/null
-  $PY - "$SCRATCH/part.img" "$SCRATCH/bitmap" <<'PYEOF' && ok "$name: every free cluster is zero" || bad "$name: free clusters hold data"
+  $PY - "$SCRATCH/part.img" "$SCRATCH/bitmap" <<'PYEOF' && ok "$label: every free cluster is zero" || bad "$label: free clusters hold data"
 import sys
 img = open(sys.argv[1], "rb"); bm = open(sys.argv[2], "rb").read()
 img.seek(0x28); tot = int.from_bytes(img.read(8), "little"); img.seek(0x0D); spc = img.read(1)[0]
@@ -110,19 +111,51 @@ while l < n:
 sys.exit(1 if bad else 0)
 PYEOF
   local marker; marker=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["garbage_marker"])' "$FIXTURES/$name.facts.json")
-  grep -q "$marker" "$SCRATCH/disk.raw" && bad "$name: deleted-file garbage survived" || ok "$name: no deleted-file garbage in the box"
+  grep -q "$marker" "$SCRATCH/disk.raw" && bad "$label: deleted-file garbage survived" || ok "$label: no deleted-file garbage in the box"
   local used; used=$($PY -c 'import sys,os; print(os.stat(sys.argv[1]).st_blocks*512)' "$img")
-  [ "$(stat -c %s "$box")" -lt "$used" ] && ok "$name: box $(stat -c %s "$box") bytes < input's $used allocated" || bad "$name: box not smaller than the input"
+  [ "$(stat -c %s "$box")" -lt "$used" ] && ok "$label: box $(stat -c %s "$box") bytes < input's $used allocated" || bad "$label: box not smaller than the input"
   rm -f "$SCRATCH/part.img"
   # a moved partition has its BCD devices rewritten (checked above)
   local bcd=()
   $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(j["old_partition_offset"] == j["partition_offset"])' "$SCRATCH/build.json" &&
     bcd=(--allow 'Boot/BCD')
-  volcompare "$name" "$img" "$SCRATCH/disk.raw" --special 1 "${HIVES_EDITED[@]}" "${SETUP_SCRIPTS[@]}" "${bcd[@]}"
+  volcompare "$label" "$img" "$SCRATCH/disk.raw" --special 1 "${HIVES_EDITED[@]}" "${SETUP_SCRIPTS[@]}" "${bcd[@]}"
   rm -f "$SCRATCH/disk.raw"
   rm -rf "$SCRATCH/box"
 }
+WORKDIR=
 run_build nano-base 6G
+# The work directory on a filesystem that reports no holes (a FUSE mount
+# of ntfs-3g here; NFS v3 and 9p do the same): the working volume is then
+# one data extent, so every free cluster reaches the copy engine's bitmap
+# scan instead of being skipped as a hole, and used clusters after free
+# ones must survive it (volcompare compares every used cluster).
+fuse_umount() { mountpoint -q "$SCRATCH/workfs" && fusermount -u "$SCRATCH/workfs"; }
+trap 'fuse_umount; rm -rf "$SCRATCH"' EXIT
+if [ "${BOXWRIGHT_BACKEND:-native}" != native ]; then
+  :   # the copy engine is the same on both backends: once is enough
+elif [ "$(id -u)" = 0 ] && command -v mkntfs >/dev/null && mkdir -p "$SCRATCH/workfs" &&
+   truncate -s 8G "$SCRATCH/workfs.img" && mkntfs -F -Q -q "$SCRATCH/workfs.img" >/dev/null 2>&1 &&
+   ntfs-3g "$SCRATCH/workfs.img" "$SCRATCH/workfs" 2>/dev/null; then
+  if $PY - "$SCRATCH/workfs/probe" <<'PYEOF'; then
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)
+os.pwrite(fd, b"x" * 4096, 1 << 20); os.ftruncate(fd, 4 << 20)
+ok = os.lseek(fd, 0, os.SEEK_DATA) == 0 and os.lseek(fd, 0, os.SEEK_HOLE) == 4 << 20
+os.close(fd); os.unlink(sys.argv[1])
+sys.exit(0 if ok else 1)
+PYEOF
+    ok "work dir on ntfs-3g (FUSE): no holes reported, so free clusters go through the bitmap scan"
+    WORKDIR=$SCRATCH/workfs WORKDIR_KIND="on FUSE, no holes" run_build nano-base 6G
+    ls -A "$SCRATCH/workfs" | grep -q . && bad "the FUSE work dir kept files: $(ls -A "$SCRATCH/workfs")" || ok "the FUSE work dir is empty after the build"
+  else
+    skip_part "ntfs-3g reports holes here (SEEK_HOLE): the FUSE work-dir build would prove nothing new"
+  fi
+  fuse_umount
+else
+  skip_part "not root, or no mkntfs/ntfs-3g/FUSE: the build with a work dir that reports no holes"
+fi
+WORKDIR=
 run_build nano-sector63 3G --new-signature --catalog "$SCRATCH/catalog.json" --box-name boxwright/nano63 --box-version 1.2.0
 $PY -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["old_partition_offset"]==63*512 and j["edits"]["bcd_devices_patched"]>=5 and j["edits"]["mounted_devices_patched"]>=2 else 1)' "$SCRATCH/build.json" \
   && ok "nano-sector63: moved from sector 63; BCD devices and MountedDevices patched" || bad "nano-sector63: fix-up counts: $(cat "$SCRATCH/build.json")"

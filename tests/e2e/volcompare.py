@@ -18,6 +18,10 @@ boxwright keeps.  For each pair:
   time, each named stream's sha256, the NTFS attributes
   (system.ntfs_attrib_be: compressed, sparse, hidden, ...), and hard-link
   groups (paths sharing an inode number).
+  Then every cluster both volumes' $Bitmap mark used, byte for byte, on
+  two more read-only loop devices (clustercmp.py): a differing cluster
+  must belong, by ntfscluster, to NTFS metadata, a directory index or an
+  allowed path.
 - anything else (the FAT ESP, the MSR): byte for byte, when both are the
   same size.
 
@@ -42,6 +46,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+
+from clustercmp import compare_clusters
 
 ATTRIB = "system.ntfs_attrib_be"
 COMPRESSED, SPARSE = 0x800, 0x200
@@ -190,6 +196,20 @@ class Volume:
         return out
 
 
+def clusters(din, ia, isz, dout, oa, osz, pats):
+    """clustercmp on fresh read-only loop devices (ntfsprogs will not
+    open a device that ntfs-3g has mounted)."""
+    loops = []
+    try:
+        for disk, off, size in ((din, ia, isz), (dout, oa, osz)):
+            loops.append(run("losetup", "-r", "-f", "--show", "-o", str(off),
+                             "--sizelimit", str(size), disk).strip())
+        return compare_clusters(loops[0], loops[1], pats)
+    finally:
+        for loop in loops:
+            subprocess.run(["losetup", "-d", loop])
+
+
 def allowed(rel, pats):
     r = rel.lower()
     return any(fnmatch.fnmatchcase(r, p.lower()) for p in pats)
@@ -306,6 +326,11 @@ def main():
             for v in (va, vb):
                 v.close()
             vols = []
+            cdiffs, csum = clusters(din, ia, isz, dout, oa, osz, a.allow)
+            for d in cdiffs:
+                print("volcompare: p%d: %s" % (n, d))
+            bad += len(cdiffs)
+            print("volcompare: p%d (ntfs): %s" % (n, csum))
     except Skip as e:
         print("volcompare: SKIP: %s" % e)
         return 77
