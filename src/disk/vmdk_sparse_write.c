@@ -51,9 +51,6 @@
 #define VMDK_S_GT_SECTORS       (VMDK_S_GT_BYTES / VMDK_SECTOR)          /* 4 */
 #define VMDK_S_SPAN_SECTORS     ((uint64_t)VMDK_GTES_PER_GT * VMDK_S_GRAIN_SECTORS)
 #define VMDK_S_RGD_SECTOR       (1u + BW_VMDK_W_DESC_SECTORS)            /* 21 */
-/* Grain tables hold 32-bit sector offsets: nothing past 2 TiB is
- * addressable, in the file or (VMware's limit for sparse) the disk. */
-#define VMDK_S_MAX_SECTORS      (UINT64_C(1) << 32)
 
 struct vmdk_sparse_w {
 	struct bw_writer *w;
@@ -110,7 +107,7 @@ static int vmdk_s_put_grains(void *ctx, const uint8_t *data, uint64_t first, siz
 	struct vmdk_sparse_w *v = ctx;
 	uint64_t sector = v->pos / VMDK_SECTOR;
 	uint64_t bytes = (uint64_t)count * VMDK_S_GRAIN_BYTES;
-	if (sector + (uint64_t)count * VMDK_S_GRAIN_SECTORS > VMDK_S_MAX_SECTORS)
+	if (sector + (uint64_t)count * VMDK_S_GRAIN_SECTORS > BW_VMDK_W_MAX_SECTORS)
 		return bw_seterr(err, BW_EUNSUPPORTED, v->w->path,
 				 "output passes 2 TiB (sector %llu): VMDK grain tables hold 32-bit offsets",
 				 (unsigned long long)sector);
@@ -158,11 +155,9 @@ static int vmdk_s_open(struct bw_writer *w, struct bw_error *err)
 	int r = bw_vmdk_w_adapter(w, &ad, err);
 	if (r)
 		return r;
-	uint64_t capacity = w->size / VMDK_SECTOR;
-	if (capacity > VMDK_S_MAX_SECTORS)
-		return bw_seterr(err, BW_EINVAL, w->path,
-				 "virtual size %llu is beyond the 2 TiB a VMDK sparse extent holds",
-				 (unsigned long long)w->size);
+	uint64_t capacity;
+	if ((r = bw_vmdk_w_capacity(w, &capacity, err)) != 0)
+		return r;
 
 	struct vmdk_sparse_w *v = calloc(1, sizeof *v);
 	if (!v)
