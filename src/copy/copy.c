@@ -116,34 +116,60 @@ static uint64_t cluster_run(uint64_t vol_off, const uint8_t *bm, uint64_t cs, ui
 	return run_end > stop ? stop : run_end;
 }
 
-/* [off, end) inside region R: used clusters read, free ones skipped. */
-static int copy_region(struct copy *c, const struct bw_copy_region *reg,
-		       uint64_t off, uint64_t end, struct bw_error *err)
+/* How a piece [off, end) of a region is copied. */
+typedef int (*copy_piece_fn)(struct copy *c, const struct bw_copy_region *reg,
+			     uint64_t off, uint64_t end, struct bw_error *err);
+
+/*
+ * [off, end) of NTFS region REG, by runs of clusters in one state: runs
+ * the volume uses, and the bytes past its last cluster, through USED;
+ * free runs through FREE.
+ */
+static int copy_clusters(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+			 uint64_t end, copy_piece_fn used_fn, copy_piece_fn free_fn,
+			 struct bw_error *err)
 {
 	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
 	size_t nbytes;
 	const uint8_t *bm = bw_ntfs_bitmap(reg->ntfs, &nbytes);
 	const uint64_t cs = g->cluster_size;
 	const uint64_t vol_end = reg->offset + g->total_clusters * cs;
-	int r;
-	while (off < end) {
-		if (off >= vol_end)     /* past the last cluster: plain bytes */
-			return copy_plain(c, off, end - off, err);
+	int r = 0;
+	while (off < end && r == 0) {
+		if (off >= vol_end)
+			return used_fn(c, reg, off, end, err);
 		uint64_t stop = end < vol_end ? end : vol_end;
 		int used;
 		uint64_t run_end = cluster_run(reg->offset, bm, cs, off, stop, &used);
-		if (used) {
-			r = copy_plain(c, off, run_end - off, err);
-			if (r)
-				return r;
-		} else {
-			copy_skip(c, run_end - off);
-			if ((r = copy_check_stop(c, err)) != 0)
-				return r;
-		}
+		r = used ? used_fn(c, reg, off, run_end, err) : free_fn(c, reg, off, run_end, err);
 		off = run_end;
 	}
-	return 0;
+	return r;
+}
+
+/* The input's bytes, read. */
+static int piece_input(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+		       uint64_t end, struct bw_error *err)
+{
+	(void)reg;
+	return copy_plain(c, off, end - off, err);
+}
+
+/* Free clusters of the input: skipped, not read. */
+static int piece_skip(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+		      uint64_t end, struct bw_error *err)
+{
+	(void)reg;
+	copy_skip(c, end - off);
+	return copy_check_stop(c, err);
+}
+
+/* The input's map (free clusters of a merged region: as they are). */
+static int piece_input_map(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+			   uint64_t end, struct bw_error *err)
+{
+	(void)reg;
+	return copy_map(c, c->in, 0, off, end, err);
 }
 
 /* [off, end) of region REG from its replacement disk, holes skipped. */
@@ -151,6 +177,13 @@ static int copy_replaced(struct copy *c, const struct bw_copy_region *reg,
 			 uint64_t off, uint64_t end, struct bw_error *err)
 {
 	return copy_map(c, reg->replace, reg->offset, off - reg->offset, end - reg->offset, err);
+}
+
+/* [off, end) inside NTFS region REG: used clusters read, free ones skipped. */
+static int copy_region(struct copy *c, const struct bw_copy_region *reg,
+		       uint64_t off, uint64_t end, struct bw_error *err)
+{
+	return copy_clusters(c, reg, off, end, piece_input, piece_skip, err);
 }
 
 /*
@@ -161,23 +194,7 @@ static int copy_replaced(struct copy *c, const struct bw_copy_region *reg,
 static int copy_merged(struct copy *c, const struct bw_copy_region *reg,
 		       uint64_t off, uint64_t end, struct bw_error *err)
 {
-	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
-	size_t nbytes;
-	const uint8_t *bm = bw_ntfs_bitmap(reg->ntfs, &nbytes);
-	const uint64_t cs = g->cluster_size;
-	const uint64_t vol_end = reg->offset + g->total_clusters * cs;
-	int r = 0;
-	while (off < end && r == 0) {
-		if (off >= vol_end)
-			return copy_replaced(c, reg, off, end, err);
-		uint64_t stop = end < vol_end ? end : vol_end;
-		int used;
-		uint64_t run_end = cluster_run(reg->offset, bm, cs, off, stop, &used);
-		r = used ? copy_replaced(c, reg, off, run_end, err)
-			 : copy_map(c, c->in, 0, off, run_end, err);
-		off = run_end;
-	}
-	return r;
+	return copy_clusters(c, reg, off, end, copy_replaced, piece_input_map, err);
 }
 
 /* Sum the input's map within [a, b) into c->total. */
