@@ -23,7 +23,6 @@
 #include "minhive.h"
 
 #include "hivebuild.h"
-}
 
 /* ---- regf base block -------------------------------------------------- */
 
