@@ -31,7 +31,8 @@ uint8_t *tf_slurp(const char *path, size_t *len)
 	}
 	close(fd);
 	buf[have] = 0;
-	*len = have;
+	if (len)
+		*len = have;
 	return buf;
 fail:
 	close(fd);

@@ -12,8 +12,9 @@
 
 #include "boxwright/disk.h"
 
-/* The whole file PATH, malloc'd with one NUL byte after its LEN bytes (so
- * text can be read as a string); NULL if it cannot be read. */
+/* The whole file PATH, malloc'd with one NUL byte after its bytes (so
+ * text can be read as a string), their count in *LEN (LEN may be NULL);
+ * NULL if it cannot be read. */
 uint8_t *tf_slurp(const char *path, size_t *len);
 
 /* PATH made (or truncated) to hold exactly DATA's LEN bytes; 0 or -1. */
