@@ -37,19 +37,9 @@ OUT=$(cd "$1" && pwd)
 NAME=nano-bench EXT=vhd
 [ -z "$GPT" ] || NAME=nano-bench-gpt EXT=vhdx
 
-unmount_below() {
-    local dir=$1 m
-    awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
-    while read -r m; do
-        fusermount -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-    done
-    local pidf
-    for pidf in "$dir"/p*/ntfs-3g.pid; do
-        [ -f "$pidf" ] || continue
-        kill "$(cat "$pidf")" 2>/dev/null || true
-        rm -f "$pidf"
-    done
-}
+# unmount_below, build_partition, build_gpt_raw
+# shellcheck source=fixtures/lib-build.sh
+. "$FIX/lib-build.sh"
 for old in "$OUT"/.bench.*; do
     [ -d "$old" ] || continue
     unmount_below "$old"
@@ -76,50 +66,10 @@ t0=$SECONDS
 # shellcheck disable=SC1091
 . "$W/env"
 
-# build-fixtures.sh build_esp / build_partition, for each partition
+# as build-fixtures.sh builds them, but the NTFS volume plain (no
+# special files), as the benchmark image has always been
 for ((i = 1; i <= NPARTS; i++)); do
-    P="$W/p$i"
-    eval "fs=\$P${i}_FS bytes=\$P${i}_BYTES hidden=\$P${i}_HIDDEN"
-    eval "label=\$P${i}_LABEL serial=\$P${i}_SERIAL garbage=\$P${i}_GARBAGE"
-    eval "seed=\$P${i}_SEED fatid=\$P${i}_FATID"
-    case $fs in
-    none) continue ;;    # the MSR: bench_image.py (variants.py) wrote it
-    vfat)
-        truncate -s "$bytes" "$P/part.img"
-        mkfs.vfat -F 32 -S 512 -s 2 -h "$hidden" -g 255/63 -i "$fatid" \
-            "$P/part.img" >/dev/null
-        export MTOOLS_SKIP_CHECK=1 SOURCE_DATE_EPOCH=$FAT_EPOCH
-        find "$P/tree" -exec touch -h -d "@$FAT_EPOCH" {} +
-        (cd "$P/tree" && find . -mindepth 1 -type d | LC_ALL=C sort) |
-        while read -r rel; do mmd -i "$P/part.img" "::/${rel#./}"; done
-        (cd "$P/tree" && find . -type f | LC_ALL=C sort) |
-        while read -r rel; do
-            mcopy -m -i "$P/part.img" "$P/tree/${rel#./}" "::/${rel#./}"
-        done
-        rm -rf "$P/tree"
-        continue ;;
-    esac
-    truncate -s "$bytes" "$P/part.img"
-    mkntfs -F -Q -q -s 512 -c 4096 -p "$hidden" -H 255 -S 63 -L "$label" \
-        "$P/part.img"
-    "$PY" "$FIX/mkmbr.py" serial "$P/part.img" "$serial"
-    mkdir "$P/mnt"
-    ntfs-3g -o no_detach,big_writes "$P/part.img" "$P/mnt" &
-    pid=$!
-    echo "$pid" > "$P/ntfs-3g.pid"
-    n=0
-    until mountpoint -q "$P/mnt"; do
-        kill -0 "$pid" 2>/dev/null || die "ntfs-3g exited before mounting"
-        n=$((n + 1)); [ $n -lt 200 ] || die "ntfs-3g did not mount"
-        sleep 0.05
-    done
-    "$PY" "$FIX/populate.py" "$P/tree" "$P/mnt" --attrs "$P/attrs" \
-        --garbage "$garbage" --seed "$seed"
-    fusermount -u "$P/mnt"
-    wait "$pid" || die "ntfs-3g failed"
-    rm -f "$P/ntfs-3g.pid"
-    rmdir "$P/mnt"
-    rm -rf "$P/tree"
+    build_partition "$W" "$i" plain
 done
 echo "mkbench: volumes populated, $((SECONDS - t0)) s"
 
@@ -130,11 +80,7 @@ if [ "$TABLE" = gpt ]; then
     for ((i = 1; i <= NPARTS; i++)); do
         eval "pieces+=(\"\$P${i}_OFFSET:$W/p$i/part.img\")"
     done
-    truncate -s "$DISK_SIZE" "$W/disk.raw"
-    sgdisk "${SGDISK_ARGS[@]}" "$W/disk.raw" >/dev/null
-    "$PY" "$FIX/mkgpt.py" place "$W/disk.raw" "${pieces[@]}"
-    v=$(sgdisk -v "$W/disk.raw")
-    case $v in *"No problems found"*) ;; *) die "sgdisk -v: $v" ;; esac
+    build_gpt_raw "$W" "${pieces[@]}"
     qemu-img convert -q -f raw -O vhdx -o \
         "subformat=$FORMAT,block_size=$VHDX_BLOCK,log_size=1M" \
         "$W/disk.raw" "$OUT/.$NAME.$EXT.tmp"

@@ -21,7 +21,7 @@
  * the catalog's directory: the catalog itself is replaced, so it cannot
  * carry the lock, and a lock file would be left behind.
  *
- * bw_sha256_file uses nettle, which libarchive already links.
+ * bw_sha256_file is common/sha256_file.c's digest in hex.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +33,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nettle/sha2.h>
-
 #include "box/box_internal.h"
 #include "box/json_load.h"
+#include "common/hex.h"
+#include "common/sha256_file.h"
 
 #define CATALOG_DEFAULT_DESCRIPTION "Windows Nano Server, built by boxwright"
 #define CATALOG_CHECKSUM_TYPE "sha256"
@@ -45,7 +45,6 @@
  * 2.3 reads name and url only.  Nano Server boxes are x86-64. */
 #define CATALOG_ARCHITECTURE "amd64"
 #define CATALOG_MAX_FIELD 4096      /* bytes of a name, version, URL... */
-#define SHA256_CHUNK (1u << 20)
 
 /* ---- versions as Gem::Version compares them -------------------------- */
 
@@ -633,43 +632,9 @@ int bw_catalog_check(const char *path, const struct bw_catalog_entry *e,
 
 int bw_sha256_file(const char *path, char out[65], struct bw_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return bw_seterr(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
-				 path, "cannot open: %s", strerror(errno));
-	uint8_t *buf = malloc(SHA256_CHUNK);
-	if (!buf) {
-		close(fd);
-		return bw_seterr(err, BW_ENOMEM, path, "SHA-256: out of memory");
-	}
-	struct sha256_ctx ctx;
-	sha256_init(&ctx);
-	uint64_t off = 0;
-	int r = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, SHA256_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = bw_seterr(err, BW_EIO, path, "read at offset %llu: %s",
-				      (unsigned long long)off, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		sha256_update(&ctx, (size_t)n, buf);
-		off += (uint64_t)n;
-	}
-	free(buf);
-	close(fd);
+	uint8_t digest[BW_SHA256_SIZE];
+	int r = bw_sha256_file_digest(path, digest, NULL, NULL, err);
 	if (r)
 		return r;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	sha256_digest(&ctx, sizeof digest, digest);
-	for (size_t i = 0; i < sizeof digest; i++) {
-		out[2 * i] = "0123456789abcdef"[digest[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
-	}
-	out[64] = '\0';
-	return 0;
+	return bw_hex_encode(digest, sizeof digest, out, 65);
 }

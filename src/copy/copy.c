@@ -36,17 +36,25 @@ static void copy_progress(struct copy *c, uint64_t n)
 		c->o->progress(c->o->opaque, c->done, c->total);
 }
 
-/* Read [off, off+len) and write it, in chunks. */
-static int copy_plain(struct copy *c, uint64_t off, uint64_t len, struct bw_error *err)
+/* Count N bytes as skipped (zeros, not read) and done. */
+static void copy_skip(struct copy *c, uint64_t n)
+{
+	c->st->skipped += n;
+	copy_progress(c, n);
+}
+
+/* Read [off, off+len) of SRC and write it at BASE + off, in chunks. */
+static int copy_run(struct copy *c, struct bw_disk *src, uint64_t base, uint64_t off,
+		    uint64_t len, struct bw_error *err)
 {
 	while (len > 0) {
 		int r = copy_check_stop(c, err);
 		if (r)
 			return r;
 		size_t n = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
-		r = bw_disk_pread(c->in, c->buf, n, off, err);
+		r = bw_disk_pread(src, c->buf, n, off, err);
 		if (r == 0)
-			r = bw_writer_write(c->out, c->buf, n, off + c->shift, err);
+			r = bw_writer_write(c->out, c->buf, n, base + off + c->shift, err);
 		if (r)
 			return r;
 		c->st->read += n;
@@ -54,6 +62,34 @@ static int copy_plain(struct copy *c, uint64_t off, uint64_t len, struct bw_erro
 		off += n;
 		len -= n;
 	}
+	return 0;
+}
+
+/* Read [off, off+len) of the input and write it, in chunks. */
+static int copy_plain(struct copy *c, uint64_t off, uint64_t len, struct bw_error *err)
+{
+	return copy_run(c, c->in, 0, off, len, err);
+}
+
+/* SRC's map within [a, b) (SRC's offsets), written at BASE + offset:
+ * what SRC does not map (unallocated, a hole) is zeros, not read. */
+static int copy_map(struct copy *c, struct bw_disk *src, uint64_t base, uint64_t a, uint64_t b,
+		    struct bw_error *err)
+{
+	uint64_t s, e;
+	int r = 0;
+	while (a < b && (r = bw_disk_next_data(src, a, &s, &e, err)) == 1 && s < b) {
+		if (e > b)
+			e = b;
+		copy_skip(c, s - a);
+		if ((r = copy_run(c, src, base, s, e - s, err)) != 0)
+			return r;
+		a = e;
+	}
+	if (r < 0)
+		return r;
+	if (a < b)
+		copy_skip(c, b - a);
 	return 0;
 }
 
@@ -80,96 +116,74 @@ static uint64_t cluster_run(uint64_t vol_off, const uint8_t *bm, uint64_t cs, ui
 	return run_end > stop ? stop : run_end;
 }
 
-/* [off, end) inside region R: used clusters read, free ones skipped. */
-static int copy_region(struct copy *c, const struct bw_copy_region *reg,
-		       uint64_t off, uint64_t end, struct bw_error *err)
+/* How a piece [off, end) of a region is copied. */
+typedef int (*copy_piece_fn)(struct copy *c, const struct bw_copy_region *reg,
+			     uint64_t off, uint64_t end, struct bw_error *err);
+
+/*
+ * [off, end) of NTFS region REG, by runs of clusters in one state: runs
+ * the volume uses, and the bytes past its last cluster, through USED;
+ * free runs through FREE.
+ */
+static int copy_clusters(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+			 uint64_t end, copy_piece_fn used_fn, copy_piece_fn free_fn,
+			 struct bw_error *err)
 {
 	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
 	size_t nbytes;
 	const uint8_t *bm = bw_ntfs_bitmap(reg->ntfs, &nbytes);
 	const uint64_t cs = g->cluster_size;
 	const uint64_t vol_end = reg->offset + g->total_clusters * cs;
-	int r;
-	while (off < end) {
-		if (off >= vol_end)     /* past the last cluster: plain bytes */
-			return copy_plain(c, off, end - off, err);
+	int r = 0;
+	while (off < end && r == 0) {
+		if (off >= vol_end)
+			return used_fn(c, reg, off, end, err);
 		uint64_t stop = end < vol_end ? end : vol_end;
 		int used;
 		uint64_t run_end = cluster_run(reg->offset, bm, cs, off, stop, &used);
-		if (used) {
-			r = copy_plain(c, off, run_end - off, err);
-			if (r)
-				return r;
-		} else {
-			c->st->skipped += run_end - off;
-			copy_progress(c, run_end - off);
-			if ((r = copy_check_stop(c, err)) != 0)
-				return r;
-		}
+		r = used ? used_fn(c, reg, off, run_end, err) : free_fn(c, reg, off, run_end, err);
 		off = run_end;
 	}
-	return 0;
+	return r;
+}
+
+/* The input's bytes, read. */
+static int piece_input(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+		       uint64_t end, struct bw_error *err)
+{
+	(void)reg;
+	return copy_plain(c, off, end - off, err);
+}
+
+/* Free clusters of the input: skipped, not read. */
+static int piece_skip(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+		      uint64_t end, struct bw_error *err)
+{
+	(void)reg;
+	copy_skip(c, end - off);
+	return copy_check_stop(c, err);
+}
+
+/* The input's map (free clusters of a merged region: as they are). */
+static int piece_input_map(struct copy *c, const struct bw_copy_region *reg, uint64_t off,
+			   uint64_t end, struct bw_error *err)
+{
+	(void)reg;
+	return copy_map(c, c->in, 0, off, end, err);
 }
 
 /* [off, end) of region REG from its replacement disk, holes skipped. */
 static int copy_replaced(struct copy *c, const struct bw_copy_region *reg,
 			 uint64_t off, uint64_t end, struct bw_error *err)
 {
-	struct bw_disk *src = reg->replace;
-	uint64_t p = off - reg->offset, stop = end - reg->offset, s, e;
-	int r = 0;
-	while (p < stop && (r = bw_disk_next_data(src, p, &s, &e, err)) == 1) {
-		if (s >= stop)
-			break;
-		if (e > stop)
-			e = stop;
-		c->st->skipped += s - p;     /* a hole: zeros, not read */
-		copy_progress(c, s - p);
-		while (s < e) {
-			if ((r = copy_check_stop(c, err)) != 0)
-				return r;
-			size_t n = e - s < COPY_CHUNK ? (size_t)(e - s) : COPY_CHUNK;
-			r = bw_disk_pread(src, c->buf, n, s, err);
-			if (r == 0)
-				r = bw_writer_write(c->out, c->buf, n, reg->offset + s + c->shift, err);
-			if (r)
-				return r;
-			c->st->read += n;
-			copy_progress(c, n);
-			s += n;
-		}
-		p = e;
-	}
-	if (r < 0)
-		return r;
-	if (p < stop) {
-		c->st->skipped += stop - p;
-		copy_progress(c, stop - p);
-	}
-	return 0;
+	return copy_map(c, reg->replace, reg->offset, off - reg->offset, end - reg->offset, err);
 }
 
-/* The input's map within [a, b) copied as it is (no regions). */
-static int copy_map_plain(struct copy *c, uint64_t a, uint64_t b, struct bw_error *err)
+/* [off, end) inside NTFS region REG: used clusters read, free ones skipped. */
+static int copy_region(struct copy *c, const struct bw_copy_region *reg,
+		       uint64_t off, uint64_t end, struct bw_error *err)
 {
-	uint64_t s, e;
-	int r = 0;
-	while (a < b && (r = bw_disk_next_data(c->in, a, &s, &e, err)) == 1 && s < b) {
-		if (e > b)
-			e = b;
-		c->st->skipped += s - a;     /* unallocated: zeros, not read */
-		copy_progress(c, s - a);
-		if ((r = copy_plain(c, s, e - s, err)) != 0)
-			return r;
-		a = e;
-	}
-	if (r < 0)
-		return r;
-	if (a < b) {
-		c->st->skipped += b - a;
-		copy_progress(c, b - a);
-	}
-	return 0;
+	return copy_clusters(c, reg, off, end, piece_input, piece_skip, err);
 }
 
 /*
@@ -180,23 +194,7 @@ static int copy_map_plain(struct copy *c, uint64_t a, uint64_t b, struct bw_erro
 static int copy_merged(struct copy *c, const struct bw_copy_region *reg,
 		       uint64_t off, uint64_t end, struct bw_error *err)
 {
-	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(reg->ntfs);
-	size_t nbytes;
-	const uint8_t *bm = bw_ntfs_bitmap(reg->ntfs, &nbytes);
-	const uint64_t cs = g->cluster_size;
-	const uint64_t vol_end = reg->offset + g->total_clusters * cs;
-	int r = 0;
-	while (off < end && r == 0) {
-		if (off >= vol_end)
-			return copy_replaced(c, reg, off, end, err);
-		uint64_t stop = end < vol_end ? end : vol_end;
-		int used;
-		uint64_t run_end = cluster_run(reg->offset, bm, cs, off, stop, &used);
-		r = used ? copy_replaced(c, reg, off, run_end, err)
-			 : copy_map_plain(c, off, run_end, err);
-		off = run_end;
-	}
-	return r;
+	return copy_clusters(c, reg, off, end, copy_replaced, piece_input_map, err);
 }
 
 /* Sum the input's map within [a, b) into c->total. */

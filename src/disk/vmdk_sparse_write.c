@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "disk/grains.h"
 #include "disk/vmdk_format.h"
 #include "disk/vmdk_write_common.h"
 #include "disk/writer_internal.h"
@@ -50,11 +51,6 @@
 #define VMDK_S_GT_SECTORS       (VMDK_S_GT_BYTES / VMDK_SECTOR)          /* 4 */
 #define VMDK_S_SPAN_SECTORS     ((uint64_t)VMDK_GTES_PER_GT * VMDK_S_GRAIN_SECTORS)
 #define VMDK_S_RGD_SECTOR       (1u + BW_VMDK_W_DESC_SECTORS)            /* 21 */
-/* Grain tables hold 32-bit sector offsets: nothing past 2 TiB is
- * addressable, in the file or (VMware's limit for sparse) the disk. */
-#define VMDK_S_MAX_SECTORS      (UINT64_C(1) << 32)
-
-_Static_assert(VMDK_S_GRAIN_BYTES % 256 == 0, "zero test works in 256-byte blocks");
 
 struct vmdk_sparse_w {
 	struct bw_writer *w;
@@ -67,11 +63,7 @@ struct vmdk_sparse_w {
 	uint64_t gt_span;               /* which span gt[] belongs to */
 	int gt_used;                    /* gt[] holds at least one grain */
 	uint64_t pos;                   /* file offset of the next grain */
-	/* The grain being assembled from write() chunks. */
-	uint8_t *grain;
-	int assembling;
-	uint64_t grain_index;
-	size_t fill;                    /* bytes of grain[] already set */
+	struct bw_grains grains;        /* write() chunks to grains; one buffer */
 };
 
 /* ---- output ----------------------------------------------------------- */
@@ -106,14 +98,16 @@ static int vmdk_s_flush_gt(struct vmdk_sparse_w *v, struct bw_error *err)
 	return 0;
 }
 
-/* Append COUNT whole grains from DATA as grains FIRST.. and enter them in
- * the grain tables (a table is written out when the span changes). */
-static int vmdk_s_put_grains(struct vmdk_sparse_w *v, const uint8_t *data, uint64_t first,
-			     size_t count, struct bw_error *err)
+/* bw_grains' PUT: append COUNT whole grains from DATA as grains FIRST..
+ * and enter them in the grain tables (a table is written out when the
+ * span changes). */
+static int vmdk_s_put_grains(void *ctx, const uint8_t *data, uint64_t first, size_t count,
+			     struct bw_error *err)
 {
+	struct vmdk_sparse_w *v = ctx;
 	uint64_t sector = v->pos / VMDK_SECTOR;
 	uint64_t bytes = (uint64_t)count * VMDK_S_GRAIN_BYTES;
-	if (sector + (uint64_t)count * VMDK_S_GRAIN_SECTORS > VMDK_S_MAX_SECTORS)
+	if (sector + (uint64_t)count * VMDK_S_GRAIN_SECTORS > BW_VMDK_W_MAX_SECTORS)
 		return bw_seterr(err, BW_EUNSUPPORTED, v->w->path,
 				 "output passes 2 TiB (sector %llu): VMDK grain tables hold 32-bit offsets",
 				 (unsigned long long)sector);
@@ -133,82 +127,11 @@ static int vmdk_s_put_grains(struct vmdk_sparse_w *v, const uint8_t *data, uint6
 	return 0;
 }
 
-/* ---- assembling grains from write() chunks ---------------------------- */
-
-/* Word-wise OR in 256-byte blocks: stops at the first non-zero block, and
- * gcc vectorises the inner loop. */
-static int vmdk_s_grain_is_zero(const uint8_t *p)
-{
-	for (size_t i = 0; i < VMDK_S_GRAIN_BYTES; i += 256) {
-		uint64_t acc = 0;
-		for (size_t j = 0; j < 256; j += 8) {
-			uint64_t x;
-			memcpy(&x, p + i + j, 8);
-			acc |= x;
-		}
-		if (acc)
-			return 0;
-	}
-	return 1;
-}
-
-/* Zero the unwritten rest (also the part past the end of a disk that is
- * not a grain multiple), then append it unless it is all zero. */
-static int vmdk_s_close_grain(struct vmdk_sparse_w *v, struct bw_error *err)
-{
-	memset(v->grain + v->fill, 0, VMDK_S_GRAIN_BYTES - v->fill);
-	v->assembling = 0;
-	if (vmdk_s_grain_is_zero(v->grain))
-		return 0;
-	return vmdk_s_put_grains(v, v->grain, v->grain_index, 1, err);
-}
-
 static int vmdk_s_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 			uint64_t off, struct bw_error *err)
 {
 	struct vmdk_sparse_w *v = w->priv;
-	int r;
-	while (len > 0) {
-		uint64_t g = off / VMDK_S_GRAIN_BYTES;
-		size_t in = (size_t)(off % VMDK_S_GRAIN_BYTES);
-		if (v->assembling && g != v->grain_index &&
-		    (r = vmdk_s_close_grain(v, err)) != 0)
-			return r;
-		if (!v->assembling && in == 0 && len >= VMDK_S_GRAIN_BYTES) {
-			/* Whole grains in the caller's buffer: zero ones are
-			 * skipped, a run of data grains goes out in one write
-			 * without a copy. */
-			size_t n = 0;
-			while (n + VMDK_S_GRAIN_BYTES <= len && !vmdk_s_grain_is_zero(buf + n))
-				n += VMDK_S_GRAIN_BYTES;
-			if (n == 0)
-				n = VMDK_S_GRAIN_BYTES;
-			else if ((r = vmdk_s_put_grains(v, buf, g, n / VMDK_S_GRAIN_BYTES, err)) != 0)
-				return r;
-			buf += n;
-			len -= n;
-			off += n;
-			continue;
-		}
-		if (!v->assembling) {
-			v->assembling = 1;
-			v->grain_index = g;
-			v->fill = 0;
-		}
-		if (in > v->fill)
-			memset(v->grain + v->fill, 0, in - v->fill);
-		size_t n = VMDK_S_GRAIN_BYTES - in;
-		if (n > len)
-			n = len;
-		memcpy(v->grain + in, buf, n);
-		v->fill = in + n;
-		if (v->fill == VMDK_S_GRAIN_BYTES && (r = vmdk_s_close_grain(v, err)) != 0)
-			return r;
-		buf += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	return bw_grains_write(&v->grains, buf, len, off, err);
 }
 
 /* ---- open / finish / free --------------------------------------------- */
@@ -218,7 +141,7 @@ static void vmdk_s_free(struct bw_writer *w)
 	struct vmdk_sparse_w *v = w->priv;
 	if (!v)
 		return;
-	free(v->grain);
+	free(v->grains.grain);
 	free(v);
 	w->priv = NULL;
 }
@@ -232,11 +155,9 @@ static int vmdk_s_open(struct bw_writer *w, struct bw_error *err)
 	int r = bw_vmdk_w_adapter(w, &ad, err);
 	if (r)
 		return r;
-	uint64_t capacity = w->size / VMDK_SECTOR;
-	if (capacity > VMDK_S_MAX_SECTORS)
-		return bw_seterr(err, BW_EINVAL, w->path,
-				 "virtual size %llu is beyond the 2 TiB a VMDK sparse extent holds",
-				 (unsigned long long)w->size);
+	uint64_t capacity;
+	if ((r = bw_vmdk_w_capacity(w, &capacity, err)) != 0)
+		return r;
 
 	struct vmdk_sparse_w *v = calloc(1, sizeof *v);
 	if (!v)
@@ -259,8 +180,15 @@ static int vmdk_s_open(struct bw_writer *w, struct bw_error *err)
 	size_t lead_len = (size_t)(VMDK_S_RGD_SECTOR + gd_sectors) * VMDK_SECTOR;
 	size_t gd_len = (size_t)gd_sectors * VMDK_SECTOR;
 	uint8_t *lead = calloc(1, lead_len);
-	v->grain = malloc(VMDK_S_GRAIN_BYTES);
-	if (!lead || !v->grain) {
+	v->grains = (struct bw_grains){
+		.size = VMDK_S_GRAIN_BYTES,
+		/* uncompressed: runs of data grains go out from the caller's
+		 * buffer without a copy */
+		.ops = { .put = vmdk_s_put_grains, .direct = 1 },
+		.ctx = v,
+		.grain = malloc(VMDK_S_GRAIN_BYTES),
+	};
+	if (!lead || !v->grains.grain) {
 		r = bw_seterr(err, BW_ENOMEM, w->path, "out of memory");
 		goto out;
 	}
@@ -299,7 +227,7 @@ static int vmdk_s_finish(struct bw_writer *w, struct bw_error *err)
 {
 	struct vmdk_sparse_w *v = w->priv;
 	int r;
-	if (v->assembling && (r = vmdk_s_close_grain(v, err)) != 0)
+	if ((r = bw_grains_flush(&v->grains, err)) != 0)
 		return r;
 	if (v->gt_used && (r = vmdk_s_flush_gt(v, err)) != 0)
 		return r;

@@ -64,9 +64,6 @@
 #define VMDK_W_GRAIN_MAX_DATA   BW_DEFLATE_STORED_SIZE(VMDK_W_GRAIN_BYTES)
 #define VMDK_W_OUT_BYTES \
 	((VMDK_GRAIN_MARKER_LEN + VMDK_W_GRAIN_MAX_DATA + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR)
-/* Grain tables hold 32-bit sector offsets: nothing past 2 TiB is
- * addressable, in the file or (VMware's limit for sparse) the disk. */
-#define VMDK_W_MAX_SECTORS      (UINT64_C(1) << 32)
 /* Grains in flight per worker: enough to keep every worker busy while the
  * producer writes.  Memory: queue x (64 KiB + 66048 bytes) = 514 KiB per
  * worker, plus its compressor (workers.h). */
@@ -129,7 +126,7 @@ static int vmdk_w_sector32(struct vmdk_w *v, uint64_t extra_sectors, uint32_t *o
 			   struct bw_error *err)
 {
 	uint64_t s = v->pos / VMDK_SECTOR + extra_sectors;
-	if (s >= VMDK_W_MAX_SECTORS)
+	if (s >= BW_VMDK_W_MAX_SECTORS)
 		return bw_seterr(err, BW_EUNSUPPORTED, v->w->path,
 				 "output passes 2 TiB (sector %llu): VMDK grain tables hold 32-bit offsets",
 				 (unsigned long long)s);
@@ -243,11 +240,9 @@ static int vmdk_w_open(struct bw_writer *w, struct bw_error *err)
 		if (threads > VMDK_W_MAX_THREADS)
 			threads = VMDK_W_MAX_THREADS;
 	}
-	uint64_t capacity = w->size / VMDK_SECTOR;
-	if (capacity > VMDK_W_MAX_SECTORS)
-		return bw_seterr(err, BW_EINVAL, w->path,
-				 "virtual size %llu is beyond the 2 TiB a VMDK sparse extent holds",
-				 (unsigned long long)w->size);
+	uint64_t capacity;
+	if ((r = bw_vmdk_w_capacity(w, &capacity, err)) != 0)
+		return r;
 
 	struct vmdk_w *v = calloc(1, sizeof *v);
 	if (!v)

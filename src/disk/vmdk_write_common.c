@@ -64,6 +64,16 @@ int bw_vmdk_w_adapter(const struct bw_writer *w, const struct bw_vmdk_w_adapter 
 			 name);
 }
 
+int bw_vmdk_w_capacity(const struct bw_writer *w, uint64_t *capacity, struct bw_error *err)
+{
+	*capacity = w->size / VMDK_SECTOR;
+	if (*capacity > BW_VMDK_W_MAX_SECTORS)
+		return bw_seterr(err, BW_EINVAL, w->path,
+				 "virtual size %llu is beyond the 2 TiB a VMDK sparse extent holds",
+				 (unsigned long long)w->size);
+	return 0;
+}
+
 void bw_vmdk_w_header(uint8_t out[512], const struct bw_vmdk_w_header *h)
 {
 	memset(out, 0, VMDK_HDR_SIZE);

@@ -19,6 +19,10 @@ struct bw_writer;
  * write for an embedded descriptor. */
 #define BW_VMDK_W_DESC_SECTORS  20u
 
+/* Grain tables hold 32-bit sector offsets: nothing past 2 TiB is
+ * addressable, in the file or (VMware's limit for sparse) the disk. */
+#define BW_VMDK_W_MAX_SECTORS   (UINT64_C(1) << 32)
+
 /* ddb.adapterType and the CHS geometry it implies (63 sectors per track). */
 struct bw_vmdk_w_adapter {
 	const char *name;
@@ -31,6 +35,10 @@ struct bw_vmdk_w_adapter {
  * legacyESX. */
 int bw_vmdk_w_adapter(const struct bw_writer *w, const struct bw_vmdk_w_adapter **out,
 		      struct bw_error *err);
+
+/* W->size in sectors into CAPACITY.  Returns 0 or BW_EINVAL past
+ * BW_VMDK_W_MAX_SECTORS (2 TiB). */
+int bw_vmdk_w_capacity(const struct bw_writer *w, uint64_t *capacity, struct bw_error *err);
 
 /* The header fields that differ between the writers. */
 struct bw_vmdk_w_header {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "disk/deflate.h"
+#include "disk/grains.h"
 #include "disk/workers.h"
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE };
@@ -52,13 +53,10 @@ struct bw_workers {
 	int stop;
 	int failed;                 /* sticky: the sink's error code */
 	struct worker *workers;
-	/* bw_workers_write: the grain being assembled from the writer's
-	 * chunks, in the tail slot's input buffer.  An all-zero grain is not
-	 * submitted and its buffer is reused. */
-	uint8_t *grain;
-	int assembling;
-	uint64_t grain_index;
-	size_t fill;                /* bytes of grain[] already set */
+	/* bw_workers_write: the writer's chunks cut into grains, each
+	 * assembled in the tail slot's input buffer.  An all-zero grain is
+	 * not submitted and its buffer is reused. */
+	struct bw_grains grains;
 };
 
 static struct slot *slot_of(struct bw_workers *p, uint64_t seq)
@@ -171,87 +169,32 @@ int bw_workers_submit(struct bw_workers *p, uint64_t lba, struct bw_error *err)
 
 /* ---- grains from the writer's chunks ------------------------------------ */
 
-/* Word-wise OR in 256-byte blocks: stops at the first non-zero block, and
- * gcc vectorises the inner loop; a tail shorter than a block bytewise. */
-static int grain_is_zero(const uint8_t *p, size_t n)
+/* bw_grains' BUFFER and PUT: the tail slot's input buffer, submitted
+ * (COUNT is 1: the grains are never direct) with the grain index as key. */
+static int grains_buffer(void *ctx, uint8_t **buf, struct bw_error *err)
 {
-	size_t i = 0;
-	for (; i + 256 <= n; i += 256) {
-		uint64_t acc = 0;
-		for (size_t j = 0; j < 256; j += 8) {
-			uint64_t x;
-			memcpy(&x, p + i + j, 8);
-			acc |= x;
-		}
-		if (acc)
-			return 0;
-	}
-	for (; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
+	return bw_workers_buffer(ctx, buf, err);
 }
 
-/* Zero the unwritten rest (also the part past the end of a disk that is
- * not a grain multiple: VirtualBox and qemu inflate every grain to a whole
- * one), then submit, unless it is all zero. */
-static int close_grain(struct bw_workers *p, struct bw_error *err)
+static int grains_put(void *ctx, const uint8_t *data, uint64_t first, size_t count,
+		      struct bw_error *err)
 {
-	size_t g = p->cfg.in_bytes;
-	memset(p->grain + p->fill, 0, g - p->fill);
-	p->assembling = 0;
-	if (grain_is_zero(p->grain, g))
-		return 0;               /* omitted; the buffer is reused as is */
-	p->grain = NULL;
-	return bw_workers_submit(p, p->grain_index, err);
+	(void)data;
+	(void)count;
+	return bw_workers_submit(ctx, first, err);
 }
 
 int bw_workers_write(struct bw_workers *p, const uint8_t *buf, size_t len,
 		     uint64_t off, struct bw_error *err)
 {
-	const size_t g = p->cfg.in_bytes;
-	int r;
-	while (len > 0) {
-		uint64_t index = off / g;
-		size_t in = (size_t)(off % g);
-		if (p->assembling && index != p->grain_index && (r = close_grain(p, err)) != 0)
-			return r;
-		/* A whole zero grain in the caller's buffer: skip it without
-		 * copying (callers pass masked free space as zeros). */
-		if (!p->assembling && in == 0 && len >= g && grain_is_zero(buf, g)) {
-			buf += g;
-			len -= g;
-			off += g;
-			continue;
-		}
-		if (!p->assembling) {
-			if (!p->grain && (r = bw_workers_buffer(p, &p->grain, err)) != 0)
-				return r;
-			p->assembling = 1;
-			p->grain_index = index;
-			p->fill = 0;
-		}
-		if (in > p->fill)
-			memset(p->grain + p->fill, 0, in - p->fill);
-		size_t n = g - in;
-		if (n > len)
-			n = len;
-		memcpy(p->grain + in, buf, n);
-		p->fill = in + n;
-		if (p->fill == g && (r = close_grain(p, err)) != 0)
-			return r;
-		buf += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	return bw_grains_write(&p->grains, buf, len, off, err);
 }
 
 int bw_workers_finish(struct bw_workers *p, struct bw_error *err)
 {
 	int r = check_failed(p, err);
-	if (r == 0 && p->assembling)
-		r = close_grain(p, err);
+	if (r == 0)
+		r = bw_grains_flush(&p->grains, err);
 	return r ? r : drain(p, 0, err);
 }
 
@@ -303,6 +246,11 @@ int bw_workers_new(const struct bw_workers_cfg *cfg, struct bw_workers **out,
 	if (!p)
 		return bw_seterr(err, BW_ENOMEM, cfg->path, "out of memory");
 	p->cfg = *cfg;
+	p->grains = (struct bw_grains){
+		.size = cfg->in_bytes,
+		.ops = { .buffer = grains_buffer, .put = grains_put },
+		.ctx = p,
+	};
 	int r;
 	p->mem = malloc(cfg->queue * slot_bytes);
 	p->slots = calloc(cfg->queue, sizeof *p->slots);

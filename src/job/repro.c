@@ -29,10 +29,10 @@
 
 #include "boxwright/box.h"
 #include "common/bytes.h"
+#include "common/sha256_file.h"
 #include "common/uuid.h"
 #include "job/job_internal.h"
 
-#define REPRO_CHUNK (1u << 20)
 #define REPRO_TAG "boxwright reproducible build 1"
 
 int job_repro_check(const struct bw_build_opts *o, struct job_repro *rp, struct bw_error *err)
@@ -88,48 +88,30 @@ static void h_u64(struct sha256_ctx *c, const char *tag, uint64_t v)
 	h_bytes(c, tag, b, sizeof b);
 }
 
+/* bw_sha256_file_digest's check: the work's stop check every 64 MiB (a
+ * multiple of the chunk) and the cancel flag after every chunk. */
+struct digest_stop {
+	struct job_work *w;
+	const volatile int *cancel;
+};
+
+static int digest_check(void *ctx, const char *path, uint64_t done, struct bw_error *err)
+{
+	const struct digest_stop *s = ctx;
+	int r;
+	if ((done & ((UINT64_C(64) << 20) - 1)) == 0 && (r = work_check_stop(s->w, path, err)) != 0)
+		return r;
+	if (*s->cancel)
+		return bw_seterr(err, BW_EINTERRUPTED, path, "interrupted");
+	return 0;
+}
+
 /* SHA-256 of PATH's bytes. */
 static int file_digest(const char *path, uint8_t d[SHA256_DIGEST_SIZE], struct job_work *w,
 		       const volatile int *cancel, struct bw_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return bw_seterr(err, BW_EIO, path, "cannot open: %s", strerror(errno));
-	uint8_t *buf = malloc(REPRO_CHUNK);
-	if (!buf) {
-		close(fd);
-		return bw_seterr(err, BW_ENOMEM, path, "out of memory");
-	}
-	struct sha256_ctx f;
-	sha256_init(&f);
-	uint64_t off = 0;
-	int r = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, REPRO_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = bw_seterr(err, BW_EIO, path, "read at offset %llu: %s",
-				      (unsigned long long)off, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		sha256_update(&f, (size_t)n, buf);
-		off += (uint64_t)n;
-		if ((off & ((UINT64_C(64) << 20) - 1)) == 0 &&
-		    (r = work_check_stop(w, path, err)) != 0)
-			break;
-		if (*cancel) {
-			r = bw_seterr(err, BW_EINTERRUPTED, path, "interrupted");
-			break;
-		}
-	}
-	free(buf);
-	close(fd);
-	if (r == 0)
-		sha256_digest(&f, SHA256_DIGEST_SIZE, d);
-	return r;
+	struct digest_stop s = { w, cancel };
+	return bw_sha256_file_digest(path, d, digest_check, &s, err);
 }
 
 /* A local file an option names, by its content. */

@@ -31,29 +31,25 @@ import os
 import struct
 import sys
 
-SECTOR = 512
+# The VHD layout is read by tests/fixtures-diff/vhdspec.py, shared with
+# mkdiffvhd.py (no bytecode left in the source tree).
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fixtures-diff"))
+import vhdspec  # noqa: E402
+from vhdspec import SECTOR, UNUSED, data_chunks  # noqa: E402
 
 
-class Vhd:
+class Vhd(vhdspec.Vhd):
+    """A dynamic or differencing VHD: its blocks and parent locators."""
+
     def __init__(self, path):
-        self.fh = open(path, "rb")
-        self.fh.seek(-512, os.SEEK_END)
-        self.footer = self.fh.read(512)
-        if self.footer[:8] != b"conectix":
-            sys.exit(f"{path}: no VHD footer")
-        self.type = struct.unpack_from(">I", self.footer, 60)[0]
-        self.fh.seek(struct.unpack_from(">Q", self.footer, 16)[0])
-        self.header = self.fh.read(1024)
-        if self.header[:8] != b"cxsparse":
-            sys.exit(f"{path}: no dynamic header")
-        table = struct.unpack_from(">Q", self.header, 16)[0]
-        n, self.bs = struct.unpack_from(">II", self.header, 28)
-        self.fh.seek(table)
-        self.bat = struct.unpack(f">{n}I", self.fh.read(4 * n))
-        self.bitmap_bytes = ((self.bs // SECTOR + 7) // 8 + 511) // 512 * 512
+        super().__init__(path)
+        if self.bat is None:
+            vhdspec.fail(path, "no dynamic header")
 
     def allocated(self):
-        return [i for i, e in enumerate(self.bat) if e != 0xFFFFFFFF]
+        return [i for i, e in enumerate(self.bat) if e != UNUSED]
 
     def block(self, i):
         self.fh.seek(self.bat[i] * SECTOR)
@@ -69,23 +65,6 @@ class Vhd:
             self.fh.seek(off)
             out.append((code, length, self.fh.read(length)))
         return out
-
-
-def data_chunks(path, chunk):
-    """Indexes of the CHUNK-byte pieces of sparse file PATH with data."""
-    out, pos = set(), 0
-    fd = os.open(path, os.O_RDONLY)
-    size = os.fstat(fd).st_size
-    while pos < size:
-        try:
-            start = os.lseek(fd, pos, os.SEEK_DATA)
-        except OSError:
-            break
-        end = os.lseek(fd, start, os.SEEK_HOLE)
-        out.update(range(start // chunk, (end + chunk - 1) // chunk))
-        pos = end
-    os.close(fd)
-    return out
 
 
 def vhdi(child, parent, ours_raw, parent_raw):

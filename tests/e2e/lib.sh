@@ -47,3 +47,37 @@ volcompare() {
 HIVES_EDITED=(--allow 'Windows/System32/config/SYSTEM' --allow 'Windows/System32/config/SOFTWARE')
 # what --setup-complete / --first-boot-ps1 add
 SETUP_SCRIPTS=(--allow 'Windows/Setup' --allow 'Windows/Setup/Scripts' --allow 'Windows/Setup/Scripts/*')
+# vmdkinfo_check WHAT VMDK TYPE SIZE: libvmdk's vmdkinfo reads VMDK as disk
+# type TYPE ("Monolithic sparse", "Stream optimized") of SIZE bytes.
+vmdkinfo_check() {
+  local what=$1 vmdk=$2 type=$3 size=$4 v
+  if vmdkinfo "$vmdk" >"$SCRATCH/vmdkinfo" 2>&1; then
+    grep -q "Disk type:[[:space:]]*$type" "$SCRATCH/vmdkinfo" && ok "$what: vmdkinfo: $type" ||
+      bad "$what: vmdkinfo disk type: $(grep 'Disk type' "$SCRATCH/vmdkinfo"), expected $type"
+    v=$(sed -n 's/.*Media size[^(]*(\([0-9]*\) bytes).*/\1/p' "$SCRATCH/vmdkinfo" | head -1)
+    [ "$v" = "$size" ] && ok "$what: vmdkinfo media size $v" || bad "$what: vmdkinfo media size '$v', expected $size"
+  else
+    bad "$what: vmdkinfo"; sed 's/^/  /' "$SCRATCH/vmdkinfo"
+  fi
+}
+# libvmdk_sha256 VMDK: the SHA-256 of the disk's content as libvmdk
+# (python3-libvmdk's pyvmdk) reads it; fails on a short read.  Callers check
+# first that pyvmdk imports.
+libvmdk_sha256() {
+  "$PY" - "$1" <<'PYEOF'
+import hashlib, sys, pyvmdk
+h = pyvmdk.handle()
+h.open(sys.argv[1])
+h.open_extent_data_files()
+size, off, d = h.get_media_size(), 0, hashlib.sha256()
+while off < size:
+    n = min(4 << 20, size - off)
+    b = h.read_buffer_at_offset(n, off)
+    if len(b) != n:
+        sys.exit("short read at %d" % off)
+    d.update(b)
+    off += n
+h.close()
+print(d.hexdigest())
+PYEOF
+}

@@ -37,32 +37,11 @@ sparse_checks() {
   [ "$ct" = monolithicSparse ] && ok "$name: qemu-img info: create type monolithicSparse" || bad "$name: qemu-img create type '$ct'"
   [ "$q" = "$size" ] && ok "$name: qemu-img virtual size $q" || bad "$name: qemu-img virtual size $q, expected $size"
   qemu-img compare -f "$fmt" "$ref" -F vmdk "$out" >/dev/null && ok "$name: qemu-img compare: identical" || bad "$name: qemu-img compare: differs"
-  if vmdkinfo "$out" >"$SCRATCH/vinfo" 2>&1; then
-    grep -q 'Disk type:[[:space:]]*Monolithic sparse' "$SCRATCH/vinfo" && ok "$name: vmdkinfo: monolithic sparse" || bad "$name: vmdkinfo disk type: $(grep 'Disk type' "$SCRATCH/vinfo")"
-    v=$(sed -n 's/.*Media size[^(]*(\([0-9]*\) bytes).*/\1/p' "$SCRATCH/vinfo" | head -1)
-    [ "$v" = "$size" ] && ok "$name: vmdkinfo media size $v" || bad "$name: vmdkinfo media size '$v', expected $size"
-  else
-    bad "$name: vmdkinfo"; sed 's/^/  /' "$SCRATCH/vinfo"
-  fi
+  vmdkinfo_check "$name" "$out" "Monolithic sparse" "$size"
   if [ $have_pyvmdk = 1 ]; then
     qemu-img convert -f "$fmt" -O raw "$ref" "$SCRATCH/ref.raw"
     want=$(sha_raw "$SCRATCH/ref.raw"); rm -f "$SCRATCH/ref.raw"
-    got=$($PY - "$out" <<'EOF'
-import hashlib, sys, pyvmdk
-h = pyvmdk.handle()
-h.open(sys.argv[1])
-h.open_extent_data_files()
-size, off, d = h.get_media_size(), 0, hashlib.sha256()
-while off < size:
-    n = min(4 << 20, size - off)
-    b = h.read_buffer_at_offset(n, off)
-    if len(b) != n:
-        sys.exit("short read at %d" % off)
-    d.update(b)
-    off += n
-print(d.hexdigest())
-EOF
-)
+    got=$(libvmdk_sha256 "$out")
     [ "$got" = "$want" ] && ok "$name: libvmdk content sha256 = qemu-img raw's" || bad "$name: libvmdk content sha256 '$got', expected $want"
   else
     skip_part "$name: python3 module pyvmdk missing (python3-libvmdk): content not read through libvmdk"

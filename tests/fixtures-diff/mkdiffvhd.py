@@ -54,9 +54,11 @@ import sys
 import urllib.parse
 import uuid
 
-SECTOR = 512
-FOOTER = 512
-HEADER = 1024
+sys.dont_write_bytecode = True      # nothing left in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vhdspec  # noqa: E402
+from vhdspec import FOOTER, HEADER, SECTOR, data_chunks  # noqa: E402
+
 TIMESTAMP = 528163200          # 2016-09-26T00:00:00Z, seconds since 2000
 NS = uuid.UUID("7b1e0c55-2f0a-4c1d-8f36-6d6b64696676")   # mkdiffvhd ids
 
@@ -95,13 +97,9 @@ def make_footer(size, disk_type, uid):
 
 
 def read_footer(path):
-    with open(path, "rb") as fh:
-        fh.seek(-FOOTER, os.SEEK_END)
-        f = fh.read(FOOTER)
-    if f[:8] != b"conectix":
-        sys.exit(f"mkdiffvhd: {path}: no VHD footer")
-    size = struct.unpack_from(">Q", f, 48)[0]
-    return size, f[68:84], struct.unpack_from(">I", f, 24)[0]
+    v = vhdspec.Vhd(path)
+    v.fh.close()
+    return v.size, v.uid, v.timestamp
 
 
 def write_image(out, size, disk_type, uid, bs, blocks, header_extra=None,
@@ -176,28 +174,13 @@ def utf16le(text):
     return text.encode("utf-16-le")
 
 
-def data_blocks(fh, bs):
-    """Indexes of the BS-byte blocks of FH that hold data (SEEK_DATA)."""
-    out, pos, fd = set(), 0, fh.fileno()
-    size = os.fstat(fd).st_size
-    while pos < size:
-        try:
-            start = os.lseek(fd, pos, os.SEEK_DATA)
-        except OSError:
-            break
-        end = os.lseek(fd, start, os.SEEK_HOLE)
-        out.update(range(start // bs, (end + bs - 1) // bs))
-        pos = end
-    return out
-
-
 def from_raw(args, psize, bs, rnd):
     """Blocks of a child over P.raw that reads as NEW.raw (see --from)."""
     sectors = bs // SECTOR
     blocks, same = {}, []
     with open(args.from_raw, "rb") as new, open(args.parent_raw, "rb") as old:
         # Only blocks where either file holds data (both are sparse).
-        todo = sorted(data_blocks(new, bs) | data_blocks(old, bs))
+        todo = sorted(data_chunks(args.from_raw, bs) | data_chunks(args.parent_raw, bs))
         for b in todo:
             if b * bs >= psize:
                 break
@@ -294,29 +277,13 @@ def child(args):
     write_image(args.out, psize, 4, uid, bs, blocks, extra, locators)
 
 
-class Image:
-    """One VHD of a chain, read as the spec says (checks kept minimal:
-    this is a test reference, not a validator)."""
+class Image(vhdspec.Vhd):
+    """One VHD of a chain, read as the spec says."""
 
     def __init__(self, path, quirk):
-        self.fh = open(path, "rb")
+        super().__init__(path)
         self.quirk = quirk
-        self.fh.seek(-FOOTER, os.SEEK_END)
-        f = self.fh.read(FOOTER)
-        if f[:8] != b"conectix":
-            sys.exit(f"mkdiffvhd: {path}: no VHD footer")
-        self.size = struct.unpack_from(">Q", f, 48)[0]
-        self.type = struct.unpack_from(">I", f, 60)[0]
-        self.bat = None
         self.cache = {}
-        if self.type in (3, 4):
-            self.fh.seek(struct.unpack_from(">Q", f, 16)[0])
-            h = self.fh.read(HEADER)
-            table = struct.unpack_from(">Q", h, 16)[0]
-            n, self.bs = struct.unpack_from(">II", h, 28)
-            self.fh.seek(table)
-            self.bat = struct.unpack(f">{n}I", self.fh.read(4 * n))
-            self.bitmap_bytes = ((self.bs // SECTOR + 7) // 8 + 511) // 512 * 512
 
     def sources(self, block):
         """Per sector of BLOCK: file offset of its data here, or None."""
@@ -324,7 +291,7 @@ class Image:
             return self.cache[block]
         entry = self.bat[block]
         per = self.bs // SECTOR
-        if entry == 0xFFFFFFFF:
+        if entry == vhdspec.UNUSED:
             out = [None] * per
         else:
             self.fh.seek(entry * SECTOR)

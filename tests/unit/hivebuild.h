@@ -133,5 +133,6 @@ static void hv_commit(hive_h *h, const char *path)
 	if (hivex_commit(h, path, 0) != 0)
 		build_failures++;
 	hivex_close(h);
+}
 
 #endif

@@ -33,6 +33,7 @@
 #include "box/box_internal.h"
 #include "box/json_load.h"
 #include "check.h"
+#include "testfile.h"
 
 static char dir[] = "/tmp/bw-test-box.XXXXXX";
 
@@ -46,38 +47,6 @@ static char *path_in(const char *name)
 	static int next;
 	char *p = buf[next++ % 8];
 	snprintf(p, sizeof buf[0], "%s/%s", dir, name);
-	return p;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	size_t n = fwrite(data, 1, len, f);
-	return fclose(f) == 0 && n == len ? 0 : -1;
-}
-
-/* The whole file, NUL-terminated; NULL if unreadable. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *p = malloc(cap);
-	for (;;) {
-		if (n + 1 >= cap)
-			p = realloc(p, cap *= 2);
-		size_t r = fread(p + n, 1, cap - n - 1, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	fclose(f);
-	p[n] = '\0';
-	if (len)
-		*len = n;
 	return p;
 }
 
@@ -262,7 +231,7 @@ static void test_ovf(void)
 	CHECK(strstr(ovf, "<rasd:ResourceType>17</rasd:ResourceType>") != NULL);
 	CHECK(strstr(ovf, "ovf:capacity=\"42949672960\"") != NULL);
 	char *f = path_in("t.ovf");
-	CHECK(write_file(f, ovf, strlen(ovf)) == 0);
+	CHECK(tf_write_file(f, ovf, strlen(ovf)) == 0);
 	free(ovf);
 
 	if (!have_xmllint) {
@@ -280,7 +249,7 @@ static void test_ovf(void)
 	CHECK(bw_box_ovf(&d, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
 	if (!ovf)
 		return;
-	CHECK(write_file(f, ovf, strlen(ovf)) == 0);
+	CHECK(tf_write_file(f, ovf, strlen(ovf)) == 0);
 	const char *m = strstr(ovf, "MACAddress=\"");
 	char mac[13] = "";
 	if (m) {
@@ -500,7 +469,7 @@ static void test_box_write(void)
 	char *vmdk = path_in("d.vmdk");
 	CHECK(make_vmdk(vmdk, size) == 0);
 	size_t vmdk_len = 0;
-	char *vmdk_bytes = read_file(vmdk, &vmdk_len);
+	char *vmdk_bytes = (char *)tf_slurp(vmdk, &vmdk_len);
 	CHECK(vmdk_bytes && vmdk_len > 0);
 
 	struct bw_box_opts o = {
@@ -581,7 +550,7 @@ static void test_box_write(void)
 	/* not a streamOptimized VMDK (a raw file): refused, nothing written */
 	char *raw = path_in("d.raw");
 	char zeros[4096] = { 0 };
-	CHECK(write_file(raw, zeros, sizeof zeros) == 0);
+	CHECK(tf_write_file(raw, zeros, sizeof zeros) == 0);
 	struct bw_box_opts ro = { .vmdk_path = raw };
 	char *rbox = path_in("r.box");
 	CHECK(bw_box_write(rbox, &ro, &e) == BW_EINVAL);
@@ -615,7 +584,7 @@ static void test_ovf_hardware_uuid(void)
 	char *ovf = NULL;
 	char *f = path_in("hw.ovf");
 	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
-	CHECK(ovf && write_file(f, ovf, strlen(ovf)) == 0);
+	CHECK(ovf && tf_write_file(f, ovf, strlen(ovf)) == 0);
 	free(ovf);
 	/* <Hardware uuid="{...}"> as VirtualBox's settings writer puts it,
 	 * lowercase in braces, beside the machine's own uuid */
@@ -631,7 +600,7 @@ static void test_ovf_hardware_uuid(void)
 	o.hardware_uuid = NULL;
 	o.firmware_efi = 1;
 	CHECK(bw_box_ovf(&o, DISK_UUID, MACHINE_UUID, &ovf, &e) == 0);
-	CHECK(ovf && write_file(f, ovf, strlen(ovf)) == 0);
+	CHECK(ovf && tf_write_file(f, ovf, strlen(ovf)) == 0);
 	free(ovf);
 	CHECK(xpath_eq(f, "count(//" VBOX("Machine") "/*[local-name()='Hardware']/@uuid)", "0"));
 	CHECK(xpath_eq(f, "string(//" VBOX("Machine") "/*[local-name()='Hardware']/*[local-name()='Firmware']/@type)", "EFI"));
@@ -781,14 +750,14 @@ static int patched_copy(const char *src, const char *dst, long off,
 			const void *bytes, size_t n, long truncate_to)
 {
 	size_t len = 0;
-	char *data = read_file(src, &len);
+	char *data = (char *)tf_slurp(src, &len);
 	if (!data)
 		return -1;
 	if (off >= 0 && (size_t)off + n <= len)
 		memcpy(data + off, bytes, n);
 	if (truncate_to >= 0 && (size_t)truncate_to < len)
 		len = (size_t)truncate_to;
-	int r = write_file(dst, data, len);
+	int r = tf_write_file(dst, data, len);
 	free(data);
 	return r;
 }
@@ -799,7 +768,7 @@ static void test_box_write_libvirt(void)
 	char *qcow = path_in("d.qcow2");
 	CHECK(make_disk(qcow, size, BW_WRITE_QCOW2) == 0);
 	size_t qlen = 0;
-	char *qbytes = read_file(qcow, &qlen);
+	char *qbytes = (char *)tf_slurp(qcow, &qlen);
 	CHECK(qbytes && qlen > 0);
 	struct bw_box_opts o = {
 		.provider = BW_BOX_LIBVIRT, .disk_path = qcow,
@@ -975,7 +944,7 @@ static void test_box_write_hyperv_vmware(void)
 		/* the byte order mark Windows PowerShell needs (hyperv.c) */
 		CHECK(memcmp(ents[0].data, "\xEF\xBB\xBF<?xml", 8) == 0);
 		char *xml = path_in(gen2 ? "h2.xml" : "h1.xml");
-		CHECK(write_file(xml, ents[0].data, (size_t)ents[0].size) == 0);
+		CHECK(tf_write_file(xml, ents[0].data, (size_t)ents[0].size) == 0);
 		if (have_xmllint) {
 			CHECK(xpath_eq(xml, "string(/configuration/properties/subtype[@type])",
 				       gen2 ? "1" : "0"));
@@ -1179,7 +1148,7 @@ static void test_catalog(void)
 	if (r)
 		fprintf(stderr, "catalog: %s\n", e.msg);
 	CHECK(r == 0);
-	char *t = read_file(cat, NULL);
+	char *t = (char *)tf_slurp(cat, NULL);
 	static const char want1[] =
 		"{\n"
 		"  \"name\": \"boxwright/nano\",\n"
@@ -1211,7 +1180,7 @@ static void test_catalog(void)
 	ce.sha256 = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
 	ce.description = "ignored for an existing catalog";
 	CHECK(bw_catalog_update(cat, &ce, &e) == 0);
-	t = read_file(cat, NULL);
+	t = (char *)tf_slurp(cat, NULL);
 	CHECK(t && strstr(t, "\"checksum\": \"" SHA_B "\"") != NULL);
 	CHECK(t && strstr(t, SHA_A) == NULL);
 	CHECK(t && strstr(t, "file:///srv") == NULL);
@@ -1225,7 +1194,7 @@ static void test_catalog(void)
 		ce.version = vs[i];
 		CHECK(bw_catalog_update(cat, &ce, &e) == 0);
 	}
-	t = read_file(cat, NULL);
+	t = (char *)tf_slurp(cat, NULL);
 	const char *order[] = { "\"0.9\"", "\"1.0.0.beta\"", "\"1.0.0\"", "\"1.9.0\"", "\"1.10.0\"" };
 	const char *at = t;
 	for (size_t i = 0; i < 5 && at; i++) {
@@ -1242,7 +1211,7 @@ static void test_catalog(void)
 
 	/* a different box name: refused, file untouched */
 	size_t len0 = 0;
-	char *t0 = read_file(cat, &len0);
+	char *t0 = (char *)tf_slurp(cat, &len0);
 	struct bw_catalog_entry other = ce;
 	other.name = "someone/else";
 	CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
@@ -1294,7 +1263,7 @@ static void test_catalog(void)
 	struct stat mst;
 	CHECK(stat(missing, &mst) != 0);
 	size_t lenc = 0;
-	char *tc = read_file(cat, &lenc);
+	char *tc = (char *)tf_slurp(cat, &lenc);
 	CHECK(tc && lenc == len0 && memcmp(t0, tc, len0) == 0);
 	free(tc);
 	/* relative and malformed URLs, bad checksums and versions: refused */
@@ -1321,7 +1290,7 @@ static void test_catalog(void)
 		CHECK(bw_catalog_update(cat, &other, &e) == BW_EINVAL);
 	}
 	size_t len1 = 0;
-	char *t1 = read_file(cat, &len1);
+	char *t1 = (char *)tf_slurp(cat, &len1);
 	CHECK(t0 && t1 && len0 == len1 && memcmp(t0, t1, len0) == 0);
 	free(t0);
 	free(t1);
@@ -1338,7 +1307,7 @@ static void test_catalog(void)
 		"{\"name\":\"libvirt\",\"url\":\"file:///h/lv.box\"},"
 		"{\"name\":\"virtualbox\",\"url\":\"file:///h/dup.box\"}]}],"
 		"\"s\":\"caf\\u00e9 \\ud83d\\ude00 \\/\"}";
-	CHECK(write_file(cat2, foreign, sizeof foreign - 1) == 0);
+	CHECK(tf_write_file(cat2, foreign, sizeof foreign - 1) == 0);
 	chmod(cat2, 0640);
 	struct bw_catalog_entry c2 = { .name = "b", .version = "2.0.0",
 				       .url = "FILE:///x.box", .sha256 = SHA_A };
@@ -1346,7 +1315,7 @@ static void test_catalog(void)
 	if (r)
 		fprintf(stderr, "catalog 2: %s\n", e.msg);
 	CHECK(r == 0);
-	t = read_file(cat2, NULL);
+	t = (char *)tf_slurp(cat2, NULL);
 	CHECK(t && strstr(t, "\"extra\": [\n    1,\n    -2500.0,\n    true,\n    false,\n    null,\n    {}\n  ]") != NULL);
 	CHECK(t && strstr(t, "\"status\": \"active\"") != NULL);
 	CHECK(t && strstr(t, "\"architecture\": \"arm64\"") != NULL);
@@ -1366,10 +1335,10 @@ static void test_catalog(void)
 		"{\"name\":\"b\",\"versions\":[{\"version\":\"2.0.0\",\"providers\":[{}]}]}",
 	};
 	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
-		CHECK(write_file(cat2, broken[i], strlen(broken[i])) == 0);
+		CHECK(tf_write_file(cat2, broken[i], strlen(broken[i])) == 0);
 		CHECK(bw_catalog_update(cat2, &c2, &e) == BW_EFORMAT);
 		CHECK(bw_catalog_check(cat2, &c2, &e) == BW_EFORMAT);
-		t = read_file(cat2, NULL);
+		t = (char *)tf_slurp(cat2, NULL);
 		CHECK(t && strcmp(t, broken[i]) == 0);
 		free(t);
 	}
@@ -1466,15 +1435,15 @@ static void test_sha256(void)
 	struct bw_error e;
 	char h[65];
 	char *f = path_in("sha");
-	CHECK(write_file(f, "abc", 3) == 0);
+	CHECK(tf_write_file(f, "abc", 3) == 0);
 	CHECK(bw_sha256_file(f, h, &e) == 0);
 	CHECK(strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
-	CHECK(write_file(f, "", 0) == 0);
+	CHECK(tf_write_file(f, "", 0) == 0);
 	CHECK(bw_sha256_file(f, h, &e) == 0);
 	CHECK(strcmp(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
 	char *million = malloc(1000000);
 	memset(million, 'a', 1000000);
-	CHECK(write_file(f, million, 1000000) == 0);
+	CHECK(tf_write_file(f, million, 1000000) == 0);
 	free(million);
 	CHECK(bw_sha256_file(f, h, &e) == 0);
 	CHECK(strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
@@ -1486,7 +1455,7 @@ static void test_sha256(void)
 		x = x * 1103515245u + 12345u;
 		big[i] = (uint8_t)(x >> 16);
 	}
-	CHECK(write_file(f, big, n) == 0);
+	CHECK(tf_write_file(f, big, n) == 0);
 	free(big);
 	CHECK(bw_sha256_file(f, h, &e) == 0);
 	char out[256];

@@ -268,6 +268,26 @@ static int same(const uint8_t *got, const uint8_t *want, uint64_t len)
 	return 1;
 }
 
+/*
+ * Copy with REG (NREG regions) at OUT_OFFSET and check the output is WANT
+ * (LEN bytes), every mapped byte was read or skipped, and progress went
+ * forward to one total, the mapped bytes.  *ST for the caller's checks.
+ */
+static void check_copy(const struct bw_copy_region *reg, size_t nreg, uint64_t out_offset,
+		       const uint8_t *want, uint64_t len, struct bw_copy_stats *st)
+{
+	struct progress pr = {0};
+	struct bw_error err;
+	uint8_t *got;
+	CHECK_EQ_U64(run_copy(reg, nreg, out_offset, &pr, NULL, st, &err, &got), 0);
+	CHECK(got && same(got, want, len));
+	CHECK_EQ_U64(st->read + st->skipped, st->mapped);
+	CHECK(!pr.backwards && !pr.total_changed);
+	CHECK_EQ_U64(pr.total, st->mapped);
+	CHECK_EQ_U64(pr.last_done, st->mapped);
+	free(got);
+}
+
 static uint64_t free_bytes(const struct bw_ntfs *v)
 {
 	const struct bw_ntfs_geometry *g = bw_ntfs_get_geometry(v);
@@ -389,20 +409,13 @@ static void test_holes_two_volumes_shift(void)
 	const uint64_t shifts[] = { 0, 512, 1 * MiB + 4 * KiB };
 	for (size_t k = 0; k < 3; k++) {
 		uint64_t shift = shifts[k];
-		uint8_t *want = expected(&src, reg, 2, NULL, shift), *got;
-		struct progress pr = {0};
+		uint8_t *want = expected(&src, reg, 2, NULL, shift);
 		struct bw_copy_stats st;
-		struct bw_error err;
-		CHECK_EQ_U64(run_copy(reg, 2, shift, &pr, NULL, &st, &err, &got), 0);
-		CHECK(got && same(got, want, disk + shift));
+		check_copy(reg, 2, shift, want, disk + shift, &st);
 		uint64_t hole_bytes = 0;
 		for (size_t h = 0; h < 3; h++)
 			hole_bytes += holes[h][1] - holes[h][0];
 		CHECK_EQ_U64(st.mapped, disk - hole_bytes);
-		CHECK_EQ_U64(st.read + st.skipped, st.mapped);
-		CHECK_EQ_U64(pr.last_done, st.mapped);
-		CHECK_EQ_U64(pr.total, st.mapped);
-		free(got);
 		free(want);
 	}
 	free_volume(v1);
@@ -435,18 +448,11 @@ static void test_replace(void)
 		{ .offset = p1, .size = s1, .ntfs = v },
 		{ .offset = p2, .size = s2, .replace = rd },
 	};
-	uint8_t *want = expected(&src, reg, 2, &rep, 4096), *got;
-	struct progress pr = {0};
+	uint8_t *want = expected(&src, reg, 2, &rep, 4096);
 	struct bw_copy_stats st;
-	CHECK_EQ_U64(run_copy(reg, 2, 4096, &pr, NULL, &st, &err, &got), 0);
-	CHECK(got && same(got, want, disk + 4096));
+	check_copy(reg, 2, 4096, want, disk + 4096, &st);
 	/* The replaced region counts whole in the total. */
 	CHECK_EQ_U64(st.mapped, disk);
-	CHECK_EQ_U64(st.read + st.skipped, st.mapped);
-	CHECK_EQ_U64(pr.total, disk);
-	CHECK_EQ_U64(pr.last_done, disk);
-	CHECK(!pr.backwards && !pr.total_changed);
-	free(got);
 	free(want);
 	bw_disk_close(rd);
 	free_volume(v);
@@ -478,20 +484,15 @@ static void test_merged(void)
 	struct bw_error err;
 	CHECK_EQ_U64(bw_disk_open(rep_path, &rd, &err), 0);
 	struct bw_copy_region reg = { .offset = p, .size = size, .ntfs = v, .replace = rd };
-	uint8_t *want = malloc(disk), *got;
+	uint8_t *want = malloc(disk);
 	memcpy(want, src.data, disk);
 	for (uint64_t l = 0; l < nclusters; l++)
 		if (used(bm, l))
 			memcpy(want + p + l * cs, rep.data + l * cs, cs);
 	memcpy(want + p + nclusters * cs, rep.data + nclusters * cs, size - nclusters * cs);
-	struct progress pr = {0};
 	struct bw_copy_stats st;
-	CHECK_EQ_U64(run_copy(&reg, 1, 0, &pr, NULL, &st, &err, &got), 0);
-	CHECK(got && same(got, want, disk));
-	CHECK_EQ_U64(st.read + st.skipped, st.mapped);
-	CHECK_EQ_U64(pr.last_done, disk);
-	CHECK(!pr.backwards && !pr.total_changed);
-	free(got);
+	check_copy(&reg, 1, 0, want, disk, &st);
+	CHECK_EQ_U64(st.mapped, disk);          /* the region counts whole */
 	free(want);
 	bw_disk_close(rd);
 	free_volume(v);

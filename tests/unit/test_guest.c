@@ -20,6 +20,7 @@
 #include "common/bytes.h"
 #include "guest/spawn.h"
 #include "check.h"
+#include "testfile.h"
 
 #define SKIP 77
 #define VOLUME_SIZE  (16u << 20)
@@ -47,36 +48,6 @@ static void fill(unsigned char *buf, size_t len, uint32_t seed)
 		seed = seed * 1103515245u + 12345u;
 		buf[i] = (unsigned char)(seed >> 16);
 	}
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, data, len);
-	return close(fd) == 0 && n == (ssize_t)len ? 0 : -1;
-}
-
-/* The whole local file PATH, malloc'd; NULL on failure. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	unsigned char *buf = malloc((size_t)st.st_size + 1);
-	ssize_t n = buf ? pread(fd, buf, (size_t)st.st_size, 0) : -1;
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		return NULL;
-	}
-	*len = (size_t)st.st_size;
-	return buf;
 }
 
 /* mkntfs a fresh volume of SIZE bytes at PATH: 0, SKIP when mkntfs is missing. */
@@ -219,11 +190,11 @@ static void test_write_session(void)
 	char local[300], back[300];
 	snprintf(local, sizeof local, "%s/big.bin", tmpdir);
 	snprintf(back, sizeof back, "%s/big.back", tmpdir);
-	CHECK(write_file(local, big, BIG_SIZE) == 0);
+	CHECK(tf_write_file(local, big, BIG_SIZE) == 0);
 	CHECK(bw_guest_upload(g, local, "\\Boot\\BCD", &err) == 0);
 	CHECK(bw_guest_download(g, "\\BOOT\\bcd", back, &err) == 0);
 	size_t len = 0;
-	unsigned char *got = slurp(back, &len);
+	uint8_t *got = tf_slurp(back, &len);
 	CHECK(got && len == BIG_SIZE && memcmp(got, big, BIG_SIZE) == 0);
 	free(got);
 
@@ -357,7 +328,7 @@ static void test_not_ntfs(void)
 	char path[300];
 	snprintf(path, sizeof path, "%s/zeros.img", tmpdir);
 	static unsigned char zeros[65536];
-	CHECK(write_file(path, zeros, sizeof zeros) == 0);
+	CHECK(tf_write_file(path, zeros, sizeof zeros) == 0);
 	struct bw_guest_opts o = { .backend = BW_GUEST_NATIVE, .readonly = 1 };
 	const char *files[] = { path };
 	struct bw_guest *g = (struct bw_guest *)&o;

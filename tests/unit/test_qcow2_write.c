@@ -32,6 +32,7 @@
 #include "boxwright/disk.h"
 #include "check.h"
 #include "common/bytes.h"
+#include "testfile.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
@@ -154,22 +155,15 @@ static void src_read(const struct tcase *t, uint64_t off, size_t n, uint8_t *out
 	}
 }
 
-static int is_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
-/* xorshift64*: chunk sizes and skips. */
+/* xorshift64* (tf_rand): chunk sizes and skips. */
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint64_t rnd(void)
+
+/* A tf_source_fn over T's disk (CTX). */
+static const uint8_t *src_chunk(const void *ctx, uint64_t off, size_t n)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
+	static uint8_t buf[MiB + 512];
+	src_read(ctx, off, n, buf);
+	return buf;
 }
 
 /* Write T's disk to PATH through bw_writer in chunks that cross cluster
@@ -177,7 +171,6 @@ static uint64_t rnd(void)
 static int write_qcow2(const struct tcase *t, const char *path, int threads, int level)
 {
 	static const size_t chunks[] = { 512, 1536, 4096, 65535, 65536, 100000, MiB + 512 };
-	static uint8_t buf[MiB + 512];
 	struct bw_writer_opts o = { .format = BW_WRITE_QCOW2, .size = t->size,
 				    .threads = threads, .compress_level = level };
 	struct bw_writer *w;
@@ -188,42 +181,14 @@ static int write_qcow2(const struct tcase *t, const char *path, int threads, int
 		fprintf(stderr, "%s: open: %s\n", t->name, e.msg);
 		return r;
 	}
-	uint64_t off = 0;
-	while (off < t->size) {
-		size_t n = chunks[rnd() % (sizeof chunks / sizeof chunks[0])];
-		if (n > t->size - off)
-			n = (size_t)(t->size - off);
-		src_read(t, off, n, buf);
-		if (!(is_zero(buf, n) && (rnd() & 1)) &&
-		    (r = bw_writer_write(w, buf, n, off, &e)) != 0) {
-			fprintf(stderr, "%s: write: %s\n", t->name, e.msg);
-			bw_writer_abort(w);
-			return r;
-		}
-		off += n;
-	}
+	r = tf_write_chunks(w, t->size, src_chunk, t, chunks, sizeof chunks / sizeof chunks[0],
+			    &rng_state, t->name);
+	if (r)
+		return r;
 	r = bw_writer_finish(w, &e);
 	if (r)
 		fprintf(stderr, "%s: finish: %s\n", t->name, e.msg);
 	return r;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return NULL;
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = malloc((size_t)st.st_size + 1);
-	if (!f || !b || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		if (f)
-			fclose(f);
-		free(b);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)st.st_size;
-	return b;
 }
 
 /* ---- the decoder ------------------------------------------------------------ */
@@ -287,7 +252,7 @@ static void decode(const struct tcase *t, const uint8_t *f, size_t len, struct d
 	CHECK_EQ_U64(bw_get_be64(f + 88), 0);           /* autoclear */
 	CHECK_EQ_U64(bw_get_be32(f + 96), 4);           /* 16-bit refcounts */
 	CHECK_EQ_U64(bw_get_be32(f + 100), 104);
-	CHECK(is_zero(f + 104, CL - 104));              /* end-of-extensions, then nothing */
+	CHECK(tf_is_zero(f + 104, CL - 104));           /* end-of-extensions, then nothing */
 	uint64_t l1_bytes = (uint64_t)l1_size * 8;
 	CHECK(l1_off % CL == 0 && l1_off >= CL && l1_off < len && l1_bytes <= len - l1_off);
 	CHECK(rt_off % CL == 0 && rt_off >= CL && rt_clusters >= 1 && rt_off < len &&
@@ -313,7 +278,7 @@ static void decode(const struct tcase *t, const uint8_t *f, size_t len, struct d
 		if (e == 0) {
 			for (uint64_t c = i * L2_ENTRIES; c < nguest && c < (i + 1) * L2_ENTRIES; c++) {
 				src_cluster(t, c, src);
-				CHECK(is_zero(src, CL));
+				CHECK(tf_is_zero(src, CL));
 				d->unallocated++;
 			}
 			continue;
@@ -334,11 +299,11 @@ static void decode(const struct tcase *t, const uint8_t *f, size_t len, struct d
 			}
 			src_cluster(t, c, src);
 			if (le == 0) {
-				CHECK(is_zero(src, CL));
+				CHECK(tf_is_zero(src, CL));
 				d->unallocated++;
 				continue;
 			}
-			CHECK(!is_zero(src, CL));       /* zero clusters are not allocated */
+			CHECK(!tf_is_zero(src, CL));    /* zero clusters are not allocated */
 			if (le & (1ull << 62)) {
 				/* Compressed Clusters Descriptor, x = 54. */
 				CHECK(!(le >> 63));     /* never COPIED */
@@ -428,7 +393,7 @@ static int write_raw(const struct tcase *t, const char *path)
 	for (uint64_t c = 0; r == 0 && c * CL < t->size; c++) {
 		src_cluster(t, c, cl);
 		size_t n = t->size - c * CL < CL ? (size_t)(t->size - c * CL) : CL;
-		if (!is_zero(cl, n) && pwrite(fd, cl, n, (off_t)(c * CL)) != (ssize_t)n)
+		if (!tf_is_zero(cl, n) && pwrite(fd, cl, n, (off_t)(c * CL)) != (ssize_t)n)
 			r = -1;
 	}
 	if (fd >= 0 && close(fd) != 0)
@@ -476,7 +441,7 @@ static void run_case(const struct tcase *t, struct decoded *d)
 	snprintf(path3, sizeof path3, "%s/%s-t3.qcow2", dir, t->name);
 	CHECK(write_qcow2(t, path, 1, 0) == 0);
 	size_t len = 0, len3 = 0;
-	uint8_t *f = slurp(path, &len);
+	uint8_t *f = tf_slurp(path, &len);
 	CHECK(f != NULL);
 	if (!f)
 		return;
@@ -484,7 +449,7 @@ static void run_case(const struct tcase *t, struct decoded *d)
 	qemu_checks(t, path);
 	/* Three threads and other chunk sizes: the same bytes. */
 	CHECK(write_qcow2(t, path3, 3, 0) == 0);
-	uint8_t *f3 = slurp(path3, &len3);
+	uint8_t *f3 = tf_slurp(path3, &len3);
 	CHECK(f3 && len3 == len && memcmp(f, f3, len) == 0);
 	printf("%s: size %llu, file %zu bytes: %u compressed, %u standard, %u unallocated, %u tail fills\n",
 	       t->name, (unsigned long long)t->size, len, d->compressed, d->standard,
@@ -503,7 +468,7 @@ static void test_level1(void)
 	snprintf(path, sizeof path, "%s/%s.qcow2", dir, t.name);
 	CHECK(write_qcow2(&t, path, 2, 1) == 0);
 	size_t len = 0;
-	uint8_t *f = slurp(path, &len);
+	uint8_t *f = tf_slurp(path, &len);
 	CHECK(f != NULL);
 	if (f) {
 		struct decoded d;

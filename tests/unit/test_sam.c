@@ -24,7 +24,6 @@
 /* hivebuild.h leaves hv_commit's closing brace to its includers, as
  * test_win.c and test_win_edit.c supply it. */
 #include "hivebuild.h"
-}
 
 static void unhex(const char *s, uint8_t *out)
 {

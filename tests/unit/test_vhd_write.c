@@ -22,6 +22,7 @@
 #include "boxwright/disk.h"
 #include "check.h"
 #include "common/bytes.h"
+#include "testfile.h"
 
 #define MiB (UINT64_C(1) << 20)
 #define GiB (UINT64_C(1) << 30)
@@ -587,23 +588,6 @@ static void test_large(void)
 	unlink(path);
 }
 
-static uint8_t *slurp(const char *p, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	int fd = open(p, O_RDONLY);
-	if (fd >= 0 && fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) &&
-	    read(fd, buf, (size_t)st.st_size) == st.st_size) {
-		*len = (size_t)st.st_size;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	if (fd >= 0)
-		close(fd);
-	return buf;
-}
-
 /* fixed_identity: the footer's time stamp is the one given (seconds since
  * 2000 in the file), the unique id derived from the identity; the same
  * identity gives the same file whatever the chunking, another one
@@ -621,7 +605,7 @@ static void test_fixed_identity(const uint8_t *data)
 			if (i == 2)
 				memset(o.identity, 0x12, sizeof o.identity);
 			write_disk(&o, data, o.size, i == 1 ? MIXED : ONE_WRITE);
-			f[i] = slurp(path, &len[i]);
+			f[i] = tf_slurp(path, &len[i]);
 			CHECK(f[i] != NULL);
 		}
 		if (f[0] && f[1] && f[2] && len[0] == len[2] && len[0] >= 512) {

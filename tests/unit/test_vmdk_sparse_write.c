@@ -21,6 +21,7 @@
 #include "boxwright/disk.h"
 #include "check.h"
 #include "common/bytes.h"
+#include "testfile.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
@@ -32,47 +33,8 @@
 
 static char dir[] = "/tmp/bw-test-vmdksw.XXXXXX";
 
-/* xorshift64*: deterministic test data and chunk sizes. */
+/* xorshift64* (tf_rand): deterministic test data and chunk sizes. */
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(rnd() >> 56);
-}
-
-static int is_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return NULL;
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = malloc((size_t)st.st_size + 1);
-	if (!f || !b || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		if (f)
-			fclose(f);
-		free(b);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)st.st_size;
-	return b;
-}
 
 /* Write SRC (SIZE bytes) to PATH with O: chunks of assorted sizes that
  * cross grain edges; about half of the all-zero chunks are skipped. */
@@ -89,22 +51,10 @@ static int write_disk(const char *path, const uint8_t *src, uint64_t size,
 		fprintf(stderr, "open: %s\n", e.msg);
 		return r;
 	}
-	uint64_t off = 0;
-	while (off < size) {
-		size_t n = chunks[rnd() % (sizeof chunks / sizeof chunks[0])];
-		if (n > size - off)
-			n = (size_t)(size - off);
-		if (is_zero(src + off, n) && (rnd() & 1)) {
-			off += n;
-			continue;
-		}
-		if ((r = bw_writer_write(w, src + off, n, off, &e)) != 0) {
-			fprintf(stderr, "write: %s\n", e.msg);
-			bw_writer_abort(w);
-			return r;
-		}
-		off += n;
-	}
+	r = tf_write_chunks(w, size, tf_source_mem, src, chunks,
+			    sizeof chunks / sizeof chunks[0], &rng_state, NULL);
+	if (r)
+		return r;
 	r = bw_writer_finish(w, &e);
 	if (r)
 		fprintf(stderr, "finish: %s\n", e.msg);
@@ -150,14 +100,14 @@ static void parse_sparse(const uint8_t *f, size_t len, const uint8_t *src, uint6
 	CHECK_EQ_U64(h[72], 0);
 	CHECK(h[73] == '\n' && h[74] == ' ' && h[75] == '\r' && h[76] == '\n');
 	CHECK_EQ_U64(bw_get_le16(h + 77), 0);
-	CHECK(is_zero(h + 79, 512 - 79));
+	CHECK(tf_is_zero(h + 79, 512 - 79));
 
 	char desc[DESC_SECT * 512 + 1];
 	size_t dlen = strnlen((const char *)f + 512, DESC_SECT * 512);
 	CHECK(dlen < DESC_SECT * 512);
 	memcpy(desc, f + 512, dlen);
 	desc[dlen] = '\0';
-	CHECK(is_zero(f + 512 + dlen, DESC_SECT * 512 - dlen));
+	CHECK(tf_is_zero(f + 512 + dlen, DESC_SECT * 512 - dlen));
 	char want[512];
 	CHECK(strncmp(desc, "# Disk DescriptorFile\nversion=1\nCID=", 36) == 0);
 	if (dlen > 44) {
@@ -186,11 +136,11 @@ static void parse_sparse(const uint8_t *f, size_t len, const uint8_t *src, uint6
 		CHECK_EQ_U64(bw_get_le32(rgdp + 4 * i), rgd + gd_sect + i * GT_SECT);
 		CHECK_EQ_U64(bw_get_le32(gdp + 4 * i), gd + gd_sect + i * GT_SECT);
 	}
-	CHECK(is_zero(rgdp + 4 * ngts, gd_sect * 512 - 4 * ngts));
-	CHECK(is_zero(gdp + 4 * ngts, gd_sect * 512 - 4 * ngts));
+	CHECK(tf_is_zero(rgdp + 4 * ngts, gd_sect * 512 - 4 * ngts));
+	CHECK(tf_is_zero(gdp + 4 * ngts, gd_sect * 512 - 4 * ngts));
 	/* The padding between the tables and overHead is zero. */
 	uint64_t end_gts = gd + gd_sect + ngts * GT_SECT;
-	CHECK(is_zero(f + end_gts * 512, (overhead - end_gts) * 512));
+	CHECK(tf_is_zero(f + end_gts * 512, (overhead - end_gts) * 512));
 
 	/* Grain tables: primary == redundant; each entry 0 for a zero grain
 	 * or the next grain in the file, in LBA order. */
@@ -207,7 +157,7 @@ static void parse_sparse(const uint8_t *f, size_t len, const uint8_t *src, uint6
 			continue;
 		}
 		if (e == 0) {
-			CHECK(is_zero(src + off, have));
+			CHECK(tf_is_zero(src + off, have));
 			continue;
 		}
 		CHECK_EQ_U64(e, next);
@@ -215,8 +165,8 @@ static void parse_sparse(const uint8_t *f, size_t len, const uint8_t *src, uint6
 			return;
 		const uint8_t *gp = f + (uint64_t)e * 512;
 		CHECK(memcmp(gp, src + off, have) == 0);
-		CHECK(is_zero(gp + have, GRAIN - have));
-		CHECK(!is_zero(gp, GRAIN));
+		CHECK(tf_is_zero(gp + have, GRAIN - have));
+		CHECK(!tf_is_zero(gp, GRAIN));
 		next += GRAIN_SECT;
 		out->grains++;
 	}
@@ -252,7 +202,7 @@ static void check_disk(const char *name, const uint8_t *src, uint64_t size,
 	struct bw_writer_opts o = { .format = BW_WRITE_VMDK_SPARSE, .adapter_type = adapter };
 	CHECK(write_disk(path, src, size, o) == 0);
 	size_t len;
-	uint8_t *f = read_file(path, &len);
+	uint8_t *f = tf_slurp(path, &len);
 	CHECK(f != NULL);
 	struct parsed p;
 	if (f) {
@@ -270,7 +220,7 @@ static void test_fixed_cid(void)
 {
 	const uint64_t size = 3 * MiB;
 	uint8_t *src = calloc(1, size);
-	fill_random(src + MiB, 200 * KiB);
+	tf_fill_random(src + MiB, 200 * KiB, &rng_state);
 	enum bw_write_format fmts[] = { BW_WRITE_VMDK_SPARSE, BW_WRITE_VMDK_STREAM };
 	for (size_t k = 0; k < 2; k++) {
 		char a[256], b[256];
@@ -281,7 +231,7 @@ static void test_fixed_cid(void)
 		CHECK(write_disk(a, src, size, o) == 0);
 		CHECK(write_disk(b, src, size, o) == 0);
 		size_t la, lb;
-		uint8_t *fa = read_file(a, &la), *fb = read_file(b, &lb);
+		uint8_t *fa = tf_slurp(a, &la), *fb = tf_slurp(b, &lb);
 		CHECK(fa && fb && la == lb && memcmp(fa, fb, la) == 0);
 		CHECK(fa && memmem(fa, la, "\nCID=1234abcd\n", 14) != NULL);
 		CHECK(fa && memmem(fa, la, "\nRW 6144 SPARSE \"final.vmdk\"\n", 29) != NULL);
@@ -297,8 +247,8 @@ static void test_fixed_cid(void)
 		o.vmdk_cid = 0;
 		CHECK(write_disk(a, src, size, o) == 0);
 		CHECK(write_disk(b, src, size, o) == 0);
-		fa = read_file(a, &la);
-		fb = read_file(b, &lb);
+		fa = tf_slurp(a, &la);
+		fb = tf_slurp(b, &lb);
 		CHECK(fa && fb && la == lb && memcmp(fa, fb, la) != 0);
 		free(fa);
 		free(fb);
@@ -359,16 +309,16 @@ int main(void)
 	 * the disk's last sector (a partial last grain); lsilogic geometry. */
 	size = 70 * MiB + 1536;
 	src = calloc(1, size);
-	fill_random(src, 3 * GRAIN + 17);
+	tf_fill_random(src, 3 * GRAIN + 17, &rng_state);
 	for (uint64_t off = 5 * GRAIN; off < 20 * MiB; off += 7 * GRAIN + 4096)
 		memcpy(src + off, "boxwright", 9);
-	fill_random(src + 64 * MiB + 3, 2 * MiB);
-	fill_random(src + size - 512, 512);
+	tf_fill_random(src + 64 * MiB + 3, 2 * MiB, &rng_state);
+	tf_fill_random(src + size - 512, 512, &rng_state);
 	unsigned want = 0;
 	for (uint64_t g = 0; g * GRAIN < size; g++) {
 		uint64_t off = g * GRAIN;
 		size_t n = size - off < GRAIN ? (size_t)(size - off) : GRAIN;
-		want += !is_zero(src + off, n);
+		want += !tf_is_zero(src + off, n);
 	}
 	check_disk("odd.vmdk", src, size, "lsilogic", 255, want);
 	free(src);
@@ -376,7 +326,7 @@ int main(void)
 	/* All data: every grain allocated, one write path after another. */
 	size = 40 * MiB;
 	src = malloc(size);
-	fill_random(src, size);
+	tf_fill_random(src, size, &rng_state);
 	check_disk("full.vmdk", src, size, "buslogic", 255, (unsigned)(size / GRAIN));
 	free(src);
 

@@ -25,6 +25,7 @@
 #include "disk/deflate.h"
 #include "disk/vmdk_format.h"
 #include "disk/workers.h"
+#include "testfile.h"
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
@@ -37,53 +38,14 @@
 
 static char dir[] = "/tmp/bw-test-vmdkw.XXXXXX";
 
-/* xorshift64*: deterministic test data and chunk sizes. */
+/* xorshift64* (tf_rand): deterministic test data and chunk sizes. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(rnd() >> 56);
-}
 
 static void fill_text(uint8_t *p, size_t n, unsigned seed)
 {
 	static const char words[] = "grain table directory marker footer deflate ";
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)words[(i + seed * 7) % (sizeof words - 1)] ^ (uint8_t)((i >> 12) & seed);
-}
-
-static int is_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return NULL;
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = malloc((size_t)st.st_size + 1);
-	if (!f || !b || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		if (f)
-			fclose(f);
-		free(b);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)st.st_size;
-	return b;
 }
 
 /*
@@ -107,22 +69,10 @@ static int write_vmdk(const char *path, const uint8_t *src, uint64_t size, int t
 		return r;
 	}
 	CHECK_EQ_U64(bw_writer_bytes_out(w), OVERHEAD_SECT * 512);
-	uint64_t off = 0;
-	while (off < size) {
-		size_t n = chunks[rnd() % (sizeof chunks / sizeof chunks[0])];
-		if (n > size - off)
-			n = (size_t)(size - off);
-		if (is_zero(src + off, n) && (rnd() & 1)) {
-			off += n;
-			continue;
-		}
-		if ((r = bw_writer_write(w, src + off, n, off, &e)) != 0) {
-			fprintf(stderr, "write: %s\n", e.msg);
-			bw_writer_abort(w);
-			return r;
-		}
-		off += n;
-	}
+	r = tf_write_chunks(w, size, tf_source_mem, src, chunks,
+			    sizeof chunks / sizeof chunks[0], &rng_state, NULL);
+	if (r)
+		return r;
 	CHECK(bw_writer_bytes_out(w) % 512 == 0);
 	r = bw_writer_finish(w, &e);
 	if (r)
@@ -186,7 +136,7 @@ static int parse_vmdk(const uint8_t *f, size_t len, const uint8_t *src, uint64_t
 	CHECK_EQ_U64(h[72], 0);
 	CHECK(h[73] == '\n' && h[74] == ' ' && h[75] == '\r' && h[76] == '\n');
 	CHECK_EQ_U64(bw_get_le16(h + 77), 1);
-	CHECK(is_zero(h + 79, 512 - 79));
+	CHECK(tf_is_zero(h + 79, 512 - 79));
 
 	/* Descriptor: text, then zeros up to overHead. */
 	const char *d = (const char *)f + 512;
@@ -194,7 +144,7 @@ static int parse_vmdk(const uint8_t *f, size_t len, const uint8_t *src, uint64_t
 	CHECK(dlen < DESC_SECT * 512);
 	memcpy(out->desc, d, dlen);
 	out->desc[dlen] = '\0';
-	CHECK(is_zero(f + 512 + dlen, (OVERHEAD_SECT - 1) * 512 - dlen));
+	CHECK(tf_is_zero(f + 512 + dlen, (OVERHEAD_SECT - 1) * 512 - dlen));
 	const char *desc = out->desc;
 	char v[128], want[512];
 	CHECK(strncmp(desc, "# Disk DescriptorFile\n", 22) == 0);
@@ -251,7 +201,7 @@ static int parse_vmdk(const uint8_t *f, size_t len, const uint8_t *src, uint64_t
 			last_lba = (int64_t)val;
 			gte[g] = (uint32_t)s;
 			size_t used = 12 + zsize, total = (used + 511) / 512 * 512;
-			CHECK(is_zero(m + used, total - used));
+			CHECK(tf_is_zero(m + used, total - used));
 			if (m[12] == 0x78 && m[13] == 0x01)
 				out->stored_grains++;
 			uLongf glen = GRAIN;
@@ -261,14 +211,14 @@ static int parse_vmdk(const uint8_t *f, size_t len, const uint8_t *src, uint64_t
 			uint64_t off = g * GRAIN;
 			size_t have = size - off < GRAIN ? (size_t)(size - off) : GRAIN;
 			CHECK(memcmp(grain, src + off, have) == 0);
-			CHECK(is_zero(grain + have, GRAIN - have));
-			CHECK(!is_zero(grain, GRAIN));          /* zero grains omitted */
+			CHECK(tf_is_zero(grain + have, GRAIN - have));
+			CHECK(!tf_is_zero(grain, GRAIN));       /* zero grains omitted */
 			out->grains++;
 			s += total / 512;
 			continue;
 		}
 		uint32_t type = bw_get_le32(m + 12);
-		CHECK(is_zero(m + 16, 512 - 16));
+		CHECK(tf_is_zero(m + 16, 512 - 16));
 		switch (type) {
 		case 1:                         /* GT */
 			CHECK(state == 0);
@@ -295,7 +245,7 @@ static int parse_vmdk(const uint8_t *f, size_t len, const uint8_t *src, uint64_t
 				goto stop;
 			for (uint32_t i = 0; i < ngd; i++)
 				CHECK_EQ_U64(bw_get_le32(f + (s + 1) * 512 + 4 * (size_t)i), gd_want[i]);
-			CHECK(is_zero(f + (s + 1) * 512 + 4 * (size_t)ngd, gd_sect * 512 - 4 * (size_t)ngd));
+			CHECK(tf_is_zero(f + (s + 1) * 512 + 4 * (size_t)ngd, gd_sect * 512 - 4 * (size_t)ngd));
 			out->gd_entries = ngd;
 			gd_sector = s + 1;
 			state = 1;
@@ -315,7 +265,7 @@ static int parse_vmdk(const uint8_t *f, size_t len, const uint8_t *src, uint64_t
 			break;
 		case 0:                         /* EOS */
 			CHECK(state == 2);
-			CHECK(is_zero(m, 512));
+			CHECK(tf_is_zero(m, 512));
 			CHECK_EQ_U64(s + 1, nsect);     /* the last sector */
 			state = 3;
 			s += 1;
@@ -331,7 +281,7 @@ stop:
 	unsigned want_grains = 0;
 	for (uint64_t g = 0; g < ngrains; g++) {
 		size_t have = size - g * GRAIN < GRAIN ? (size_t)(size - g * GRAIN) : GRAIN;
-		if (!is_zero(src + g * GRAIN, have))
+		if (!tf_is_zero(src + g * GRAIN, have))
 			want_grains++;
 	}
 	CHECK_EQ_U64(out->grains, want_grains);
@@ -385,12 +335,12 @@ static void run_case(const char *name, const uint8_t *src, uint64_t size, const 
 	uint8_t *f1 = NULL, *f4 = NULL;
 
 	CHECK(write_vmdk(path1, src, size, 1, 0, adapter) == 0);
-	CHECK((f1 = read_file(path1, &l1)) != NULL);
+	CHECK((f1 = tf_slurp(path1, &l1)) != NULL);
 	if (f1 && parse_vmdk(f1, l1, src, size, base1, adapter ? adapter : "ide", heads, p1))
 		fprintf(stderr, "case %s, 1 thread: parse failed\n", name);
 
 	CHECK(write_vmdk(path4, src, size, 4, 6, adapter) == 0);
-	CHECK((f4 = read_file(path4, &l4)) != NULL);
+	CHECK((f4 = tf_slurp(path4, &l4)) != NULL);
 	/* Same file bytes but the name in the extent line: rename first. */
 	if (f4) {
 		char base4[64];
@@ -415,7 +365,7 @@ static void run_case(const char *name, const uint8_t *src, uint64_t size, const 
 		struct parsed pl;
 		uint8_t *fl;
 		CHECK(write_vmdk(path4, src, size, 2, levels[i], adapter) == 0);
-		CHECK((fl = read_file(path4, &len_l[i])) != NULL);
+		CHECK((fl = tf_slurp(path4, &len_l[i])) != NULL);
 		char base4[64];
 		snprintf(base4, sizeof base4, "%s-t4.vmdk", name);
 		if (fl && parse_vmdk(fl, len_l[i], src, size, base4, adapter ? adapter : "ide", heads, &pl))
@@ -454,7 +404,7 @@ static void test_deflate(void)
 	uint8_t *text = malloc(big), *noise = malloc(big);
 	uint8_t *z = malloc(BW_DEFLATE_STORED_SIZE(big));
 	fill_text(text, big, 3);
-	fill_random(noise, big);
+	tf_fill_random(noise, big, &rng_state);
 	static const size_t lens[] = { 0, 1, 511, 65535, 65536, 65537, 131070, 200000 };
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
 		size_t n = lens[i], lim = BW_DEFLATE_STORED_SIZE(n);
@@ -606,7 +556,7 @@ static void test_refusals(void)
 	CHECK(bw_writer_open(path, &o, &w, &e) == 0);
 	if (w) {
 		uint8_t *buf = malloc(3 * MiB);
-		fill_random(buf, 3 * MiB);
+		tf_fill_random(buf, 3 * MiB, &rng_state);
 		CHECK(bw_writer_write(w, buf, 3 * MiB, 0, &e) == 0);
 		CHECK(bw_writer_write(w, buf, 1000, (2ull << 40) - 1000, &e) == 0);
 		bw_writer_abort(w);
@@ -622,7 +572,7 @@ static void test_refusals(void)
 	if (w)
 		CHECK(bw_writer_finish(w, &e) == 0);
 	size_t len;
-	uint8_t *f = read_file(path, &len);
+	uint8_t *f = tf_slurp(path, &len);
 	CHECK(f != NULL);
 	uint8_t *zero = calloc(1, 3 * MiB);
 	struct parsed p;
@@ -654,7 +604,7 @@ static void test_write_error(void)
 	struct bw_writer *w = NULL;
 	struct bw_error e;
 	uint8_t *buf = malloc(4 * MiB);
-	fill_random(buf, 4 * MiB);
+	tf_fill_random(buf, 4 * MiB, &rng_state);
 	int r = bw_writer_open(path, &o, &w, &e);
 	CHECK(r == 0);
 	for (uint64_t off = 0; r == 0 && off < 4 * MiB; off += MiB)
@@ -682,7 +632,7 @@ static void test_zero_runs(void)
 	uint8_t *src = calloc(1, size);
 	fill_text(src + 2 * MiB, GRAIN, 4);                 /* grain 32 */
 	memcpy(src + 3 * MiB + 5, "x", 1);                  /* grain 48, off 5 */
-	fill_random(src + 5 * MiB + GRAIN / 2, GRAIN);      /* grains 80, 81 halves */
+	tf_fill_random(src + 5 * MiB + GRAIN / 2, GRAIN, &rng_state); /* grains 80, 81 halves */
 	struct bw_writer_opts o = { .format = BW_WRITE_VMDK_STREAM, .size = size, .threads = 2 };
 	struct bw_writer *w;
 	struct bw_error e;
@@ -692,7 +642,7 @@ static void test_zero_runs(void)
 	CHECK(bw_writer_write(w, src + 3 * MiB, 3 * MiB, 3 * MiB, &e) == 0);
 	CHECK(bw_writer_finish(w, &e) == 0);
 	size_t len;
-	uint8_t *f = read_file(path, &len);
+	uint8_t *f = tf_slurp(path, &len);
 	struct parsed p;
 	CHECK(f && parse_vmdk(f, len, src, size, "zeros.vmdk", "ide", 16, &p) == 0);
 	CHECK_EQ_U64(p.grains, 4);
@@ -732,7 +682,7 @@ static void test_fixed_identity(void)
 		else if (r == 0)
 			r = bw_writer_finish(w, &e);
 		CHECK(r == 0);
-		f[i] = r == 0 ? read_file(path[i], &len[i]) : NULL;
+		f[i] = r == 0 ? tf_slurp(path[i], &len[i]) : NULL;
 		CHECK(f[i] != NULL);
 	}
 	if (f[0] && f[1] && f[2] && f[3]) {
@@ -778,17 +728,17 @@ int main(void)
 		const uint64_t size = 70ull * MiB + 1536;
 		uint8_t *src = calloc(1, size);
 		fill_text(src + 0 * GRAIN, GRAIN, 1);                  /* grain 0 */
-		fill_random(src + 2 * GRAIN, GRAIN);                   /* 2: incompressible */
+		tf_fill_random(src + 2 * GRAIN, GRAIN, &rng_state);    /* 2: incompressible */
 		src[4 * GRAIN - 1] = 0x5A;                              /* 3: last byte only */
 		src[5 * GRAIN] = 0xA5;                                  /* 5: first byte only */
 		for (unsigned g = 10; g < 40; g++) {
 			if (g % 3 == 0)
-				fill_random(src + (uint64_t)g * GRAIN, GRAIN);
+				tf_fill_random(src + (uint64_t)g * GRAIN, GRAIN, &rng_state);
 			else if (g % 3 == 1)
 				fill_text(src + (uint64_t)g * GRAIN, GRAIN, g);
 		}
 		fill_text(src + 511ull * GRAIN + 100, GRAIN - 100, 7);  /* last of span 0 */
-		fill_random(src + 1024ull * GRAIN, GRAIN);             /* first of span 2 */
+		tf_fill_random(src + 1024ull * GRAIN, GRAIN, &rng_state); /* first of span 2 */
 		fill_text(src + 1119ull * GRAIN, GRAIN, 9);
 		memcpy(src + size - 512 + 100, "last sector of the disk", 23);
 		struct parsed p;
@@ -824,7 +774,7 @@ int main(void)
 	{
 		const uint64_t size = 2 * MiB;
 		uint8_t *src = calloc(1, size);
-		fill_random(src + size - GRAIN, GRAIN);
+		tf_fill_random(src + size - GRAIN, GRAIN, &rng_state);
 		struct parsed p;
 		run_case("d", src, size, "buslogic", 255, &p);
 		CHECK_EQ_U64(p.grains, 1);

@@ -23,7 +23,6 @@
 #include "minhive.h"
 
 #include "hivebuild.h"
-}
 
 /* ---- regf base block -------------------------------------------------- */
 
@@ -848,27 +847,31 @@ static void test_driver_rules(void)
 	CHECK(strcmp(bw_driver_kind_name(BW_DRV_VIRTIO_NET), "virtio-net") == 0);
 	CHECK(bw_driver_kind_name((enum bw_driver_kind)BW_DRIVER_KINDS) == NULL);
 
-	/* ImagePath forms -> the file on the Windows volume. */
+	/* ImagePath forms -> the file on the Windows volume (NULL: refused). */
+	static const struct {
+		const char *image_path, *file;
+	} forms[] = {
+		{ "", "\\Windows\\System32\\drivers\\E1G60.sys" },     /* SCM default */
+		{ "\\SystemRoot\\System32\\drivers\\E1G6032E.sys",
+		  "\\Windows\\System32\\drivers\\E1G6032E.sys" },
+		{ "\\systemroot\\system32\\DRIVERS\\x.sys", "\\Windows\\system32\\DRIVERS\\x.sys" },
+		{ "%SystemRoot%\\System32\\drivers\\y.sys", "\\Windows\\System32\\drivers\\y.sys" },
+		{ "System32\\drivers\\storahci.sys", "\\Windows\\System32\\drivers\\storahci.sys" },
+		{ "\\??\\D:\\drivers\\z.sys", NULL },
+		{ "\\SystemRoot\\", NULL },
+	};
 	char out[BW_DRIVER_PATH_MAX + 16];
 	struct bw_driver_state p = { .service = "E1G60" };
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
-	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\E1G60.sys") == 0);   /* SCM default */
-	snprintf(p.image_path, sizeof p.image_path, "\\SystemRoot\\System32\\drivers\\E1G6032E.sys");
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
-	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\E1G6032E.sys") == 0);
-	snprintf(p.image_path, sizeof p.image_path, "\\systemroot\\system32\\DRIVERS\\x.sys");
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
-	CHECK(strcmp(out, "\\Windows\\system32\\DRIVERS\\x.sys") == 0);
-	snprintf(p.image_path, sizeof p.image_path, "%%SystemRoot%%\\System32\\drivers\\y.sys");
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
-	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\y.sys") == 0);
-	snprintf(p.image_path, sizeof p.image_path, "System32\\drivers\\storahci.sys");
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == 0);
-	CHECK(strcmp(out, "\\Windows\\System32\\drivers\\storahci.sys") == 0);
-	snprintf(p.image_path, sizeof p.image_path, "\\??\\D:\\drivers\\z.sys");
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == BW_EINVAL);
-	snprintf(p.image_path, sizeof p.image_path, "\\SystemRoot\\");
-	CHECK(bw_driver_file_path(&p, out, sizeof out) == BW_EINVAL);
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		snprintf(p.image_path, sizeof p.image_path, "%s", forms[i].image_path);
+		int r = bw_driver_file_path(&p, out, sizeof out);
+		int good = forms[i].file ? r == 0 && strcmp(out, forms[i].file) == 0
+					 : r == BW_EINVAL;
+		CHECK(good);
+		if (!good)
+			fprintf(stderr, "  ImagePath '%s': %d '%s'\n", forms[i].image_path, r,
+				r == 0 ? out : "");
+	}
 	snprintf(p.image_path, sizeof p.image_path, "System32\\drivers\\storahci.sys");
 	CHECK(bw_driver_file_path(&p, out, 20) == BW_EINVAL);      /* does not fit */
 	p.image_path_long = 1;

@@ -33,43 +33,17 @@
 #include "common/utf16.h"
 #include "win/win_internal.h"
 #include "check.h"
+#include "testfile.h"
 #include "minhive.h"
 
 #include "hivebuild.h"
-}
 
 /* ---- files ------------------------------------------------------------------ */
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	*len = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			uint8_t *g = realloc(buf, cap);
-			if (!g)
-				abort();
-			buf = g;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		if (got == 0)
-			break;
-		n += got;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
 
 static int same_file(const char *a, const char *b)
 {
 	size_t la, lb;
-	uint8_t *da = slurp(a, &la), *db = slurp(b, &lb);
+	uint8_t *da = tf_slurp(a, &la), *db = tf_slurp(b, &lb);
 	int same = da && db && la == lb && memcmp(da, db, la) == 0;
 	free(da);
 	free(db);
@@ -79,12 +53,9 @@ static int same_file(const char *a, const char *b)
 static void copy_file(const char *from, const char *to)
 {
 	size_t len;
-	uint8_t *d = slurp(from, &len);
-	FILE *f = fopen(to, "wb");
-	if (!d || !f || fwrite(d, 1, len, f) != len)
+	uint8_t *d = tf_slurp(from, &len);
+	if (!d || tf_write_file(to, d, len) != 0)
 		build_failures++;
-	if (f)
-		fclose(f);
 	free(d);
 }
 
