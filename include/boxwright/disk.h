@@ -102,13 +102,35 @@ struct bw_vhd_link {
 int bw_disk_vhd_link(struct bw_disk *d, struct bw_vhd_link *l,
 		     struct bw_error *err);
 
+/*
+ * A differencing VHDX's link to its parent and the geometry a new child
+ * over the same parent keeps (FORMATS.md): the Parent Locator item as the
+ * child holds it (every key kept, parent_linkage naming the parent's
+ * DataWriteGuid), the block size, the logical and physical sector sizes
+ * and the Page 83 Data (the disk's identity, kept as a patched VHD keeps
+ * its unique id).
+ */
+#define BW_VHDX_LOCATOR_MAX  65536   /* the reader's cap on the item */
+struct bw_vhdx_link {
+	uint32_t block_size;
+	uint32_t logical_sector, physical_sector;
+	uint8_t page83[16];
+	uint32_t locator_len;
+	uint8_t locator[BW_VHDX_LOCATOR_MAX];
+};
+/* Fill *L from differencing VHDX D.  Returns 0, BW_EINVAL (D is not a
+ * differencing VHDX), BW_EUNSUPPORTED (D holds what a new child would
+ * lose: metadata items boxwright does not know, LeaveBlockAllocated) or
+ * a read error. */
+int bw_disk_vhdx_link(struct bw_disk *d, struct bw_vhdx_link *l,
+		      struct bw_error *err);
 
 /* ---- writers ---------------------------------------------------------
  *
  * A writer takes the virtual disk in increasing offset order (any chunk
  * sizes; bytes never written read as zero) and builds the container:
  * raw (sparse), VHD fixed, dynamic or differencing, VMDK streamOptimized or
- * monolithicSparse, VHDX dynamic, qcow2 v3 with compressed clusters.  The caller
+ * monolithicSparse, VHDX dynamic or differencing, qcow2 v3 with compressed clusters.  The caller
  * writes to a temporary name and renames it after bw_writer_finish.
  */
 struct bw_writer;
@@ -122,7 +144,8 @@ enum bw_write_format {
 	BW_WRITE_VHDX_DYNAMIC,      /* 1 MiB blocks, no log */
 	BW_WRITE_VMDK_SPARSE,       /* monolithicSparse: hosted sparse extent,
 				     * 64 KiB uncompressed grains, redundant GD */
-	BW_WRITE_VHD_DIFF,          /* differencing over vhd_parent */
+	BW_WRITE_VHD_DIFF,          /* differencing over parent */
+	BW_WRITE_VHDX_DIFF,         /* differencing over parent */
 };
 
 struct bw_writer_opts {
@@ -145,14 +168,16 @@ struct bw_writer_opts {
 	 * "bxwr" and a size rounded up to its CHS product. */
 	int vhd_keep;
 	uint8_t vhd_footer[512];
-	/* BW_WRITE_VHD_DIFF (with vhd_keep: the input child's footer): a
-	 * child of VHD_PARENT (the input child's open parent, read to
-	 * compare) naming it as VHD_LINK says; both must outlive the
-	 * writer.  A block is written (every sector bit set) only when its
-	 * bytes differ from the parent's; the others stay unallocated and
-	 * read from the parent.  Bytes never written still read as zero. */
-	struct bw_disk *vhd_parent;
+	/* BW_WRITE_VHD_DIFF (with vhd_keep: the input child's footer) and
+	 * BW_WRITE_VHDX_DIFF: a child of PARENT (the input child's open
+	 * parent, read to compare) naming it as VHD_LINK or VHDX_LINK says;
+	 * they must outlive the writer.  A block is written (VHD: every
+	 * sector bit set; VHDX: fully present) only when its bytes differ
+	 * from the parent's; the others stay unallocated and read from the
+	 * parent.  Bytes never written still read as zero. */
+	struct bw_disk *parent;
 	const struct bw_vhd_link *vhd_link;
+	const struct bw_vhdx_link *vhdx_link;
 	/* A private intermediate file that another step copies and then
 	 * deletes (build's VMDK before it goes into the .box): finish skips
 	 * the fsync, which would only write to disk what is read back from

@@ -14,12 +14,6 @@ static int raw_w_open(struct bw_writer *w, struct bw_error *err)
 	return 0;
 }
 
-/* Is the buffer all zero?  Word at a time after the first byte test. */
-static int all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 static int raw_w_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 		       uint64_t off, struct bw_error *err)
 {
@@ -29,14 +23,14 @@ static int raw_w_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 	while (i < len) {
 		size_t n = len - i < blk ? len - i : blk;
 		size_t j = i;
-		while (j < len && all_zero(buf + j, len - j < blk ? len - j : blk))
+		while (j < len && bw_writer_all_zero(buf + j, len - j < blk ? len - j : blk))
 			j += len - j < blk ? len - j : blk;
 		if (j > i) {
 			i = j;
 			continue;
 		}
 		j = i + n;
-		while (j < len && !all_zero(buf + j, len - j < blk ? len - j : blk))
+		while (j < len && !bw_writer_all_zero(buf + j, len - j < blk ? len - j : blk))
 			j += len - j < blk ? len - j : blk;
 		int r = bw_writer_pwrite(w, buf + i, j - i, off + i, err);
 		if (r)

@@ -17,9 +17,10 @@
  * (padded to a sector), then 2 MiB blocks (a 512-byte all-set sector
  * bitmap + data) appended in write order as they get non-zero data, and
  * the footer.  A block that only ever receives zeros is not allocated:
- * the current block is buffered (one 2 MiB buffer) and decided when it is
- * complete or the writer moves past it.  The BAT is kept in memory (4
- * bytes per block: 4 MiB for 2040 GiB) and written at finish.
+ * the current block is buffered (one 2 MiB buffer, writer_blocks.c) and
+ * decided when it is complete or the writer moves past it.  The BAT is
+ * kept in memory (4 bytes per block: 4 MiB for 2040 GiB) and written at
+ * finish.
  *
  * Fixed layout: the data at its offsets, zero runs left as holes, and the
  * footer at `size`.
@@ -28,13 +29,10 @@
  * layout, with the input child's parent link kept -- its header's parent
  * unique id, parent time stamp, parent name and locator entries, each
  * locator's data in the sectors after the BAT -- so that the new child
- * finds and names the same parent the same way.  Each block, once
- * complete (bytes never written are zeros, as for every writer), is
- * compared with what the parent gives there: only a block that differs is
- * written, with every sector bit set; the others stay unallocated and
- * read from the parent.  Blocks no write reached are checked too, where
- * the parent's allocation map says it may hold data.  The parent is only
- * read.
+ * finds and names the same parent the same way.  A block is written
+ * only when it differs from what the parent gives there
+ * (writer_blocks.c), with every sector bit set; the others stay
+ * unallocated and read from the parent.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -104,8 +102,6 @@
 #define VHDW_CREATOR_VERSION  0x00010000u
 #define VHDW_CREATOR_HOST     "Wi2k"
 
-#define VHDW_NO_BLOCK         UINT64_MAX
-
 struct vhd_w {
 	uint8_t footer[VHDW_FOOTER_SIZE];
 	int dynamic;
@@ -113,14 +109,10 @@ struct vhd_w {
 	uint32_t nentries;
 	size_t bat_bytes;           /* padded to a sector */
 	uint8_t *bat;               /* big-endian entries, as written */
-	uint8_t *block;             /* the buffered block, zero when clean */
-	uint64_t cur;               /* its index, or VHDW_NO_BLOCK */
-	int dirty;                  /* it holds a non-zero byte */
+	struct bw_wblocks blocks;
 	uint64_t next_pos;          /* file offset of the next block */
 	/* differencing only */
 	int diff;
-	uint8_t *pblock;            /* the parent's bytes of one block */
-	uint64_t decided;           /* blocks below this one are decided */
 	uint8_t header[VHDW_DYN_SIZE];  /* the input child's, locators moved */
 	uint64_t loc_pos[BW_VHD_LOCATORS];
 };
@@ -212,11 +204,6 @@ static uint32_t vhdw_checksum(const uint8_t *p, size_t len, size_t csum_off)
 	return ~sum;
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* Fill the footer: identity (new or kept), type, timestamp, checksum. */
 static int vhdw_make_footer(struct bw_writer *w, struct vhd_w *vw,
 			    struct bw_error *err)
@@ -274,37 +261,27 @@ static void vhdw_free(struct bw_writer *w)
 	struct vhd_w *vw = w->priv;
 	if (vw) {
 		free(vw->bat);
-		free(vw->block);
-		free(vw->pblock);
+		bw_wblocks_free(&vw->blocks);
 	}
 	free(vw);
 	w->priv = NULL;
 }
 
 /*
- * Differencing: check the parent and place the kept locators' data after
- * the BAT.  A locator's data space is in sectors per the spec and in
- * bytes from Hyper-V: a value below 512 is taken as sectors.  The room
- * is the larger of the data length and that space (capped); the entry
- * keeps its space value unless the cap made the room smaller.  Returns 0,
- * BW_EINVAL (no parent or link, a parent of another size, a locator whose
- * data does not match its entry) or BW_ENOMEM.
+ * Differencing: place the kept locators' data after the BAT.  A
+ * locator's data space is in sectors per the spec and in bytes from
+ * Hyper-V: a value below 512 is taken as sectors.  The room is the larger
+ * of the data length and that space (capped); the entry keeps its space
+ * value unless the cap made the room smaller.  Returns 0 or BW_EINVAL (no
+ * parent or link, a locator whose data does not match its entry).
  */
 static int vhdw_open_diff(struct bw_writer *w, struct vhd_w *vw,
 			  struct bw_error *err)
 {
 	const struct bw_writer_opts *o = &w->opts;
-	if (!o->vhd_keep || !o->vhd_parent || !o->vhd_link)
+	if (!o->vhd_keep || !o->parent || !o->vhd_link)
 		return bw_seterr(err, BW_EINVAL, w->path,
 				 "a differencing VHD needs the input child's footer, parent and parent link");
-	if (bw_disk_size(o->vhd_parent) != w->size)
-		return bw_seterr(err, BW_EINVAL, w->path,
-				 "the parent %s has virtual size %llu, the child %llu",
-				 bw_disk_path(o->vhd_parent),
-				 (unsigned long long)bw_disk_size(o->vhd_parent),
-				 (unsigned long long)w->size);
-	if (!(vw->pblock = malloc(VHDW_BLOCK_SIZE)))
-		return bw_seterr(err, BW_ENOMEM, w->path, "out of memory for a block buffer");
 	memcpy(vw->header, o->vhd_link->header, sizeof vw->header);
 	for (unsigned i = 0; i < BW_VHD_LOCATORS; i++) {
 		uint8_t *e = vw->header + VHDW_DYN_LOCATORS + VHDW_LOC_SIZE * i;
@@ -335,8 +312,11 @@ static int vhdw_open_diff(struct bw_writer *w, struct vhd_w *vw,
 	return 0;
 }
 
+static int vhdw_put_block(struct bw_writer *w, uint64_t blk, const uint8_t *data,
+			  struct bw_error *err);
+
 /* Returns 0, BW_EINVAL (a kept footer that is not one, a size past the
- * format's limit) or BW_ENOMEM. */
+ * format's limit, a differencing parent of another size) or BW_ENOMEM. */
 static int vhdw_open(struct bw_writer *w, struct bw_error *err)
 {
 	const struct bw_writer_opts *o = &w->opts;
@@ -362,7 +342,6 @@ static int vhdw_open(struct bw_writer *w, struct bw_error *err)
 	w->priv = vw;
 	vw->diff = o->format == BW_WRITE_VHD_DIFF;
 	vw->dynamic = o->format == BW_WRITE_VHD_DYNAMIC || vw->diff;
-	vw->cur = VHDW_NO_BLOCK;
 	int r = vhdw_make_footer(w, vw, err);
 	if (r)
 		return r;
@@ -372,21 +351,23 @@ static int vhdw_open(struct bw_writer *w, struct bw_error *err)
 	uint64_t n = (w->size + VHDW_BLOCK_SIZE - 1) / VHDW_BLOCK_SIZE;
 	vw->nentries = (uint32_t)n;
 	vw->bat_bytes = (size_t)((n * 4 + 511) & ~UINT64_C(511));
-	vw->bat = malloc(vw->bat_bytes);
-	vw->block = calloc(1, VHDW_BLOCK_SIZE);
-	if (!vw->bat || !vw->block)
+	if (!(vw->bat = malloc(vw->bat_bytes)))
 		return bw_seterr(err, BW_ENOMEM, w->path,
-				 "out of memory for a %zu-byte BAT and a block buffer",
-				 vw->bat_bytes);
+				 "out of memory for a %zu-byte BAT", vw->bat_bytes);
 	memset(vw->bat, 0xFF, vw->bat_bytes);
 	vw->next_pos = VHDW_BAT_OFFSET + vw->bat_bytes;
-	return vw->diff ? vhdw_open_diff(w, vw, err) : 0;
+	if (vw->diff && (r = vhdw_open_diff(w, vw, err)) != 0)
+		return r;
+	return bw_wblocks_init(w, &vw->blocks, VHDW_BLOCK_SIZE,
+			       vw->diff ? o->parent : NULL, vhdw_put_block, err);
 }
 
-/* Append block BLK holding DATA (2 MiB) at the end of the file. */
-static int vhdw_put_block(struct bw_writer *w, struct vhd_w *vw, uint64_t blk,
-			  const uint8_t *data, struct bw_error *err)
+/* Append block BLK holding DATA (2 MiB) at the end of the file
+ * (bw_wblocks_put_fn). */
+static int vhdw_put_block(struct bw_writer *w, uint64_t blk, const uint8_t *data,
+			  struct bw_error *err)
 {
+	struct vhd_w *vw = w->priv;
 	static const uint8_t bitmap[VHDW_BITMAP_SIZE] = {
 		[0 ... VHDW_BITMAP_SIZE - 1] = 0xFF
 	};
@@ -403,109 +384,6 @@ static int vhdw_put_block(struct bw_writer *w, struct vhd_w *vw, uint64_t blk,
 	return 0;
 }
 
-/*
- * Differencing: write block BLK holding DATA (zeros past the virtual
- * size) only if the parent gives other bytes there.
- */
-static int vhdw_diff_put(struct bw_writer *w, struct vhd_w *vw, uint64_t blk,
-			 const uint8_t *data, struct bw_error *err)
-{
-	uint64_t off = blk * VHDW_BLOCK_SIZE;
-	size_t n = w->size - off < VHDW_BLOCK_SIZE ? (size_t)(w->size - off)
-						   : VHDW_BLOCK_SIZE;
-	int r = bw_disk_pread(w->opts.vhd_parent, vw->pblock, n, off, err);
-	if (r == 0 && memcmp(data, vw->pblock, n) != 0)
-		r = vhdw_put_block(w, vw, blk, data, err);
-	vw->decided = blk + 1;
-	return r;
-}
-
-/*
- * Differencing: blocks [decided, END) got no write, so they hold zeros:
- * a block where the parent may have data (its allocation map) is read
- * and compared like any other.  vw->block is clean (zeros) here.
- */
-static int vhdw_diff_gap(struct bw_writer *w, struct vhd_w *vw, uint64_t end,
-			 struct bw_error *err)
-{
-	while (vw->decided < end) {
-		uint64_t s, e;
-		int r = bw_disk_next_data(w->opts.vhd_parent, vw->decided * VHDW_BLOCK_SIZE,
-					  &s, &e, err);
-		if (r < 0)
-			return r;
-		uint64_t first = s / VHDW_BLOCK_SIZE;
-		if (r == 0 || first >= end)
-			break;
-		uint64_t last = (e + VHDW_BLOCK_SIZE - 1) / VHDW_BLOCK_SIZE;
-		if (last > end)
-			last = end;
-		for (uint64_t b = first > vw->decided ? first : vw->decided; b < last; b++)
-			if ((r = vhdw_diff_put(w, vw, b, vw->block, err)) != 0)
-				return r;
-		vw->decided = last;
-	}
-	vw->decided = end;
-	return 0;
-}
-
-/* Decide the buffered block: allocate it if it got data (differencing:
- * if it differs from the parent), then clean it. */
-static int vhdw_flush(struct bw_writer *w, struct vhd_w *vw, struct bw_error *err)
-{
-	if (vw->cur == VHDW_NO_BLOCK)
-		return 0;
-	int r = 0;
-	if (vw->diff)
-		r = vhdw_diff_put(w, vw, vw->cur, vw->block, err);
-	else if (vw->dirty)
-		r = vhdw_put_block(w, vw, vw->cur, vw->block, err);
-	if (vw->dirty) {
-		memset(vw->block, 0, VHDW_BLOCK_SIZE);
-		vw->dirty = 0;
-	}
-	vw->cur = VHDW_NO_BLOCK;
-	return r;
-}
-
-static int vhdw_write_dynamic(struct bw_writer *w, struct vhd_w *vw,
-			      const uint8_t *buf, size_t len, uint64_t off,
-			      struct bw_error *err)
-{
-	while (len > 0) {
-		uint64_t blk = off / VHDW_BLOCK_SIZE;
-		uint32_t in = (uint32_t)(off % VHDW_BLOCK_SIZE);
-		size_t n = VHDW_BLOCK_SIZE - in;
-		if (n > len)
-			n = len;
-		int r;
-		if (blk != vw->cur && ((r = vhdw_flush(w, vw, err)) != 0 ||
-				       (vw->diff && (r = vhdw_diff_gap(w, vw, blk, err)) != 0)))
-			return r;
-		if (n == VHDW_BLOCK_SIZE) {
-			/* A whole block in one piece: no copy needed. */
-			if (vw->diff)
-				r = vhdw_diff_put(w, vw, blk, buf, err);
-			else if (!all_zero(buf, n))
-				r = vhdw_put_block(w, vw, blk, buf, err);
-			if (r)
-				return r;
-		} else {
-			vw->cur = blk;
-			if (!all_zero(buf, n)) {
-				memcpy(vw->block + in, buf, n);
-				vw->dirty = 1;
-			}
-			if (in + n == VHDW_BLOCK_SIZE && (r = vhdw_flush(w, vw, err)) != 0)
-				return r;
-		}
-		buf += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Fixed: non-zero 4 KiB runs go to their offsets; zero runs stay holes. */
 static int vhdw_write_fixed(struct bw_writer *w, const uint8_t *buf, size_t len,
 			    uint64_t off, struct bw_error *err)
@@ -514,14 +392,14 @@ static int vhdw_write_fixed(struct bw_writer *w, const uint8_t *buf, size_t len,
 	size_t i = 0;
 	while (i < len) {
 		size_t n = len - i < grain ? len - i : grain;
-		if (all_zero(buf + i, n)) {
+		if (bw_writer_all_zero(buf + i, n)) {
 			i += n;
 			continue;
 		}
 		size_t j = i + n;
 		while (j < len) {
 			size_t m = len - j < grain ? len - j : grain;
-			if (all_zero(buf + j, m))
+			if (bw_writer_all_zero(buf + j, m))
 				break;
 			j += m;
 		}
@@ -539,7 +417,7 @@ static int vhdw_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 {
 	struct vhd_w *vw = w->priv;
 	if (vw->dynamic)
-		return vhdw_write_dynamic(w, vw, buf, len, off, err);
+		return bw_wblocks_write(w, &vw->blocks, buf, len, off, err);
 	return vhdw_write_fixed(w, buf, len, off, err);
 }
 
@@ -554,8 +432,7 @@ static int vhdw_finish(struct bw_writer *w, struct bw_error *err)
 			w->bytes_out += VHDW_FOOTER_SIZE;
 		return r;
 	}
-	if ((r = vhdw_flush(w, vw, err)) != 0 ||
-	    (vw->diff && (r = vhdw_diff_gap(w, vw, vw->nentries, err)) != 0))
+	if ((r = bw_wblocks_finish(w, &vw->blocks, err)) != 0)
 		return r;
 	uint8_t h[VHDW_DYN_SIZE] = {0};
 	if (vw->diff) {

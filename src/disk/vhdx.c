@@ -89,6 +89,10 @@ struct vhdx {
 	uint8_t page83[16];
 	struct bw_disk *parent;     /* differencing: the open parent */
 	uint8_t *bitmap;            /* differencing: one block's sector bits */
+	uint8_t *locator;           /* differencing: the Parent Locator item */
+	uint32_t locator_len;
+	uint32_t unknown_items;     /* optional metadata items we skipped */
+	uint64_t unknown_at;        /* file offset of the first one's entry */
 };
 
 /* A byte range of the file that nothing else may overlap. */
@@ -490,6 +494,10 @@ static int vhdx_open_metadata(struct bw_disk *d, struct vhdx *v,
 					      i, (unsigned long long)at, g);
 				goto out;
 			}
+			/* Readable without it; a writer keeping the image's
+			 * metadata would lose it (bw_disk_vhdx_link). */
+			if (v->unknown_items++ == 0)
+				v->unknown_at = at;
 			continue;
 		}
 		if (items[k].found) {
@@ -1002,7 +1010,9 @@ static int vhdx_open_image(struct bw_disk *d, const struct bw_disk_chain *below,
 	} else {
 		d->format = (v->flags & VHDX_FP_LEAVE_ALLOCATED) ? "vhdx-fixed" : "vhdx-dynamic";
 	}
-	free(loc);
+	/* Kept for bw_disk_vhdx_link: a new child names the parent alike. */
+	v->locator = loc;
+	v->locator_len = loc_len;
 	return r;
 }
 
@@ -1197,10 +1207,40 @@ static void vhdx_close(struct bw_disk *d)
 	if (v) {
 		bw_disk_close(v->parent);
 		free(v->bitmap);
+		free(v->locator);
 		free(v->bat);
 	}
 	free(v);
 	d->priv = NULL;
+}
+
+int bw_disk_vhdx_link(struct bw_disk *d, struct bw_vhdx_link *l,
+		      struct bw_error *err)
+{
+	memset(l, 0, sizeof *l);
+	if (d->ops != &bw_disk_vhdx_ops || !((struct vhdx *)d->priv)->parent)
+		return bw_seterr(err, BW_EINVAL, d->path, "not a differencing VHDX");
+	const struct vhdx *v = d->priv;
+	if (v->unknown_items)
+		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
+				 "VHDX metadata entry at offset %llu: %u optional metadata item%s boxwright does not know (expected only the known items): a patched child would lose %s; flatten it first (boxwright convert %s -O vhdx FLAT.vhdx)",
+				 (unsigned long long)v->unknown_at, v->unknown_items,
+				 v->unknown_items > 1 ? "s" : "",
+				 v->unknown_items > 1 ? "them" : "it", d->path);
+	if (v->flags & VHDX_FP_LEAVE_ALLOCATED)
+		return bw_seterr(err, BW_EUNSUPPORTED, d->path,
+				 "VHDX File Parameters: a differencing image with LeaveBlockAllocated set (expected HasParent alone): boxwright does not write one; flatten it first (boxwright convert %s -O vhdx FLAT.vhdx)",
+				 d->path);
+	/* Checked at open: the item is at most VHDX_MAX_LOCATOR_LEN bytes. */
+	_Static_assert(VHDX_MAX_LOCATOR_LEN <= BW_VHDX_LOCATOR_MAX,
+		       "struct bw_vhdx_link holds what the reader accepts");
+	memcpy(l->locator, v->locator, v->locator_len);
+	l->locator_len = v->locator_len;
+	l->block_size = v->block_size;
+	l->logical_sector = v->logical_sector;
+	l->physical_sector = v->physical_sector;
+	memcpy(l->page83, v->page83, sizeof l->page83);
+	return 0;
 }
 
 const struct bw_disk_ops bw_disk_vhdx_ops = {

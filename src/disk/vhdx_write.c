@@ -1,6 +1,7 @@
 /*
  * VHDX output (Microsoft [MS-VHDX] v20160714; offsets in vhdx_format.h):
- * dynamic images for Hyper-V boxes, written in one pass.
+ * dynamic images for Hyper-V boxes and differencing ones for patch,
+ * written in one pass.
  *
  * Layout, every region 1 MiB aligned as Hyper-V lays them out:
  *   0        file identifier "vhdxfile", creator "boxwright"
@@ -12,7 +13,8 @@
  *            expects one to exist and uses it once it writes the disk
  *   2 MiB    the metadata region, 1 MiB: table, then File Parameters,
  *            Virtual Disk Size, Logical Sector Size (512), Physical Sector
- *            Size (4096, as Hyper-V makes them) and Page 83 Data (random)
+ *            Size (4096, as Hyper-V makes them), Page 83 Data (random)
+ *            and, differencing, the Parent Locator
  *   3 MiB    the BAT, padded to 1 MiB
  *   then     payload blocks of VHDXW_BLOCK_SIZE appended in write order
  *
@@ -27,9 +29,24 @@
  *
  * Streaming: data arrives in increasing offset order.  The current block
  * is buffered and decided when it is complete or the writer moves past
- * it; a block that only received zeros stays NOT_PRESENT (reads as zero).
- * The BAT is kept in memory and written, with everything before it, at
- * finish.
+ * it (writer_blocks.c); a block that only received zeros stays
+ * NOT_PRESENT (reads as zero).  The BAT is kept in memory and written,
+ * with everything before it, at finish.
+ *
+ * Differencing (BW_WRITE_VHDX_DIFF, a new child of the input child's
+ * parent): the same layout with the input child's link kept -- its Parent
+ * Locator item byte for byte (parent_linkage still names the parent's
+ * DataWriteGuid, which we never change since the parent is only read),
+ * its block size, sector sizes and Page 83 Data -- and HasParent set;
+ * the child's FileWriteGuid and DataWriteGuid are new, as for any file
+ * we write.  A block is written, FULLY_PRESENT, only when it differs from
+ * what the parent gives there; the others stay NOT_PRESENT and read from
+ * the parent.  Sector bitmaps: 2.5.1 needs a chunk's sector bitmap block
+ * only for PARTIALLY_PRESENT payload blocks (a reader consults it for
+ * those alone; FULLY_PRESENT reads this file, NOT_PRESENT the parent),
+ * and we write none, so every sector bitmap entry is SB_BLOCK_NOT_PRESENT
+ * -- the BAT still has one after each chunk, as 2.5 lays out a
+ * differencing BAT (chunks * (chunk ratio + 1) entries).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +62,7 @@
 #define VHDXW_BLOCK_SIZE        VHDX_MIN_BLOCK_SIZE        /* 1 MiB, see above */
 #define VHDXW_LOGICAL_SECTOR    512u
 #define VHDXW_PHYSICAL_SECTOR   4096u
+#define VHDXW_NITEMS            6       /* with the Parent Locator */
 #define VHDXW_LOG_OFFSET        VHDX_MiB
 #define VHDXW_LOG_LENGTH        VHDX_MiB
 #define VHDXW_METADATA_OFFSET   (2 * VHDX_MiB)
@@ -52,22 +70,21 @@
 #define VHDXW_BAT_OFFSET        (3 * VHDX_MiB)
 /* Metadata items follow the 64 KiB table, each at its own 4 KiB slot. */
 #define VHDXW_ITEM_SLOT         4096u
-/* 2^23 * 512 / 1 MiB: payload blocks per sector bitmap entry. */
-#define VHDXW_CHUNK_RATIO       (uint64_t)(VHDX_SECTORS_PER_BITMAP * VHDXW_LOGICAL_SECTOR / VHDXW_BLOCK_SIZE)
+_Static_assert(VHDX_MT_SIZE + 5 * VHDXW_ITEM_SLOT + BW_VHDX_LOCATOR_MAX <= VHDXW_METADATA_LENGTH,
+	       "the metadata table and items fit the metadata region");
 /* 2 TiB keeps the in-memory BAT at 16 MiB; far past any Windows box. */
 #define VHDXW_MAX_SIZE          (UINT64_C(2) << 40)
 #define VHDXW_CREATOR           "boxwright"
 
-#define VHDXW_NO_BLOCK          UINT64_MAX
-
 struct vhdx_w {
-	uint64_t nblocks;
+	int diff;
+	uint32_t block_size;
+	uint32_t logical_sector, physical_sector;
+	uint64_t chunk_ratio;       /* payload blocks per sector bitmap entry */
 	uint64_t nentries;
 	size_t bat_bytes;           /* padded to 1 MiB */
 	uint8_t *bat;               /* little-endian entries, as written */
-	uint8_t *block;             /* the buffered block, zero when clean */
-	uint64_t cur;               /* its index, or VHDXW_NO_BLOCK */
-	int dirty;                  /* it holds a non-zero byte */
+	struct bw_wblocks blocks;
 	uint64_t next_pos;          /* file offset of the next block */
 };
 
@@ -76,11 +93,6 @@ static uint64_t vhdxw_actual_size(const struct bw_writer_opts *o)
 	/* The size must be a whole number of logical sectors. */
 	return (o->size + VHDXW_LOGICAL_SECTOR - 1) / VHDXW_LOGICAL_SECTOR *
 	       VHDXW_LOGICAL_SECTOR;
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
 /* Set the CRC-32C at offset 4 of the LEN bytes at P (zero while summed). */
@@ -95,13 +107,59 @@ static void vhdxw_free(struct bw_writer *w)
 	struct vhdx_w *vw = w->priv;
 	if (vw) {
 		free(vw->bat);
-		free(vw->block);
+		bw_wblocks_free(&vw->blocks);
 	}
 	free(vw);
 	w->priv = NULL;
 }
 
-/* Returns 0, BW_EINVAL (a size past VHDXW_MAX_SIZE) or BW_ENOMEM. */
+/* Append block BLK holding DATA at the end of the file, FULLY_PRESENT
+ * (bw_wblocks_put_fn). */
+static int vhdxw_put_block(struct bw_writer *w, uint64_t blk, const uint8_t *data,
+			   struct bw_error *err)
+{
+	struct vhdx_w *vw = w->priv;
+	int r = bw_writer_pwrite(w, data, vw->block_size, vw->next_pos, err);
+	if (r)
+		return r;
+	uint64_t idx = blk + blk / vw->chunk_ratio;
+	bw_put_le64(vw->bat + 8 * idx, VHDX_PAYLOAD_FULLY_PRESENT |
+		    (vw->next_pos / VHDX_MiB) << VHDX_BAT_OFFSET_SHIFT);
+	vw->next_pos += vw->block_size;
+	w->bytes_out += vw->block_size;
+	return 0;
+}
+
+/*
+ * Differencing: take the kept link's geometry.  Returns 0 or BW_EINVAL
+ * (no parent or link, a block or sector size the format does not have, a
+ * locator too short for its header, a size not a whole number of
+ * sectors).
+ */
+static int vhdxw_open_diff(struct bw_writer *w, struct vhdx_w *vw, struct bw_error *err)
+{
+	const struct bw_vhdx_link *l = w->opts.vhdx_link;
+	if (!w->opts.parent || !l)
+		return bw_seterr(err, BW_EINVAL, w->path,
+				 "a differencing VHDX needs the input child's parent and parent link");
+	uint32_t bs = l->block_size;
+	if (bs < VHDX_MIN_BLOCK_SIZE || bs > VHDX_MAX_BLOCK_SIZE || (bs & (bs - 1)) ||
+	    (l->logical_sector != 512 && l->logical_sector != 4096) ||
+	    (l->physical_sector != 512 && l->physical_sector != 4096) ||
+	    l->locator_len < VHDX_PL_ENTRIES || l->locator_len > BW_VHDX_LOCATOR_MAX ||
+	    w->size % l->logical_sector)
+		return bw_seterr(err, BW_EINVAL, w->path,
+				 "the VHDX link to keep has block size %u, sectors %u/%u, a %u-byte locator for %llu bytes (expected a power of two from 1 to 256 MiB, 512 or 4096, %u to %u bytes, whole sectors)",
+				 bs, l->logical_sector, l->physical_sector, l->locator_len,
+				 (unsigned long long)w->size, VHDX_PL_ENTRIES, BW_VHDX_LOCATOR_MAX);
+	vw->block_size = bs;
+	vw->logical_sector = l->logical_sector;
+	vw->physical_sector = l->physical_sector;
+	return 0;
+}
+
+/* Returns 0, BW_EINVAL (a size past VHDXW_MAX_SIZE, a bad differencing
+ * link or parent) or BW_ENOMEM. */
 static int vhdxw_open(struct bw_writer *w, struct bw_error *err)
 {
 	if (w->size > VHDXW_MAX_SIZE)
@@ -113,83 +171,37 @@ static int vhdxw_open(struct bw_writer *w, struct bw_error *err)
 	if (!vw)
 		return bw_seterr(err, BW_ENOMEM, w->path, "out of memory");
 	w->priv = vw;
-	vw->cur = VHDXW_NO_BLOCK;
-	/* Not differencing: a sector bitmap entry after every chunk, none
+	vw->diff = w->opts.format == BW_WRITE_VHDX_DIFF;
+	vw->block_size = VHDXW_BLOCK_SIZE;
+	vw->logical_sector = VHDXW_LOGICAL_SECTOR;
+	vw->physical_sector = VHDXW_PHYSICAL_SECTOR;
+	int r;
+	if (vw->diff && (r = vhdxw_open_diff(w, vw, err)) != 0)
+		return r;
+	/* 2^23 sectors per bitmap block (2.5): bs <= 2^28, lss >= 2^9, so
+	 * the ratio is at least 16. */
+	vw->chunk_ratio = VHDX_SECTORS_PER_BITMAP * vw->logical_sector / vw->block_size;
+	uint64_t nblocks = (w->size + vw->block_size - 1) / vw->block_size;
+	uint64_t nchunks = (nblocks + vw->chunk_ratio - 1) / vw->chunk_ratio;
+	/* Differencing: a sector bitmap entry after every chunk; else none
 	 * after the last (2.5). */
-	vw->nblocks = (w->size + VHDXW_BLOCK_SIZE - 1) / VHDXW_BLOCK_SIZE;
-	vw->nentries = vw->nblocks + (vw->nblocks - 1) / VHDXW_CHUNK_RATIO;
+	vw->nentries = vw->diff ? nchunks * (vw->chunk_ratio + 1)
+				: nblocks + (nblocks - 1) / vw->chunk_ratio;
 	vw->bat_bytes = (size_t)((vw->nentries * 8 + VHDX_MiB - 1) & ~(VHDX_MiB - 1));
 	vw->bat = calloc(1, vw->bat_bytes);     /* all NOT_PRESENT */
-	vw->block = calloc(1, VHDXW_BLOCK_SIZE);
-	if (!vw->bat || !vw->block)
+	if (!vw->bat)
 		return bw_seterr(err, BW_ENOMEM, w->path,
-				 "out of memory for a %zu-byte BAT and a block buffer",
-				 vw->bat_bytes);
+				 "out of memory for a %zu-byte BAT", vw->bat_bytes);
 	vw->next_pos = VHDXW_BAT_OFFSET + vw->bat_bytes;
-	return 0;
-}
-
-/* Append block BLK holding DATA at the end of the file. */
-static int vhdxw_put_block(struct bw_writer *w, struct vhdx_w *vw, uint64_t blk,
-			   const uint8_t *data, struct bw_error *err)
-{
-	int r = bw_writer_pwrite(w, data, VHDXW_BLOCK_SIZE, vw->next_pos, err);
-	if (r)
-		return r;
-	uint64_t idx = blk + blk / VHDXW_CHUNK_RATIO;
-	bw_put_le64(vw->bat + 8 * idx, VHDX_PAYLOAD_FULLY_PRESENT |
-		    (vw->next_pos / VHDX_MiB) << VHDX_BAT_OFFSET_SHIFT);
-	vw->next_pos += VHDXW_BLOCK_SIZE;
-	w->bytes_out += VHDXW_BLOCK_SIZE;
-	return 0;
-}
-
-/* Decide the buffered block: allocate it if it got data, then clean it. */
-static int vhdxw_flush(struct bw_writer *w, struct vhdx_w *vw, struct bw_error *err)
-{
-	if (vw->cur == VHDXW_NO_BLOCK)
-		return 0;
-	int r = 0;
-	if (vw->dirty) {
-		r = vhdxw_put_block(w, vw, vw->cur, vw->block, err);
-		memset(vw->block, 0, VHDXW_BLOCK_SIZE);
-		vw->dirty = 0;
-	}
-	vw->cur = VHDXW_NO_BLOCK;
-	return r;
+	return bw_wblocks_init(w, &vw->blocks, vw->block_size,
+			       vw->diff ? w->opts.parent : NULL, vhdxw_put_block, err);
 }
 
 static int vhdxw_write(struct bw_writer *w, const uint8_t *buf, size_t len,
 		       uint64_t off, struct bw_error *err)
 {
 	struct vhdx_w *vw = w->priv;
-	while (len > 0) {
-		uint64_t blk = off / VHDXW_BLOCK_SIZE;
-		uint32_t in = (uint32_t)(off % VHDXW_BLOCK_SIZE);
-		size_t n = VHDXW_BLOCK_SIZE - in;
-		if (n > len)
-			n = len;
-		int r;
-		if (blk != vw->cur && (r = vhdxw_flush(w, vw, err)) != 0)
-			return r;
-		if (n == VHDXW_BLOCK_SIZE) {
-			/* A whole block in one piece: no copy needed. */
-			if (!all_zero(buf, n) && (r = vhdxw_put_block(w, vw, blk, buf, err)) != 0)
-				return r;
-		} else {
-			vw->cur = blk;
-			if (!all_zero(buf, n)) {
-				memcpy(vw->block + in, buf, n);
-				vw->dirty = 1;
-			}
-			if (in + n == VHDXW_BLOCK_SIZE && (r = vhdxw_flush(w, vw, err)) != 0)
-				return r;
-		}
-		buf += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	return bw_wblocks_write(w, &vw->blocks, buf, len, off, err);
 }
 
 /* A random (or, with fixed_identity, derived) GUID with the RFC 4122
@@ -254,9 +266,10 @@ static int vhdxw_header_area(struct bw_writer *w, uint8_t *area, size_t bat_byte
 	return 0;
 }
 
-/* The metadata table and its five items into META (zeroed, 64 KiB + 5
- * slots). */
-static int vhdxw_metadata(struct bw_writer *w, uint8_t *meta, struct bw_error *err)
+/* The metadata table and its items into META (zeroed, 64 KiB + 5 slots
+ * + the parent locator's room). */
+static int vhdxw_metadata(struct bw_writer *w, const struct vhdx_w *vw, uint8_t *meta,
+			  struct bw_error *err)
 {
 	static const struct {
 		uint8_t guid[16];
@@ -267,10 +280,15 @@ static int vhdxw_metadata(struct bw_writer *w, uint8_t *meta, struct bw_error *e
 		{ VHDX_GUID_LOGICAL_SECTOR, VHDX_MTE_IS_VIRTUAL_DISK | VHDX_MTE_IS_REQUIRED },
 		{ VHDX_GUID_PHYSICAL_SECTOR, VHDX_MTE_IS_VIRTUAL_DISK | VHDX_MTE_IS_REQUIRED },
 		{ VHDX_GUID_PAGE83, VHDX_MTE_IS_VIRTUAL_DISK | VHDX_MTE_IS_REQUIRED },
+		/* 2.6.2.6: not a virtual disk property, required. */
+		{ VHDX_GUID_PARENT_LOCATOR, VHDX_MTE_IS_REQUIRED },
 	};
-	static const uint32_t lengths[] = { VHDX_FP_LEN, VHDX_SIZE_LEN, VHDX_SECTOR_SIZE_LEN,
-					    VHDX_SECTOR_SIZE_LEN, VHDX_PAGE83_LEN };
-	const size_t n = sizeof items / sizeof items[0];
+	const struct bw_vhdx_link *l = w->opts.vhdx_link;
+	const uint32_t lengths[VHDXW_NITEMS] = {
+		VHDX_FP_LEN, VHDX_SIZE_LEN, VHDX_SECTOR_SIZE_LEN, VHDX_SECTOR_SIZE_LEN,
+		VHDX_PAGE83_LEN, vw->diff ? l->locator_len : 0
+	};
+	const size_t n = vw->diff ? VHDXW_NITEMS : VHDXW_NITEMS - 1;
 	memcpy(meta + VHDX_MT_SIGNATURE, "metadata", 8);
 	bw_put_le16(meta + VHDX_MT_ENTRY_COUNT, (uint16_t)n);
 	for (size_t i = 0; i < n; i++) {
@@ -282,33 +300,41 @@ static int vhdxw_metadata(struct bw_writer *w, uint8_t *meta, struct bw_error *e
 		bw_put_le32(e + VHDX_MTE_FLAGS, items[i].flags);
 	}
 	uint8_t *item = meta + VHDX_MT_SIZE;
-	bw_put_le32(item + VHDX_FP_BLOCK_SIZE, VHDXW_BLOCK_SIZE);
-	bw_put_le32(item + VHDX_FP_FLAGS, 0);          /* dynamic, no parent */
+	bw_put_le32(item + VHDX_FP_BLOCK_SIZE, vw->block_size);
+	/* Dynamic (not LeaveBlockAllocated); a parent when differencing. */
+	bw_put_le32(item + VHDX_FP_FLAGS, vw->diff ? VHDX_FP_HAS_PARENT : 0);
 	item += VHDXW_ITEM_SLOT;
 	bw_put_le64(item, w->size);
 	item += VHDXW_ITEM_SLOT;
-	bw_put_le32(item, VHDXW_LOGICAL_SECTOR);
+	bw_put_le32(item, vw->logical_sector);
 	item += VHDXW_ITEM_SLOT;
-	bw_put_le32(item, VHDXW_PHYSICAL_SECTOR);
+	bw_put_le32(item, vw->physical_sector);
 	item += VHDXW_ITEM_SLOT;
-	return vhdxw_guid(w, "vhdx-page83-data", item, err);
+	if (!vw->diff)
+		return vhdxw_guid(w, "vhdx-page83-data", item, err);
+	memcpy(item, l->page83, VHDX_PAGE83_LEN);
+	item += VHDXW_ITEM_SLOT;
+	memcpy(item, l->locator, l->locator_len);
+	return 0;
 }
 
 static int vhdxw_finish(struct bw_writer *w, struct bw_error *err)
 {
 	struct vhdx_w *vw = w->priv;
 	int r;
-	if ((r = vhdxw_flush(w, vw, err)) != 0)
+	if ((r = bw_wblocks_finish(w, &vw->blocks, err)) != 0)
 		return r;
 	const size_t area_len = VHDX_REGION2_OFFSET + VHDX_REGION_SIZE;
-	const size_t meta_len = VHDX_MT_SIZE + 5 * VHDXW_ITEM_SLOT;
+	/* The locator last: up to 64 KiB, far inside the 1 MiB region. */
+	const size_t meta_len = VHDX_MT_SIZE + 5 * VHDXW_ITEM_SLOT +
+				(vw->diff ? w->opts.vhdx_link->locator_len : 0);
 	uint8_t *area = calloc(1, area_len), *meta = calloc(1, meta_len);
 	if (!area || !meta) {
 		r = bw_seterr(err, BW_ENOMEM, w->path, "out of memory");
 		goto out;
 	}
 	if ((r = vhdxw_header_area(w, area, vw->bat_bytes, err)) != 0 ||
-	    (r = vhdxw_metadata(w, meta, err)) != 0)
+	    (r = vhdxw_metadata(w, vw, meta, err)) != 0)
 		goto out;
 	/* Metadata and BAT first, the headers that point at them last. */
 	if ((r = bw_writer_pwrite(w, meta, meta_len, VHDXW_METADATA_OFFSET, err)) != 0 ||

@@ -44,7 +44,8 @@ static const struct bw_writer_ops *writer_ops(enum bw_write_format f)
 	case BW_WRITE_VHD_DIFF:    return &bw_writer_vhd_ops;
 	case BW_WRITE_VMDK_STREAM: return &bw_writer_vmdk_ops;
 	case BW_WRITE_QCOW2:       return &bw_writer_qcow2_ops;
-	case BW_WRITE_VHDX_DYNAMIC: return &bw_writer_vhdx_ops;
+	case BW_WRITE_VHDX_DYNAMIC:
+	case BW_WRITE_VHDX_DIFF:   return &bw_writer_vhdx_ops;
 	case BW_WRITE_VMDK_SPARSE: return &bw_writer_vmdk_sparse_ops;
 	}
 	return NULL;

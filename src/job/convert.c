@@ -41,6 +41,7 @@ const char *bw_write_format_name(enum bw_write_format f)
 	case BW_WRITE_VMDK_SPARSE: return "vmdk-monolithicSparse";
 	case BW_WRITE_QCOW2:       return "qcow2";
 	case BW_WRITE_VHDX_DYNAMIC: return "vhdx-dynamic";
+	case BW_WRITE_VHDX_DIFF:   return "vhdx-differencing";
 	}
 	return "?";
 }

@@ -195,7 +195,7 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 		if ((r = bw_disk_vhd_link(im->disk, link, err)) != 0 ||
 		    (r = bw_ntfs_open(work, 0, m->vols[wi].size, &edited, err)) != 0)
 			goto out;
-		wo.vhd_parent = bw_disk_parent(im->disk);
+		wo.parent = bw_disk_parent(im->disk);
 		wo.vhd_link = link;
 		reg.ntfs = edited;      /* free clusters: the input's bytes */
 	}

@@ -447,7 +447,7 @@ static void test_diff(const uint8_t *pdata)
 	struct bw_error e;
 	CHECK(bw_disk_open(ppath, &pd, &e) == 0);
 	struct bw_writer_opts o = { .format = BW_WRITE_VHD_DIFF, .size = size,
-				    .vhd_keep = 1, .vhd_parent = pd };
+				    .vhd_keep = 1, .parent = pd };
 	read_at(ppath, o.vhd_footer, 512, file_size(ppath) - 512);
 	o.vhd_footer[68] ^= 0xFF;            /* the child's own unique id */
 	struct bw_vhd_link *l = calloc(1, sizeof *l);
@@ -527,7 +527,7 @@ static void test_diff(const uint8_t *pdata)
 	/* Refused: no parent; a parent of another size. */
 	struct bw_writer *w;
 	struct bw_writer_opts bad = o;
-	bad.vhd_parent = NULL;
+	bad.parent = NULL;
 	unlink(path);
 	CHECK(bw_writer_open(path, &bad, &w, &e) == BW_EINVAL);
 	bad = o;
