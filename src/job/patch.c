@@ -7,14 +7,14 @@
  * working file, under a temporary name that is renamed into place (over
  * the input with in_place) only when complete and synced.
  *
- * A differencing VHD stays one: the output is a new child of the same
- * parent, naming it as the input did, holding only the blocks that differ
- * from the parent (the parent is only read).  The edited volume's free
- * clusters then keep the input's bytes instead of zeros, which would pull
- * every block of the parent's free-space garbage into the child: the
- * output differs from the input only where the edits wrote.  A
- * differencing VHDX is refused before any work (the VHDX writer makes no
- * children): never silently detached.
+ * A differencing VHD or VHDX stays one: the output is a new child of the
+ * same parent, naming it as the input did, holding only the blocks that
+ * differ from the parent (the parent is only read).  The edited volume's
+ * free clusters then keep the input's bytes instead of zeros, which would
+ * pull every block of the parent's free-space garbage into the child: the
+ * output differs from the input only where the edits wrote.  A child
+ * holding what the new one could not keep (bw_disk_vhdx_link) is refused
+ * before any work: never silently detached or stripped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +28,8 @@
 static enum bw_write_format same_format(const char *f)
 {
 	/* before "vhd": "vhdx-..." starts with it too */
+	if (!strcmp(f, "vhdx-differencing"))
+		return BW_WRITE_VHDX_DIFF;
 	if (!strncmp(f, "vhdx", 4))
 		return BW_WRITE_VHDX_DYNAMIC;
 	if (!strcmp(f, "vhd-fixed"))
@@ -67,19 +69,29 @@ static int check_opts(const struct bw_patch_opts *o, struct bw_error *err)
 	return r;
 }
 
-/* A kind of input we cannot write back: refused before any work, and
- * before the partitions are read (whatever the child holds).  Returns 0,
- * BW_EUNSUPPORTED (a differencing VHDX) or bw_disk_open's error. */
-static int check_kind(const char *input, struct bw_error *err)
+/*
+ * The parent link a differencing output keeps, read before any work (and
+ * before the partitions are read): a differencing VHDX holding what a new
+ * child could not keep is refused here.  *VHDX gets the VHDX link
+ * (malloc'd) of a differencing VHDX, else NULL.  Returns 0,
+ * BW_EUNSUPPORTED, BW_ENOMEM or bw_disk_open's error.
+ */
+static int check_kind(const char *input, struct bw_vhdx_link **vhdx,
+		      struct bw_error *err)
 {
 	struct bw_disk *d;
+	*vhdx = NULL;
 	int r = bw_disk_open(input, &d, err);
 	if (r)
 		return r;
-	if (!strcmp(bw_disk_format(d), "vhdx-differencing"))
-		r = bw_seterr(err, BW_EUNSUPPORTED, input,
-			      "is a differencing VHDX (parent %s): patch cannot write one, and a standalone copy would detach it from its parent; flatten it first (boxwright convert %s -O vhdx FLAT.vhdx, then patch FLAT.vhdx) or merge it into its parent (Hyper-V Merge-VHD)",
-			      bw_disk_path(bw_disk_parent(d)), input);
+	if (!strcmp(bw_disk_format(d), "vhdx-differencing")) {
+		if (!(*vhdx = malloc(sizeof **vhdx)))
+			r = bw_seterr(err, BW_ENOMEM, input, "out of memory");
+		else if ((r = bw_disk_vhdx_link(d, *vhdx, err)) != 0) {
+			free(*vhdx);
+			*vhdx = NULL;
+		}
+	}
 	bw_disk_close(d);
 	return r;
 }
@@ -87,16 +99,17 @@ static int check_kind(const char *input, struct bw_error *err)
 /*
  * The written child OUT must find the same parent as the input did: its
  * locators are the input's, and a relative one read from another
- * directory may name another file or none.  Returns 0, BW_EUNSUPPORTED
- * naming both, or the open error.
+ * directory may name another file or none.  KIND: "VHD" or "VHDX".
+ * Returns 0, BW_EUNSUPPORTED naming both, or the open error.
  */
 static int check_same_parent(struct bw_disk *in, const char *out, const char *final,
-			     struct bw_error *err)
+			     const char *kind, struct bw_error *err)
 {
 	struct bw_disk *d = NULL;
 	struct bw_error e2 = { 0 };
 	struct stat a, b;
 	const char *want = bw_disk_path(bw_disk_parent(in));
+	const char *ext = strcmp(kind, "VHD") ? "vhdx" : "vhd";
 	int r = bw_disk_open(out, &d, &e2);
 	struct bw_disk *p = r == 0 ? bw_disk_parent(d) : NULL;
 	if (p && stat(want, &a) == 0 && stat(bw_disk_path(p), &b) == 0 &&
@@ -104,13 +117,13 @@ static int check_same_parent(struct bw_disk *in, const char *out, const char *fi
 		r = 0;
 	else if (p)
 		r = bw_seterr(err, BW_EUNSUPPORTED, final,
-			      "the patched differencing VHD would take %s for its parent, not %s: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
-			      bw_disk_path(p), want);
+			      "the patched differencing %s would take %s for its parent, not %s: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O %s FLAT.%s)",
+			      kind, bw_disk_path(p), want, ext, ext);
 	else
 		/* e2 names the temporary file: not shown. */
 		r = bw_seterr(err, BW_EUNSUPPORTED, final,
-			      "the patched differencing VHD would not find its parent %s from there: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O vhd FLAT.vhd)",
-			      want);
+			      "the patched differencing %s would not find its parent %s from there: its parent locators are the input's; write it in the input's directory (or --in-place), or flatten the input first (boxwright convert IN -O %s FLAT.%s)",
+			      kind, want, ext, ext);
 	bw_disk_close(d);
 	return r;
 }
@@ -144,6 +157,7 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	struct bw_writer *wr = NULL;
 	struct bw_ntfs *edited = NULL;
 	struct bw_vhd_link *link = NULL;
+	struct bw_vhdx_link *xlink = NULL;
 	const char *tmp;
 	char *real = NULL;
 	/* In place, the file that is replaced is the one a symlink names:
@@ -157,7 +171,7 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 		}
 		final = real;
 	}
-	r = check_kind(o->input, err);
+	r = check_kind(o->input, &xlink, err);
 	if (r == 0)
 		r = bw_image_open(o->input, &im, err);
 	if (r == 0)
@@ -187,16 +201,21 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	}
 	struct bw_copy_region reg = { .offset = m->vols[wi].offset, .size = m->vols[wi].size,
 				      .replace = work };
+	int diff = wo.format == BW_WRITE_VHD_DIFF || wo.format == BW_WRITE_VHDX_DIFF;
 	if (wo.format == BW_WRITE_VHD_DIFF) {
 		if (!(link = malloc(sizeof *link))) {
 			r = bw_seterr(err, BW_ENOMEM, o->input, "out of memory");
 			goto out;
 		}
-		if ((r = bw_disk_vhd_link(im->disk, link, err)) != 0 ||
-		    (r = bw_ntfs_open(work, 0, m->vols[wi].size, &edited, err)) != 0)
+		if ((r = bw_disk_vhd_link(im->disk, link, err)) != 0)
+			goto out;
+		wo.vhd_link = link;
+	}
+	wo.vhdx_link = xlink;
+	if (diff) {
+		if ((r = bw_ntfs_open(work, 0, m->vols[wi].size, &edited, err)) != 0)
 			goto out;
 		wo.parent = bw_disk_parent(im->disk);
-		wo.vhd_link = link;
 		reg.ntfs = edited;      /* free clusters: the input's bytes */
 	}
 	if ((r = work_check_stop(&w, o->input, err)) != 0 ||
@@ -211,8 +230,9 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 	struct bw_writer *wf = wr;
 	wr = NULL;
 	r = bw_writer_finish(wf, err);
-	if (r == 0 && wo.format == BW_WRITE_VHD_DIFF)
-		r = check_same_parent(im->disk, tmp, final, err);
+	if (r == 0 && diff)
+		r = check_same_parent(im->disk, tmp, final,
+				      wo.format == BW_WRITE_VHD_DIFF ? "VHD" : "VHDX", err);
 	if (r)
 		goto out;
 	if (o->in_place && stat(final, &sin) == 0) {
@@ -239,6 +259,7 @@ out:
 	bw_writer_abort(wr);
 	bw_ntfs_close(edited);
 	free(link);
+	free(xlink);
 	bw_disk_close(work);
 	work_cleanup(&w);
 	bw_image_close(im);

@@ -9,9 +9,43 @@ mistakes.
       bitmap, a ZERO block.  EXPECTED.raw must hold BASE's raw content on
       entry; the same writes are applied to it, so it ends as what CHILD
       reads as.
+      Options (after the three paths; EXPECTED.raw may be "-" with
+      --empty or --from):
+        --empty           no writes: the child reads as BASE
+        --from RAW --parent-raw PRAW
+                          instead of the pattern writes, the child reads
+                          as RAW: each block where RAW differs from PRAW
+                          (BASE's content) is stored, alternately whole
+                          (fully present) and as the differing sectors
+                          (partially present, the other sectors filled
+                          with 0xEE that the bitmap hides); plus one block
+                          equal to PRAW's (fully present) and one with no
+                          sector bit set: both add nothing
+        --block-size MIB  payload block size (default 2)
+        --keys LIST       locator keys, comma-separated, of: linkage,
+                          linkage2, relative, volume, absolute, extra (an
+                          unknown key); default linkage,relative,absolute
+        --user-item       add an optional user metadata item
+        --locator-type G  the parent locator's type GUID (default VHDX's)
   vhdx_tool.py setlog IMG.vhdx
       Give IMG's headers a non-zero LogGuid (as a crash mid-update leaves
       it), CRCs fixed: readers must replay the log or refuse.
+  vhdx_tool.py link A.vhdx B.vhdx
+      B keeps A's link to the parent: the same Parent Locator item bytes,
+      HasParent, block size, sector sizes, virtual size and Page 83 Data;
+      B's FileWriteGuid and DataWriteGuid are its own.  Prints the keys.
+  vhdx_tool.py blocks IMG.vhdx PARENT.raw
+      Every payload block of IMG is not present or fully present, no
+      sector bitmap is present, and each present block differs from
+      PARENT.raw there.  Prints the count.
+  vhdx_tool.py kept IN.vhdx IN.raw OUT.vhdx PARENT.raw
+      The blocks IN holds whose content (IN.raw: IN read through its
+      chain) differs from the parent are in OUT; the others are dropped.
+      Prints both counts.
+  vhdx_tool.py vhdi CHILD.vhdx PARENT.vhdx OURS.raw PARENT.raw
+      libvhdi (python3-libvhdi, the parent set) reads CHILD as OURS.raw
+      says, in the 4 MiB chunks where OURS.raw or PARENT.raw hold data or
+      CHILD holds a block (elsewhere both are zeros by construction).
 """
 import os
 import struct
@@ -102,12 +136,12 @@ def utf16(s):
     return s.encode("utf-16-le")
 
 
-def child(base, out, expected):
+def child(base, out, expected, opt):
     with open(base, "rb") as f:
         _, _, h = current_header(f)
         dwg = bytes(h[32:48])
         size = virtual_size(f)
-    bs, lss = 2 * MIB, 512
+    bs, lss = opt.block_size * MIB, 512
     spb = bs // lss
     cr = (1 << 23) * lss // bs
     nblocks = (size + bs - 1) // bs
@@ -140,10 +174,15 @@ def child(base, out, expected):
 
     meta = bytearray(MIB)
     meta[0:8] = b"metadata"
-    kv = [("parent_linkage", guid_text(dwg)),
-          ("relative_path", ".\\" + os.path.basename(base)),
-          ("absolute_win32_path", "C:\\nowhere\\" + os.path.basename(base))]
-    pl = bytearray(G_PLT + struct.pack("<HH", 0, len(kv)))
+    name = os.path.basename(base)
+    known = {"linkage": ("parent_linkage", guid_text(dwg)),
+             "linkage2": ("parent_linkage2", guid_text(os.urandom(16))),
+             "relative": ("relative_path", ".\\" + name),
+             "volume": ("volume_path", "\\\\?\\Volume{26a21bda-a627-11d7-9931-806e6f6e6963}\\nowhere\\" + name),
+             "absolute": ("absolute_win32_path", "C:\\nowhere\\" + name),
+             "extra": ("vendor_note", "kept as is")}
+    kv = [known[k] for k in opt.keys.split(",")]
+    pl = bytearray(guid_bytes(opt.locator_type) + struct.pack("<HH", 0, len(kv)))
     texts = b""
     tbase = 20 + 12 * len(kv)
     for k, v in kv:
@@ -158,7 +197,9 @@ def child(base, out, expected):
              (G_LSS, struct.pack("<I", lss), 6),
              (G_PSS, struct.pack("<I", 4096), 6),
              (G_P83, os.urandom(16), 6),
-             (G_PL, bytes(pl), 6)]
+             (G_PL, bytes(pl), 4)]
+    if opt.user_item:
+        items.append((os.urandom(16), b"user data", 1))          # IsUser
     struct.pack_into("<H", meta, 10, len(items))
     off = 64 * 1024
     for i, (g, data, flags) in enumerate(items):
@@ -171,11 +212,15 @@ def child(base, out, expected):
     runs = [(1, 7), (2 * spb * 10, spb), (spb * 100 + 3, 5), (spb * 100 + 700, 300),
             (spb * (nblocks - 1) + spb - 2, 2)]
     zero_blocks = [1]
+    if opt.empty or opt.from_raw:
+        runs, zero_blocks = [], []
     bat = bytearray(bat_len)
     bitmap = bytearray(nchunks * MIB)
     blocks = {}
     pos = 4 * MIB + nchunks * MIB
-    with open(expected, "r+b") as ex:
+    if opt.from_raw:
+        pos = from_raw(opt, bs, lss, nblocks, blocks, bitmap, pos)
+    with open(expected if expected != "-" else os.devnull, "r+b") as ex:
         for first, count in runs:
             for s in range(first, first + count):
                 b = s // spb
@@ -213,6 +258,198 @@ def child(base, out, expected):
     print("child of %s: %d blocks written into, %d zeroed" % (base, len(blocks), len(zero_blocks)))
 
 
+def from_raw(opt, bs, lss, nblocks, blocks, bitmap, pos):
+    """Blocks for a child reading as opt.from_raw over opt.parent_raw."""
+    spb = bs // lss
+    equal = []
+    n = 0
+    with open(opt.from_raw, "rb") as r, open(opt.parent_raw, "rb") as p:
+        for b in range(nblocks):
+            want, par = r.read(bs).ljust(bs, b"\0"), p.read(bs).ljust(bs, b"\0")
+            if want == par:
+                if any(par) and len(equal) < 2:
+                    equal.append(b)
+                continue
+            n += 1
+            if n % 2:
+                data, secs = bytearray(want), range(spb)
+            else:
+                data = bytearray(b"\xee" * bs)
+                secs = [s for s in range(spb) if want[s * lss:(s + 1) * lss] != par[s * lss:(s + 1) * lss]]
+                for s in secs:
+                    data[s * lss:(s + 1) * lss] = want[s * lss:(s + 1) * lss]
+            for s in secs:
+                bit = b * spb + s
+                bitmap[bit // 8] |= 1 << (bit % 8)
+            blocks[b] = [pos, data]
+            pos += bs
+        # One block equal to the parent's (all bits), one with none.
+        if equal:
+            p.seek(equal[0] * bs)
+            blocks[equal[0]] = [pos, bytearray(p.read(bs).ljust(bs, b"\0"))]
+            for s in range(spb):
+                bit = equal[0] * spb + s
+                bitmap[bit // 8] |= 1 << (bit % 8)
+            pos += bs
+        if len(equal) > 1:
+            blocks[equal[1]] = [pos, bytearray(b"\xee" * bs)]
+            pos += bs
+    return pos
+
+
+class Vhdx:
+    """Just enough of a reader for the checks below."""
+
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        _, _, h = current_header(self.f)
+        self.fwg, self.dwg = bytes(h[16:32]), bytes(h[32:48])
+        self.f.seek(192 * 1024)
+        rt = self.f.read(64 * 1024)
+        self.items = {}
+        for i in range(struct.unpack("<I", rt[8:12])[0]):
+            g, off, ln = struct.unpack_from("<16sQI", rt, 16 + 32 * i)
+            if g == G_META:
+                self.f.seek(off)
+                mt = self.f.read(64 * 1024)
+                for k in range(struct.unpack("<H", mt[10:12])[0]):
+                    ig, io, il, fl = struct.unpack_from("<16sIII", mt, 32 + 32 * k)
+                    self.f.seek(off + io)
+                    self.items[ig] = (self.f.read(il), fl)
+            elif g == G_BAT:
+                bat_off = off
+        self.bs, self.flags = struct.unpack("<II", self.items[G_FP][0])
+        self.size = struct.unpack("<Q", self.items[G_SIZE][0])[0]
+        self.lss = struct.unpack("<I", self.items[G_LSS][0])[0]
+        self.cr = (1 << 23) * self.lss // self.bs
+        self.nblocks = (self.size + self.bs - 1) // self.bs
+        nchunks = (self.nblocks + self.cr - 1) // self.cr
+        n = nchunks * (self.cr + 1)
+        self.f.seek(bat_off)
+        self.bat = struct.unpack("<%dQ" % n, self.f.read(8 * n))
+
+    def payload(self, b):
+        return self.bat[b + b // self.cr]
+
+    def bitmap_entries(self):
+        return self.bat[self.cr::self.cr + 1]
+
+    def block(self, b):
+        self.f.seek((self.payload(b) >> 20) * MIB)
+        return self.f.read(self.bs)
+
+    def locator_keys(self):
+        pl = self.items[G_PL][0]
+        out = {}
+        for i in range(struct.unpack("<H", pl[18:20])[0]):
+            ko, vo, kl, vl = struct.unpack_from("<IIHH", pl, 20 + 12 * i)
+            out[pl[ko:ko + kl].decode("utf-16-le")] = pl[vo:vo + vl].decode("utf-16-le")
+        return out
+
+
+def link(a_path, b_path):
+    a, b = Vhdx(a_path), Vhdx(b_path)
+    bad = []
+    if not (a.flags & 2 and b.flags == 2):
+        bad.append("flags %#x, %#x (expected HasParent alone in B)" % (a.flags, b.flags))
+    for what, g in (("Parent Locator", G_PL), ("block size", G_FP), ("virtual size", G_SIZE),
+                    ("logical sector size", G_LSS), ("physical sector size", G_PSS),
+                    ("Page 83 Data", G_P83)):
+        if a.items[g][0] != b.items[g][0]:
+            bad.append(what)
+    if b.items[G_PL][1] & 4 == 0:
+        bad.append("the Parent Locator is not marked required")
+    if a.fwg == b.fwg or a.dwg == b.dwg:
+        bad.append("FileWriteGuid or DataWriteGuid kept (expected new ones)")
+    if bad:
+        sys.exit("differ: " + ", ".join(bad))
+    print("same locator %s, block size %d, new DataWriteGuid %s" %
+          (a.locator_keys(), a.bs, guid_text(b.dwg)))
+
+
+def blocks(img, parent_raw):
+    v = Vhdx(img)
+    n = 0
+    if any(e & 7 for e in v.bitmap_entries()):
+        sys.exit("a sector bitmap block is present")
+    with open(parent_raw, "rb") as p:
+        for b in range(v.nblocks):
+            st = v.payload(b) & 7
+            if st == 0:
+                continue
+            if st != 6:
+                sys.exit("block %d: state %d (expected 0 or 6)" % (b, st))
+            p.seek(b * v.bs)
+            n_ = min(v.bs, v.size - b * v.bs)
+            if v.block(b)[:n_] == p.read(n_).ljust(n_, b"\0"):
+                sys.exit("block %d equals the parent's" % b)
+            n += 1
+    print("%d fully present blocks, each differs from the parent; no sector bitmap" % n)
+
+
+def kept(in_path, in_raw, out_path, parent_raw):
+    i, o = Vhdx(in_path), Vhdx(out_path)
+    k = d = 0
+    with open(in_raw, "rb") as r, open(parent_raw, "rb") as p:
+        for b in range(i.nblocks):
+            if i.payload(b) & 7 not in (6, 7):
+                continue
+            r.seek(b * i.bs)
+            p.seek(b * i.bs)
+            differs = r.read(i.bs) != p.read(i.bs)
+            present = o.payload(b) & 7 == 6
+            if differs and not present:
+                sys.exit("block %d differs from the parent but was dropped" % b)
+            if not differs and present:
+                sys.exit("block %d equals the parent but was kept" % b)
+            k, d = k + differs, d + (not differs)
+    print("%d kept, %d dropped" % (k, d))
+
+
+def vhdi(child_path, parent_path, ours_raw, parent_raw):
+    import pyvhdi
+    f, p = pyvhdi.file(), pyvhdi.file()
+    f.open(child_path)
+    p.open(parent_path)
+    f.set_parent(p)
+    size = f.get_media_size()
+    if size != os.path.getsize(ours_raw):
+        sys.exit("libvhdi's size %d, ours %d" % (size, os.path.getsize(ours_raw)))
+    ch = 4 * MIB
+    v = Vhdx(child_path)
+    todo = data_chunks(ours_raw, ch) | data_chunks(parent_raw, ch)
+    for b in range(v.nblocks):
+        if v.payload(b) & 7 in (6, 7):
+            todo.update(range(b * v.bs // ch, ((b + 1) * v.bs + ch - 1) // ch))
+    with open(ours_raw, "rb") as r:
+        for c in sorted(todo):
+            off = c * ch
+            if off >= size:
+                break
+            n = min(ch, size - off)
+            r.seek(off)
+            if f.read_buffer_at_offset(n, off) != r.read(n).ljust(n, b"\0"):
+                sys.exit("chunk at %d differs" % off)
+    print("%d chunks of 4 MiB with data compared, identical" % len(todo))
+
+
+def data_chunks(path, chunk):
+    """Indexes of the CHUNK-byte pieces of sparse file PATH with data."""
+    out, pos = set(), 0
+    fd = os.open(path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError:
+            break
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        out.update(range(start // chunk, (end + chunk - 1) // chunk))
+        pos = end
+    os.close(fd)
+    return out
+
+
 def setlog(img):
     with open(img, "r+b") as f:
         for off in (64 * 1024, 128 * 1024):
@@ -226,8 +463,25 @@ def setlog(img):
 
 if __name__ == "__main__":
     if sys.argv[1] == "child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4])
+        import argparse
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--empty", action="store_true")
+        ap.add_argument("--from", dest="from_raw")
+        ap.add_argument("--parent-raw")
+        ap.add_argument("--block-size", type=int, default=2)
+        ap.add_argument("--keys", default="linkage,relative,absolute")
+        ap.add_argument("--user-item", action="store_true")
+        ap.add_argument("--locator-type", default="B04AEFB7-D19E-4A81-B789-25B8E9445913")
+        child(sys.argv[2], sys.argv[3], sys.argv[4], ap.parse_args(sys.argv[5:]))
     elif sys.argv[1] == "setlog":
         setlog(sys.argv[2])
+    elif sys.argv[1] == "link":
+        link(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "blocks":
+        blocks(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "kept":
+        kept(*sys.argv[2:6])
+    elif sys.argv[1] == "vhdi":
+        vhdi(*sys.argv[2:6])
     else:
         sys.exit(__doc__)
