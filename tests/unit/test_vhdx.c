@@ -16,6 +16,12 @@
  *     name), a wrong parent_linkage, a missing parent, a loop;
  *   - the writer: write -> read round trips in several chunkings, zero
  *     blocks left unallocated, the layout's fields, the size rounding;
+ *   - the differencing writer: a new child of a child's parent, in
+ *     several chunkings, holds exactly the blocks that differ from the
+ *     parent (fully present, no sector bitmap), the input's Parent
+ *     Locator, block size and HasParent, its own DataWriteGuid; what it
+ *     cannot keep (an unknown optional item, LeaveBlockAllocated) and
+ *     bad options are refused;
  *     a fixed identity (reproducible builds): the same one gives the same
  *     file, another one other GUIDs (and CRCs) and nothing else.
  */
@@ -73,6 +79,7 @@ enum corrupt {
 	REGION_UNKNOWN_OPTIONAL, ITEM_UNKNOWN_REQUIRED, BS_NOT_POW2, BS_SMALL,
 	SIZE_HUGE, MT_COUNT_HUGE, RT_COUNT_HUGE, PARTIAL_NOT_DIFF, BAT_BAD_STATE,
 	NO_PAGE83, TRUNCATED, SECTOR_SIZE_BAD, FLAGS_UNKNOWN, SEQ_EQUAL_DIFFER,
+	ITEM_UNKNOWN_OPTIONAL,
 };
 
 struct img {
@@ -209,6 +216,8 @@ static void build(const struct img *im)
 	}
 	if (im->c == ITEM_UNKNOWN_REQUIRED)
 		ITEM(g_odd, 8, 4);
+	if (im->c == ITEM_UNKNOWN_OPTIONAL)
+		ITEM(g_odd, 8, 1);            /* IsUser: readable without it */
 	if (diff) {
 		uint8_t *pl = meta + slot;
 		const char *kv[6] = { "parent_linkage", im->linkage, "relative_path",
@@ -580,13 +589,18 @@ static void test_differencing(void)
 
 /* ---- the writer ------------------------------------------------------- */
 
-static void write_disk(const char *p, const uint8_t *data, uint64_t size, size_t chunk)
+static void write_disk_as(const char *p, const struct bw_writer_opts *o,
+			  const uint8_t *data, uint64_t size, size_t chunk)
 {
-	struct bw_writer_opts o = { .format = BW_WRITE_VHDX_DYNAMIC, .size = size };
 	struct bw_writer *w;
 	struct bw_error e;
 	unlink(p);
-	CHECK(bw_writer_open(p, &o, &w, &e) == 0);
+	int r0 = bw_writer_open(p, o, &w, &e);
+	CHECK(r0 == 0);
+	if (r0) {
+		fprintf(stderr, "%s\n", e.msg);
+		return;
+	}
 	uint64_t k = 0;
 	for (uint64_t off = 0; off < size; off += chunk, k++) {
 		size_t n = size - off < chunk ? (size_t)(size - off) : chunk;
@@ -604,6 +618,12 @@ static void write_disk(const char *p, const uint8_t *data, uint64_t size, size_t
 		}
 	}
 	CHECK(bw_writer_finish(w, &e) == 0);
+}
+
+static void write_disk(const char *p, const uint8_t *data, uint64_t size, size_t chunk)
+{
+	struct bw_writer_opts o = { .format = BW_WRITE_VHDX_DYNAMIC, .size = size };
+	write_disk_as(p, &o, data, size, chunk);
 }
 
 static void test_writer(void)
@@ -660,6 +680,177 @@ static void test_writer(void)
 	CHECK(bw_write_format_parse("vhdx", &f) == 0 && f == BW_WRITE_VHDX_DYNAMIC);
 	CHECK(strcmp(bw_write_format_name(BW_WRITE_VHDX_DYNAMIC), "vhdx-dynamic") == 0);
 	free(data);
+}
+
+/* ---- the differencing writer ------------------------------------------ */
+
+static void read_at(const char *p, void *buf, size_t n, uint64_t off)
+{
+	int fd = open(p, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, buf, n, (off_t)off) == (ssize_t)n);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* OUT, a child written over PPATH from LINK, holds exactly the blocks of
+ * WANT (SIZE bytes) that differ from PDATA, and the link. */
+static void check_diff_child(const char *out, const char *ppath, const struct bw_vhdx_link *l,
+			     const uint8_t *want, const uint8_t *pdata, uint64_t size)
+{
+	check_reads(out, "vhdx-differencing", want, size);
+	struct bw_disk *d;
+	struct bw_error e;
+	if (bw_disk_open(out, &d, &e) == 0) {
+		CHECK(strcmp(bw_disk_path(bw_disk_parent(d)), ppath) == 0);
+		bw_disk_close(d);
+	}
+	const uint64_t bs = l->block_size, cr = (UINT64_C(1) << 23) * 512 / bs;
+	uint64_t nblocks = (size + bs - 1) / bs, n = 0;
+	uint8_t bat[8 * 16], h[4096], fp[8];
+	read_at(out, bat, sizeof bat, 3 * MiB);
+	for (uint64_t b = 0; b < nblocks; b++) {
+		size_t len = size - b * bs < bs ? (size_t)(size - b * bs) : (size_t)bs;
+		int differs = memcmp(want + b * bs, pdata + b * bs, len) != 0;
+		uint64_t ent = bw_get_le64(bat + 8 * b);
+		CHECK_EQ_U64(ent & 7, differs ? 6u : 0u);
+		if (differs)
+			CHECK_EQ_U64(ent >> 20, 4 + n * (bs / MiB));
+		n += (uint64_t)differs;
+	}
+	CHECK(nblocks < cr);
+	CHECK_EQ_U64(bw_get_le64(bat + 8 * nblocks), 0);    /* not past the size */
+	uint8_t sbe[8];
+	read_at(out, sbe, 8, 3 * MiB + 8 * cr);
+	CHECK_EQ_U64(bw_get_le64(sbe), 0);                   /* no sector bitmap */
+	struct stat st;
+	CHECK(stat(out, &st) == 0 && (uint64_t)st.st_size == 4 * MiB + n * bs);
+	read_at(out, h, sizeof h, 128 * KiB);
+	CHECK(memcmp(h + 32, "\x77\x77\x77\x77", 4) != 0);   /* its own DataWriteGuid */
+	read_at(out, fp, sizeof fp, 2 * MiB + 64 * KiB);
+	CHECK_EQ_U64(bw_get_le32(fp), bs);
+	CHECK_EQ_U64(bw_get_le32(fp + 4), 2);                /* HasParent */
+	uint8_t *loc = malloc(l->locator_len), me[32];
+	read_at(out, me, sizeof me, 2 * MiB + 32 + 32 * 5);
+	static const uint8_t g_pl[16] = VHDX_GUID_PARENT_LOCATOR;
+	CHECK(memcmp(me, g_pl, 16) == 0 && bw_get_le32(me + 20) == l->locator_len);
+	CHECK_EQ_U64(bw_get_le32(me + 24), 4);               /* IsRequired */
+	read_at(out, loc, l->locator_len, 2 * MiB + bw_get_le32(me + 16));
+	CHECK(memcmp(loc, l->locator, l->locator_len) == 0);
+	free(loc);
+}
+
+static void test_diff_writer(void)
+{
+	char ppath[300], cpath[300], opath[300];
+	snprintf(ppath, sizeof ppath, "%s/p.vhdx", dir);
+	snprintf(cpath, sizeof cpath, "%s/c.vhdx", dir);
+	snprintf(opath, sizeof opath, "%s/o.vhdx", dir);
+	/* A last block cut short: the size is not a multiple of either
+	 * block size. */
+	const uint64_t size = 12 * MiB + 3 * 512;
+	uint8_t *pdata = calloc(1, size), *cdata = calloc(1, size), *want = malloc(size);
+	fill(pdata, 8 * MiB, 5);                    /* parent: 1 MiB blocks 0-7 */
+	fill(cdata, size, 77);
+	struct img parent = { .path = ppath, .size = size, .bs = (uint32_t)MiB, .data = pdata };
+	memset(parent.dwg, 0x5A, 16);
+	build(&parent);
+	/* The input child, 2 MiB blocks: block 0 partially present (a few
+	 * sectors), block 4 fully present, the rest not present. */
+	uint8_t st[7] = { 7, 0, 0, 0, 6, 0, 0 };
+	uint8_t *present = calloc(1, size / 512 + 1);
+	for (unsigned s = 10; s < 20; s++)
+		present[s] = 1;
+	struct img child = { .path = cpath, .size = size, .bs = 2 * (uint32_t)MiB, .fp_flags = 2,
+			     .data = cdata, .state = st, .present = present,
+			     .linkage = "{5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a}",
+			     .relative = "p.vhdx", .absolute = "D:\\vm\\p.vhdx" };
+	memset(child.dwg, 0x77, 16);
+	build(&child);
+
+	struct bw_disk *cd, *pd;
+	struct bw_error e;
+	struct bw_vhdx_link *l = calloc(1, sizeof *l);
+	CHECK(bw_disk_open(cpath, &cd, &e) == 0);
+	CHECK(bw_disk_pread(cd, want, size, 0, &e) == 0);
+	CHECK(bw_disk_vhdx_link(cd, l, &e) == 0);
+	CHECK_EQ_U64(l->block_size, 2 * MiB);
+	CHECK_EQ_U64(l->logical_sector, 512);
+	CHECK_EQ_U64(l->physical_sector, 4096);
+	CHECK(l->page83[0] == 0x83 && l->page83[15] == 0x83);
+	/* The edits: block 1 one byte, block 3 zeroed where the parent has
+	 * data, block 5 a byte where the parent has zeros; block 2 and the
+	 * short block 6 stay the parent's. */
+	want[2 * MiB + 100] ^= 1;
+	memset(want + 6 * MiB, 0, 2 * MiB);
+	want[10 * MiB + 7] = 0x42;
+	struct bw_writer_opts o = { .format = BW_WRITE_VHDX_DIFF, .size = size,
+				    .parent = bw_disk_parent(cd), .vhdx_link = l };
+	static const size_t chunks[] = { 4096, MiB + 512, 2 * MiB, 5 * MiB, 16 * MiB };
+	for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+		write_disk_as(opath, &o, want, size, chunks[i]);
+		check_diff_child(opath, ppath, l, want, pdata, size);
+	}
+	/* A new child of the new child's parent: the same link again. */
+	struct bw_disk *od;
+	struct bw_vhdx_link *l2 = calloc(1, sizeof *l2);
+	CHECK(bw_disk_open(opath, &od, &e) == 0);
+	CHECK(bw_disk_vhdx_link(od, l2, &e) == 0);
+	CHECK(l2->locator_len == l->locator_len &&
+	      memcmp(l2->locator, l->locator, l->locator_len) == 0);
+	bw_disk_close(od);
+	free(l2);
+
+	/* Bad options: refused at open, nothing written past them. */
+	struct bw_writer *w;
+	struct bw_writer_opts bad = o;
+	bad.vhdx_link = NULL;
+	unlink(opath);
+	CHECK(bw_writer_open(opath, &bad, &w, &e) == BW_EINVAL);
+	unlink(opath);
+	bad = o;
+	bad.parent = NULL;
+	CHECK(bw_writer_open(opath, &bad, &w, &e) == BW_EINVAL);
+	unlink(opath);
+	l->block_size = 3 * (uint32_t)MiB;
+	CHECK(bw_writer_open(opath, &o, &w, &e) == BW_EINVAL);
+	CHECK(strstr(e.msg, "block size") != NULL);
+	unlink(opath);
+	l->block_size = 2 * (uint32_t)MiB;
+	bad = o;
+	bad.size = size + 512;                      /* not the parent's */
+	CHECK(bw_writer_open(opath, &bad, &w, &e) == BW_EINVAL);
+	CHECK(strstr(e.msg, "virtual size") != NULL);
+	unlink(opath);
+	/* Not a differencing VHDX. */
+	CHECK(bw_disk_open(ppath, &pd, &e) == 0);
+	CHECK(bw_disk_vhdx_link(pd, l, &e) == BW_EINVAL);
+	bw_disk_close(pd);
+	bw_disk_close(cd);
+
+	/* What a new child could not keep: refused with the file named. */
+	child.c = ITEM_UNKNOWN_OPTIONAL;
+	build(&child);
+	CHECK(bw_disk_open(cpath, &cd, &e) == 0);
+	CHECK(bw_disk_vhdx_link(cd, l, &e) == BW_EUNSUPPORTED);
+	CHECK(strncmp(e.msg, cpath, strlen(cpath)) == 0 && strstr(e.msg, "optional metadata item"));
+	bw_disk_close(cd);
+	child.c = OK;
+	child.fp_flags = 3;
+	build(&child);
+	CHECK(bw_disk_open(cpath, &cd, &e) == 0);
+	CHECK(bw_disk_vhdx_link(cd, l, &e) == BW_EUNSUPPORTED);
+	CHECK(strstr(e.msg, "LeaveBlockAllocated") != NULL);
+	bw_disk_close(cd);
+	CHECK(strcmp(bw_write_format_name(BW_WRITE_VHDX_DIFF), "vhdx-differencing") == 0);
+
+	unlink(opath);
+	unlink(cpath);
+	unlink(ppath);
+	free(l);
+	free(present);
+	free(pdata);
+	free(cdata);
+	free(want);
 }
 
 /* The file PATH written with a fixed identity filled with FILL. */
@@ -736,6 +927,7 @@ int main(void)
 	test_reader();
 	test_differencing();
 	test_writer();
+	test_diff_writer();
 	test_fixed_identity();
 	rmdir(dir);
 	return check_done("test_vhdx");
