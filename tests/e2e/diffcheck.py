@@ -68,6 +68,15 @@ class Vhd(vhdspec.Vhd):
 
 
 def vhdi(child, parent, ours_raw, parent_raw):
+    v = Vhd(child)
+    vhdi_compare(child, parent, ours_raw, parent_raw,
+                 [(b * v.bs, (b + 1) * v.bs) for b in v.allocated()])
+
+
+def vhdi_compare(child, parent, ours_raw, parent_raw, held):
+    """libvhdi's reading of CHILD over PARENT against OURS_RAW, in the
+    chunks where OURS_RAW or PARENT_RAW hold data or HELD, the (start,
+    end) byte ranges CHILD stores, lie.  Also for VHDX (vhdx_tool.py)."""
     import pyvhdi
     f, p = pyvhdi.file(), pyvhdi.file()
     f.open(child)
@@ -77,10 +86,9 @@ def vhdi(child, parent, ours_raw, parent_raw):
     if size != os.path.getsize(ours_raw):
         sys.exit(f"libvhdi's size {size}, ours {os.path.getsize(ours_raw)}")
     CH = 4 << 20
-    v = Vhd(child)
     todo = data_chunks(ours_raw, CH) | data_chunks(parent_raw, CH)
-    for b in v.allocated():
-        todo.update(range(b * v.bs // CH, ((b + 1) * v.bs + CH - 1) // CH))
+    for start, end in held:
+        todo.update(range(start // CH, (end + CH - 1) // CH))
     with open(ours_raw, "rb") as r:
         for c in sorted(todo):
             off = c * CH

@@ -407,47 +407,13 @@ def kept(in_path, in_raw, out_path, parent_raw):
 
 
 def vhdi(child_path, parent_path, ours_raw, parent_raw):
-    import pyvhdi
-    f, p = pyvhdi.file(), pyvhdi.file()
-    f.open(child_path)
-    p.open(parent_path)
-    f.set_parent(p)
-    size = f.get_media_size()
-    if size != os.path.getsize(ours_raw):
-        sys.exit("libvhdi's size %d, ours %d" % (size, os.path.getsize(ours_raw)))
-    ch = 4 * MIB
+    # The chunk walk and libvhdi's reading are diffcheck.py's (VHD).
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from diffcheck import vhdi_compare
     v = Vhdx(child_path)
-    todo = data_chunks(ours_raw, ch) | data_chunks(parent_raw, ch)
-    for b in range(v.nblocks):
-        if v.payload(b) & 7 in (6, 7):
-            todo.update(range(b * v.bs // ch, ((b + 1) * v.bs + ch - 1) // ch))
-    with open(ours_raw, "rb") as r:
-        for c in sorted(todo):
-            off = c * ch
-            if off >= size:
-                break
-            n = min(ch, size - off)
-            r.seek(off)
-            if f.read_buffer_at_offset(n, off) != r.read(n).ljust(n, b"\0"):
-                sys.exit("chunk at %d differs" % off)
-    print("%d chunks of 4 MiB with data compared, identical" % len(todo))
-
-
-def data_chunks(path, chunk):
-    """Indexes of the CHUNK-byte pieces of sparse file PATH with data."""
-    out, pos = set(), 0
-    fd = os.open(path, os.O_RDONLY)
-    size = os.fstat(fd).st_size
-    while pos < size:
-        try:
-            start = os.lseek(fd, pos, os.SEEK_DATA)
-        except OSError:
-            break
-        end = os.lseek(fd, start, os.SEEK_HOLE)
-        out.update(range(start // chunk, (end + chunk - 1) // chunk))
-        pos = end
-    os.close(fd)
-    return out
+    vhdi_compare(child_path, parent_path, ours_raw, parent_raw,
+                 [(b * v.bs, (b + 1) * v.bs) for b in range(v.nblocks)
+                  if v.payload(b) & 7 in (6, 7)])
 
 
 def setlog(img):
