@@ -29,7 +29,9 @@
  *
  * The file is opened through bw_disk_open and every range of the
  * allocation map is read, as fuzz_disk.h does for the other readers (its
- * body is repeated here because the file is not the input's bytes).
+ * body is repeated here because the file is not the input's bytes); a
+ * differencing image's link is taken too (bw_disk_vhdx_link, what patch
+ * keeps).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -159,6 +161,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bw_error e;
 	if (bw_disk_open(path, &d, &e) != 0)
 		return 0;
+	static struct bw_vhdx_link link;     /* 64 KiB: not on the stack */
+	if (bw_disk_parent(d) && bw_disk_vhdx_link(d, &link, &e) == 0 &&
+	    (link.locator_len > sizeof link.locator || link.block_size == 0))
+		abort();
 	uint64_t off = 0, s, en, done = 0;
 	while (done < FUZZ_READ_CAP && bw_disk_next_data(d, off, &s, &en, &e) == 1) {
 		if (s < off || en <= s || en > bw_disk_size(d))
