@@ -41,16 +41,22 @@
  * the child's FileWriteGuid and DataWriteGuid are new, as for any file
  * we write.  A block is written, FULLY_PRESENT, only when it differs from
  * what the parent gives there; the others stay NOT_PRESENT and read from
- * the parent.  Sector bitmaps: 2.5.1 needs a chunk's sector bitmap block
- * only for PARTIALLY_PRESENT payload blocks (a reader consults it for
- * those alone; FULLY_PRESENT reads this file, NOT_PRESENT the parent),
- * and we write none, so every sector bitmap entry is SB_BLOCK_NOT_PRESENT
- * -- the BAT still has one after each chunk, as 2.5 lays out a
- * differencing BAT (chunks * (chunk ratio + 1) entries).
+ * the parent.  Sector bitmaps: 2.5.1 consults a chunk's sector bitmap
+ * block only for PARTIALLY_PRESENT payload blocks (FULLY_PRESENT reads
+ * this file, NOT_PRESENT the parent), so with none of those the spec
+ * would let every sector bitmap entry be SB_BLOCK_NOT_PRESENT.  But
+ * libvhdi 20210425 reads a differencing image's sectors through the
+ * bitmap whatever the block state, taking a missing bitmap block at file
+ * offset 0 (its NOT_PRESENT blocks then read our headers: FORMATS-notes).
+ * So every chunk gets a SB_BLOCK_PRESENT bitmap, appended after the
+ * blocks, whose bits say what the states say: set for the sectors of the
+ * fully present blocks, clear elsewhere.  A chunk without such a block
+ * has an all-zero bitmap, left as a hole: it costs no disk space.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/bytes.h"
 #include "common/crc32c.h"
@@ -78,6 +84,7 @@ _Static_assert(VHDX_MT_SIZE + 5 * VHDXW_ITEM_SLOT + BW_VHDX_LOCATOR_MAX <= VHDXW
 
 struct vhdx_w {
 	int diff;
+	uint64_t nblocks;           /* payload blocks covering the size */
 	uint32_t block_size;
 	uint32_t logical_sector, physical_sector;
 	uint64_t chunk_ratio;       /* payload blocks per sector bitmap entry */
@@ -183,6 +190,7 @@ static int vhdxw_open(struct bw_writer *w, struct bw_error *err)
 	vw->chunk_ratio = VHDX_SECTORS_PER_BITMAP * vw->logical_sector / vw->block_size;
 	uint64_t nblocks = (w->size + vw->block_size - 1) / vw->block_size;
 	uint64_t nchunks = (nblocks + vw->chunk_ratio - 1) / vw->chunk_ratio;
+	vw->nblocks = nblocks;
 	/* Differencing: a sector bitmap entry after every chunk; else none
 	 * after the last (2.5). */
 	vw->nentries = vw->diff ? nchunks * (vw->chunk_ratio + 1)
@@ -318,11 +326,56 @@ static int vhdxw_metadata(struct bw_writer *w, const struct vhdx_w *vw, uint8_t 
 	return 0;
 }
 
+/*
+ * Differencing: a sector bitmap block for every chunk, after the payload
+ * blocks, its bits set for the sectors of the chunk's fully present
+ * blocks (see the head of this file).  Returns 0, BW_EIO or BW_ENOMEM.
+ */
+static int vhdxw_bitmaps(struct bw_writer *w, struct vhdx_w *vw, struct bw_error *err)
+{
+	const uint64_t cr = vw->chunk_ratio, sectors = w->size / vw->logical_sector;
+	const uint64_t spb = vw->block_size / vw->logical_sector;    /* >= 256 */
+	uint8_t *sb = malloc(VHDX_SECTOR_BITMAP_SIZE);
+	if (!sb)
+		return bw_seterr(err, BW_ENOMEM, w->path, "out of memory for a sector bitmap");
+	int r = 0;
+	for (uint64_t c = 0; r == 0 && c * cr < vw->nblocks; c++) {
+		int any = 0;
+		memset(sb, 0, VHDX_SECTOR_BITMAP_SIZE);
+		for (uint64_t b = c * cr; b < (c + 1) * cr && b < vw->nblocks; b++) {
+			uint64_t e = bw_get_le64(vw->bat + 8 * (b + c));
+			if ((e & VHDX_BAT_STATE_MASK) != VHDX_PAYLOAD_FULLY_PRESENT)
+				continue;
+			/* Bits [first, end) of this chunk's bitmap: whole bytes
+			 * (spb is a multiple of 8) but for a last block cut
+			 * short by the virtual size. */
+			uint64_t first = (b - c * cr) * spb;
+			uint64_t end = first + (sectors - b * spb < spb ? sectors - b * spb : spb);
+			memset(sb + first / 8, 0xFF, (size_t)(end / 8 - first / 8));
+			for (uint64_t bit = end / 8 * 8; bit < end; bit++)
+				sb[bit / 8] |= (uint8_t)(1u << (bit % 8));
+			any = 1;
+		}
+		if (any && (r = bw_writer_pwrite(w, sb, VHDX_SECTOR_BITMAP_SIZE, vw->next_pos, err)) == 0)
+			w->bytes_out += VHDX_SECTOR_BITMAP_SIZE;
+		bw_put_le64(vw->bat + 8 * (c * (cr + 1) + cr), VHDX_SB_PRESENT |
+			    (vw->next_pos / VHDX_MiB) << VHDX_BAT_OFFSET_SHIFT);
+		vw->next_pos += VHDX_SECTOR_BITMAP_SIZE;
+	}
+	free(sb);
+	/* The file holds the last bitmap even when it is a hole. */
+	if (r == 0 && ftruncate(w->fd, (off_t)vw->next_pos) != 0)
+		r = bw_seterr(err, BW_EIO, w->path, "cannot set the file size to %llu: %s",
+			      (unsigned long long)vw->next_pos, strerror(errno));
+	return r;
+}
+
 static int vhdxw_finish(struct bw_writer *w, struct bw_error *err)
 {
 	struct vhdx_w *vw = w->priv;
 	int r;
-	if ((r = bw_wblocks_finish(w, &vw->blocks, err)) != 0)
+	if ((r = bw_wblocks_finish(w, &vw->blocks, err)) != 0 ||
+	    (vw->diff && (r = vhdxw_bitmaps(w, vw, err)) != 0))
 		return r;
 	const size_t area_len = VHDX_REGION2_OFFSET + VHDX_REGION_SIZE;
 	/* The locator last: up to 64 KiB, far inside the 1 MiB region. */

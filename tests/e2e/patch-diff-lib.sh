@@ -26,6 +26,18 @@ read_chain() {
     skip_part "$1: python3-libvhdi missing: no independent reading"
   fi
 }
+# vhdimount_cmp NAME IMG OUT.raw: libvhdi's flattening of IMG's chain
+# (vhdimount: the image is the last vhdiN) equals OUT.raw byte for byte.
+vhdimount_cmp() {
+  local m="$d/mnt" last
+  mkdir -p "$m"
+  if [ ! -c /dev/fuse ] || ! vhdimount "$2" "$m" > "$d/mount.err" 2>&1; then
+    skip_part "$1: vhdimount could not mount: $(tail -1 "$d/mount.err" 2>/dev/null)"; return
+  fi
+  last=$(ls "$m" | sort -V | tail -1)
+  cmp "$m/$last" "$3" > "$d/cmp" 2>&1 && ok "$1: vhdimount's flattening equals ours" || bad "$1: vhdimount's flattening differs: $(cat "$d/cmp")"
+  fusermount -u "$m" 2>/dev/null || umount "$m"
+}
 # vhdi_link NAME IMG PID [PARENT_FILENAME]: vhdiinfo sees a differencing
 # image naming the parent whose identifier vhdiinfo gives as PID.
 vhdi_link() {

@@ -3,10 +3,10 @@
 # the same parent with the input's Parent Locator item, block and sector
 # sizes and Page 83 Data, new write GUIDs (vhdx_tool.py link; vhdiinfo's
 # parent identifier and file name), only fully present blocks that differ
-# from the parent and no sector bitmap (vhdx_tool.py blocks); the parent
-# is never written (sha256); libvhdi reads the chain as we do
-# (vhdx_tool.py vhdi: an independent flatten, compared wherever there is
-# data); the edited volume's free clusters and everything outside it keep
+# from the parent, sector bitmaps that agree (vhdx_tool.py blocks); the
+# parent is never written (sha256); libvhdi reads the chain as we do
+# (vhdx_tool.py vhdi where there is data; vhdimount's whole flattened
+# disk, byte for byte); the edited volume's free clusters and everything outside it keep
 # the input's bytes (diffcheck.py volcmp with ntfscat's $Bitmap); the
 # hives (hivexregedit --export) equal those of a patch of a flattened
 # copy.  A child with earlier data (partially present blocks, other block
@@ -36,14 +36,17 @@ pid=$(identifier "$d/parent.vhdx")
 $TOOL child "$d/parent.vhdx" "$d/c.vhdx" - --empty --keys linkage,relative,volume,absolute,extra > /dev/null
 check_fresh "fresh child" "$d/c.vhdx" "$d/out.vhdx" || { finish; exit; }
 vhdi_link "fresh child" "$d/out.vhdx" "$pid" "$PNAME"
+vhdimount_cmp "fresh child" "$d/out.vhdx" "$d/out.raw"
 
 # 2. A child with data of its own in 4 MiB blocks (what the first patch
 #    wrote, whole and as partial sector bitmaps; plus a block equal to the
 #    parent and one with no bit set), patched in place.
 $TOOL child "$d/parent.vhdx" "$d/c2.vhdx" - --from "$d/out.raw" --parent-raw "$d/parent.raw" --block-size 4 > /dev/null
 check_second_patch "child with data" "$d/c2.vhdx" || { finish; exit; }
+"$CAT" "$d/c2.vhdx" "$d/c2.raw" > /dev/null
+vhdimount_cmp "child with data" "$d/c2.vhdx" "$d/c2.raw"
 vhdi_link "child with data" "$d/c2.vhdx" "$pid" "$PNAME"
-rm -f "$d/out.raw"
+rm -f "$d/out.raw" "$d/c2.raw"
 
 # 3. An output that would not find the parent: the child finds it by its
 #    relative path only, and -o puts the new child elsewhere.

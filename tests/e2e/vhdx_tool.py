@@ -35,9 +35,10 @@ mistakes.
       HasParent, block size, sector sizes, virtual size and Page 83 Data;
       B's FileWriteGuid and DataWriteGuid are its own.  Prints the keys.
   vhdx_tool.py blocks IMG.vhdx PARENT.raw
-      Every payload block of IMG is not present or fully present, no
-      sector bitmap is present, and each present block differs from
-      PARENT.raw there.  Prints the count.
+      Every payload block of IMG is not present or fully present, each
+      present block differs from PARENT.raw there, and every chunk has a
+      present sector bitmap whose bits (sampled) are set for the fully
+      present blocks and clear for the others.  Prints the count.
   vhdx_tool.py kept IN.vhdx IN.raw OUT.vhdx PARENT.raw
       The blocks IN holds whose content (IN.raw: IN read through its
       chain) differs from the parent are in OUT; the others are dropped.
@@ -370,21 +371,33 @@ def link(a_path, b_path):
 def blocks(img, parent_raw):
     v = Vhdx(img)
     n = 0
-    if any(e & 7 for e in v.bitmap_entries()):
-        sys.exit("a sector bitmap block is present")
+    spb = v.bs // v.lss
+    sectors = v.size // v.lss
     with open(parent_raw, "rb") as p:
-        for b in range(v.nblocks):
-            st = v.payload(b) & 7
-            if st == 0:
-                continue
-            if st != 6:
-                sys.exit("block %d: state %d (expected 0 or 6)" % (b, st))
-            p.seek(b * v.bs)
-            n_ = min(v.bs, v.size - b * v.bs)
-            if v.block(b)[:n_] == p.read(n_).ljust(n_, b"\0"):
-                sys.exit("block %d equals the parent's" % b)
-            n += 1
-    print("%d fully present blocks, each differs from the parent; no sector bitmap" % n)
+        for c, sbe in enumerate(v.bitmap_entries()):
+            if sbe & 7 != 6:
+                sys.exit("chunk %d: sector bitmap state %d (expected 6, present)" % (c, sbe & 7))
+            v.f.seek((sbe >> 20) * MIB)
+            bm = v.f.read(MIB).ljust(MIB, b"\0")
+            for b in range(c * v.cr, min((c + 1) * v.cr, v.nblocks)):
+                st = v.payload(b) & 7
+                if st not in (0, 6):
+                    sys.exit("block %d: state %d (expected 0 or 6)" % (b, st))
+                first = (b - c * v.cr) * spb
+                count = min(spb, sectors - b * spb)
+                bits = [bm[(first + k) // 8] >> ((first + k) % 8) & 1 for k in range(0, count, 61)]
+                bits.append(bm[(first + count - 1) // 8] >> ((first + count - 1) % 8) & 1)
+                if set(bits) != {1 if st == 6 else 0}:
+                    sys.exit("block %d (state %d): sector bits %s do not match" % (b, st, sorted(set(bits))))
+                if st == 0:
+                    continue
+                p.seek(b * v.bs)
+                n_ = min(v.bs, v.size - b * v.bs)
+                if v.block(b)[:n_] == p.read(n_).ljust(n_, b"\0"):
+                    sys.exit("block %d equals the parent's" % b)
+                n += 1
+    print("%d fully present blocks, each differs from the parent; every chunk's sector "
+          "bitmap present with the bits of those blocks set" % n)
 
 
 def kept(in_path, in_raw, out_path, parent_raw):

@@ -18,7 +18,8 @@
  *     blocks left unallocated, the layout's fields, the size rounding;
  *   - the differencing writer: a new child of a child's parent, in
  *     several chunkings, holds exactly the blocks that differ from the
- *     parent (fully present, no sector bitmap), the input's Parent
+ *     parent (fully present, the chunk's sector bitmap agreeing), the
+ *     input's Parent
  *     Locator, block size and HasParent, its own DataWriteGuid; what it
  *     cannot keep (an unknown optional item, LeaveBlockAllocated) and
  *     bad options are refused;
@@ -706,11 +707,13 @@ static void check_diff_child(const char *out, const char *ppath, const struct bw
 	}
 	const uint64_t bs = l->block_size, cr = (UINT64_C(1) << 23) * 512 / bs;
 	uint64_t nblocks = (size + bs - 1) / bs, n = 0;
-	uint8_t bat[8 * 16], h[4096], fp[8];
+	uint8_t bat[8 * 16], h[4096], fp[8], differs_at[16] = { 0 };
+	CHECK(nblocks < 16);
 	read_at(out, bat, sizeof bat, 3 * MiB);
-	for (uint64_t b = 0; b < nblocks; b++) {
+	for (uint64_t b = 0; b < nblocks && b < 16; b++) {
 		size_t len = size - b * bs < bs ? (size_t)(size - b * bs) : (size_t)bs;
 		int differs = memcmp(want + b * bs, pdata + b * bs, len) != 0;
+		differs_at[b] = (uint8_t)differs;
 		uint64_t ent = bw_get_le64(bat + 8 * b);
 		CHECK_EQ_U64(ent & 7, differs ? 6u : 0u);
 		if (differs)
@@ -719,11 +722,28 @@ static void check_diff_child(const char *out, const char *ppath, const struct bw
 	}
 	CHECK(nblocks < cr);
 	CHECK_EQ_U64(bw_get_le64(bat + 8 * nblocks), 0);    /* not past the size */
+	/* One chunk: its sector bitmap, after the blocks, present, its bits
+	 * set exactly for the sectors of the fully present blocks. */
 	uint8_t sbe[8];
 	read_at(out, sbe, 8, 3 * MiB + 8 * cr);
-	CHECK_EQ_U64(bw_get_le64(sbe), 0);                   /* no sector bitmap */
+	uint64_t sbpos = 4 * MiB + n * bs;
+	CHECK_EQ_U64(bw_get_le64(sbe), 6 | (sbpos / MiB) << 20);
+	uint8_t *sb = malloc(MiB);
+	read_at(out, sb, MiB, sbpos);
+	const uint64_t sectors = size / 512;
+	for (uint64_t sec = 0; sec < sectors; sec++)
+		if ((sb[sec / 8] >> (sec % 8) & 1) != differs_at[sec / (bs / 512)]) {
+			CHECK(!"a sector bit disagrees with its block's state");
+			break;
+		}
+	for (uint64_t sec = sectors; sec < 8 * MiB; sec++)
+		if (sb[sec / 8] >> (sec % 8) & 1) {
+			CHECK(!"a sector bit set past the virtual size");
+			break;
+		}
+	free(sb);
 	struct stat st;
-	CHECK(stat(out, &st) == 0 && (uint64_t)st.st_size == 4 * MiB + n * bs);
+	CHECK(stat(out, &st) == 0 && (uint64_t)st.st_size == sbpos + MiB);
 	read_at(out, h, sizeof h, 128 * KiB);
 	CHECK(memcmp(h + 32, "\x77\x77\x77\x77", 4) != 0);   /* its own DataWriteGuid */
 	read_at(out, fp, sizeof fp, 2 * MiB + 64 * KiB);
