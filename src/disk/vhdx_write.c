@@ -45,9 +45,9 @@
  * block only for PARTIALLY_PRESENT payload blocks (FULLY_PRESENT reads
  * this file, NOT_PRESENT the parent), so with none of those the spec
  * would let every sector bitmap entry be SB_BLOCK_NOT_PRESENT.  But
- * libvhdi 20210425 reads a differencing image's sectors through the
- * bitmap whatever the block state, taking a missing bitmap block at file
- * offset 0 (its NOT_PRESENT blocks then read our headers: FORMATS-notes).
+ * libvhdi 20210425 consults the bitmap for a differencing image's
+ * NOT_PRESENT blocks too, taking a missing bitmap block at file offset 0
+ * (those blocks then read our headers: FORMATS-notes).
  * So every chunk gets a SB_BLOCK_PRESENT bitmap, appended after the
  * blocks, whose bits say what the states say: set for the sectors of the
  * fully present blocks, clear elsewhere.  A chunk without such a block
