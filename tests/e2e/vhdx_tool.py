@@ -420,7 +420,9 @@ def kept(in_path, in_raw, out_path, parent_raw):
 
 
 def vhdi(child_path, parent_path, ours_raw, parent_raw):
-    # The chunk walk and libvhdi's reading are diffcheck.py's (VHD).
+    # The chunk walk and libvhdi's reading are diffcheck.py's (VHD); no
+    # bytecode left in the source tree.
+    sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from diffcheck import vhdi_compare
     v = Vhdx(child_path)
