@@ -726,6 +726,9 @@ int bw_build(const struct bw_build_opts *o, const struct bw_job_hooks *h,
 		 * provider's (the work directory goes at the end anyway) */
 		unlink(disk);
 	}
+	/* a stop asked for while the last box was written: none renamed */
+	if (r == 0)
+		r = work_check_stop(&w, o->input, err);
 	for (size_t k = 0; k < p.nboxes && r == 0; k++)
 		r = work_commit(&w, tmpbox[k], p.out[k], err);
 	for (size_t k = 0; k < p.nboxes && r == 0; k++) {

@@ -159,6 +159,9 @@ int bw_convert(const struct bw_convert_opts *o, const struct bw_job_hooks *h,
 	struct bw_writer *wf = wr;
 	wr = NULL;
 	r = bw_writer_finish(wf, err);
+	/* a stop asked for while the writer finished: nothing renamed */
+	if (r == 0)
+		r = work_check_stop(&w, o->input, err);
 	if (r == 0)
 		r = work_commit(&w, tmp, o->output, err);
 	if (r)

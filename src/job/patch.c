@@ -249,7 +249,10 @@ int bw_patch(const struct bw_patch_opts *o, const struct bw_job_hooks *h,
 			goto out;
 		}
 	}
-	if ((r = work_commit(&w, tmp, final, err)) != 0)
+	/* A stop asked for while the output was finished (the writer's
+	 * tables, fsync) still leaves the input as it was. */
+	if ((r = work_check_stop(&w, o->input, err)) != 0 ||
+	    (r = work_commit(&w, tmp, final, err)) != 0)
 		goto out;
 	struct stat so;
 	res->format = bw_disk_format(im->disk);
