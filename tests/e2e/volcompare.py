@@ -126,8 +126,12 @@ class Volume:
         self.tmp, self.tag = tmp, tag
         # one loop device per mount: a second ntfs-3g mount of the same
         # device lists files but cannot open named streams
-        self.x = self.mount(disk, off, size, "streams_interface=xattr")
-        self.w = self.mount(disk, off, size, "streams_interface=windows")
+        try:
+            self.x = self.mount(disk, off, size, "streams_interface=xattr")
+            self.w = self.mount(disk, off, size, "streams_interface=windows")
+        except Skip:
+            self.close()        # the loop devices made so far
+            raise
 
     def mount(self, disk, off, size, opt):
         try:
@@ -307,7 +311,15 @@ def main():
                 continue
             va = Volume(din, ia, isz, tmp, "p%d-in" % n)
             vols.append(va)
-            vb = Volume(dout, oa, osz, tmp, "p%d-out" % n)
+            try:
+                vb = Volume(dout, oa, osz, tmp, "p%d-out" % n)
+            except Skip as e:
+                # the input mounted: an output ntfs-3g refuses is broken
+                print("volcompare: p%d: the output volume does not mount: %s" % (n, e))
+                bad += 1
+                va.close()
+                vols = []
+                continue
             vols.append(vb)
             diffs, hits, st = compare_ntfs(n, va.scan(), vb.scan(), a.allow,
                                            n in a.special)
