@@ -2,25 +2,7 @@
 #include <string.h>
 
 #include "disk/grains.h"
-
-int bw_grains_is_zero(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	for (; i + 256 <= n; i += 256) {
-		uint64_t acc = 0;
-		for (size_t j = 0; j < 256; j += 8) {
-			uint64_t x;
-			memcpy(&x, p + i + j, 8);
-			acc |= x;
-		}
-		if (acc)
-			return 0;
-	}
-	for (; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
+#include "disk/writer_internal.h"
 
 int bw_grains_flush(struct bw_grains *g, struct bw_error *err)
 {
@@ -30,7 +12,7 @@ int bw_grains_flush(struct bw_grains *g, struct bw_error *err)
 	 * not a grain multiple, are zero: readers want whole grains. */
 	memset(g->grain + g->fill, 0, g->size - g->fill);
 	g->assembling = 0;
-	if (bw_grains_is_zero(g->grain, g->size))
+	if (bw_writer_all_zero(g->grain, g->size))
 		return 0;               /* omitted; the buffer is reused as is */
 	uint8_t *data = g->grain;
 	if (g->ops.buffer)
@@ -54,11 +36,11 @@ int bw_grains_write(struct bw_grains *g, const uint8_t *buf, size_t len, uint64_
 			 * with DIRECT a run of data grains goes out in one
 			 * call without a copy. */
 			size_t n = 0;
-			if (bw_grains_is_zero(buf, gs)) {
+			if (bw_writer_all_zero(buf, gs)) {
 				n = gs;
 			} else if (g->ops.direct) {
 				n = gs;
-				while (n + gs <= len && !bw_grains_is_zero(buf + n, gs))
+				while (n + gs <= len && !bw_writer_all_zero(buf + n, gs))
 					n += gs;
 				if ((r = g->ops.put(g->ctx, buf, index, n / gs, err)) != 0)
 					return r;

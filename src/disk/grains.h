@@ -42,10 +42,6 @@ struct bw_grains {
 	size_t fill;                    /* bytes of grain[] already set */
 };
 
-/* 1 if P's N bytes are all zero: word-wise in 256-byte blocks, stopping
- * at the first non-zero block (gcc vectorises the inner loop). */
-int bw_grains_is_zero(const uint8_t *p, size_t n);
-
 /*
  * Take LEN bytes of the disk at OFF: grain K (bytes [K x size, (K+1) x
  * size)) goes to PUT once the writer moves past it, unless it is all zero.

@@ -24,7 +24,21 @@
 
 int bw_writer_all_zero(const uint8_t *p, size_t n)
 {
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+	size_t i = 0;
+	for (; i + 256 <= n; i += 256) {
+		uint64_t acc = 0;
+		for (size_t j = 0; j < 256; j += 8) {
+			uint64_t x;
+			memcpy(&x, p + i + j, 8);
+			acc |= x;
+		}
+		if (acc)
+			return 0;
+	}
+	for (; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
 }
 
 int bw_wblocks_init(struct bw_writer *w, struct bw_wblocks *b, uint32_t block_size,

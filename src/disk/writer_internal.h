@@ -44,7 +44,8 @@ struct bw_writer {
 int bw_writer_pwrite(struct bw_writer *w, const void *buf, size_t len,
 		     uint64_t off, struct bw_error *err);
 
-/* Are the N bytes at P all zero? */
+/* 1 if the N bytes at P are all zero: word-wise in 256-byte blocks,
+ * stopping at the first non-zero block (gcc vectorises the inner loop). */
 int bw_writer_all_zero(const uint8_t *p, size_t n);
 
 /*
